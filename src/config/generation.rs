@@ -1,0 +1,179 @@
+//! `generation_config.yaml`: seed, volumes, traffic shape, noise and output options.
+
+use super::{ConfigError, Fraction, NonNeg, Positive, Range, invalid_at};
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationConfig {
+    pub seed: u64,
+    /// RFC 3339 start used when `--start` is not given.
+    pub default_start: String,
+    pub scale: Positive,
+    pub traffic: TrafficShape,
+    pub world: WorldRates,
+    pub sources: SourceVolumes,
+    pub output: OutputOptions,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficShape {
+    pub night_level: NonNeg,
+    pub peaks: Vec<TrafficPeak>,
+    /// Monday first; exactly seven factors.
+    pub weekly: Vec<NonNeg>,
+    pub noise_sigma: NonNeg,
+    pub service_noise_sigma: NonNeg,
+    pub bursts: Bursts,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficPeak {
+    pub hour: NonNeg,
+    pub width: Positive,
+    pub height: NonNeg,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bursts {
+    pub per_day: NonNeg,
+    pub multiplier: Range,
+    pub minutes: Range,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorldRates {
+    pub deploy_hours: HourWindow,
+    pub weekend_deploy_factor: NonNeg,
+    pub container_restarts_per_pod_day: NonNeg,
+    pub reschedules_per_pod_day: NonNeg,
+    pub baseline_error_rate: Fraction,
+    pub benign_warning_rate: Fraction,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HourWindow {
+    pub start: u32,
+    pub end: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceVolumes {
+    pub kubernetes: KubernetesVolumes,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesVolumes {
+    pub pod_logs: RatePerMinute,
+    pub events: EventVolumes,
+    pub metrics: ScrapeInterval,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatePerMinute {
+    pub rows_per_minute: NonNeg,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventVolumes {
+    /// Events outside pod lifecycles (probe warnings, scaling, image pulls) per hour at traffic 1.0.
+    pub background_per_hour: NonNeg,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeInterval {
+    pub scrape_interval_seconds: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputOptions {
+    pub compression: String,
+    pub zstd_level: i32,
+    pub row_group_rows: usize,
+}
+
+impl GenerationConfig {
+    pub(super) fn validate(&self, file: &Path) -> Result<(), ConfigError> {
+        if crate::time::parse_instant(&self.default_start).is_none() {
+            return Err(invalid_at(
+                file,
+                "default_start",
+                None,
+                format!("`{}` is not an RFC 3339 time or a date", self.default_start),
+            ));
+        }
+        if self.traffic.weekly.len() != 7 {
+            return Err(invalid_at(
+                file,
+                "traffic.weekly",
+                None,
+                format!(
+                    "needs 7 factors (Monday first), got {}",
+                    self.traffic.weekly.len()
+                ),
+            ));
+        }
+        for (i, p) in self.traffic.peaks.iter().enumerate() {
+            if p.hour.0 >= 24.0 {
+                return Err(invalid_at(
+                    file,
+                    format!("traffic.peaks[{i}].hour"),
+                    None,
+                    format!("must be below 24, got {}", p.hour.0),
+                ));
+            }
+        }
+        let w = self.world.deploy_hours;
+        if w.start >= w.end || w.end > 24 {
+            return Err(invalid_at(
+                file,
+                "world.deploy_hours",
+                None,
+                format!("needs 0 <= start < end <= 24, got {}..{}", w.start, w.end),
+            ));
+        }
+        let s = self.sources.kubernetes.metrics.scrape_interval_seconds;
+        if s == 0 || 3600 % s != 0 {
+            return Err(invalid_at(
+                file,
+                "sources.kubernetes.metrics.scrape_interval_seconds",
+                None,
+                format!("must divide an hour (e.g. 15, 30, 60), got {s}"),
+            ));
+        }
+        if crate::sink::Compression::parse(&self.output.compression, self.output.zstd_level)
+            .is_none()
+        {
+            return Err(invalid_at(
+                file,
+                "output.compression",
+                None,
+                format!(
+                    "unknown compression `{}` (zstd, snappy, lz4, gzip, none), or zstd_level outside 1..=22",
+                    self.output.compression
+                ),
+            ));
+        }
+        if self.output.row_group_rows < 1024 {
+            return Err(invalid_at(
+                file,
+                "output.row_group_rows",
+                None,
+                "must be at least 1024",
+            ));
+        }
+        Ok(())
+    }
+}

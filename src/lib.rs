@@ -1,0 +1,17 @@
+//! obsgen: synthetic, correlated, labelled observability datasets.
+//!
+//! Flow: [`config::Config`] → [`world::World::plan`] (topology, pods, traffic, requests)
+//! → [`sources::Table::render`] per (source, table, hour) partition → [`sink`] (Parquet,
+//! manifest), orchestrated in parallel by [`pipeline::generate`].
+
+pub mod config;
+pub mod error;
+pub mod labels;
+pub mod pipeline;
+pub mod rng;
+pub mod sink;
+pub mod sources;
+pub mod time;
+pub mod world;
+
+pub use error::Error;

@@ -1,0 +1,249 @@
+//! The `obsgen` command line.
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use obsgen::config::Config;
+use obsgen::pipeline::{GenerateOptions, generate};
+use obsgen::sink::Compression;
+use obsgen::sources::Source;
+use obsgen::time::{HOUR, parse_instant};
+use obsgen::world::TimeRange;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "obsgen",
+    version,
+    about = "Synthetic, correlated, labelled observability datasets (Kubernetes, Sentry, CloudWatch, Grafana)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a dataset as Parquet, partitioned by source, table, date and hour.
+    Generate(GenerateArgs),
+    /// Work with configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Write the default configuration files into DIR, for editing.
+    Init {
+        dir: PathBuf,
+        /// Replace files that already exist.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Validate the configuration in DIR (or the embedded defaults) and print its digest.
+    Check { dir: Option<PathBuf> },
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Start of the simulated range: RFC 3339 (2026-11-23T08:00:00Z) or a date (midnight UTC).
+    #[arg(long)]
+    start: Option<String>,
+    /// End of the range (exclusive). Conflicts with --duration-hours.
+    #[arg(long, conflicts_with = "duration_hours")]
+    end: Option<String>,
+    /// Length of the range in hours (default 24).
+    #[arg(long)]
+    duration_hours: Option<u32>,
+    /// Output directory.
+    #[arg(short = 'o', long, default_value = "out")]
+    output_dir: PathBuf,
+    /// Seed (default: the configuration's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Directory holding services_config.yaml, incident_patterns.yaml, generation_config.yaml.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Comma-separated sources to generate (kubernetes, sentry, cloudwatch, grafana).
+    #[arg(long, value_delimiter = ',')]
+    sources: Option<Vec<String>>,
+    /// Parquet compression: zstd, zstd:LEVEL, snappy, lz4, gzip, none.
+    #[arg(long)]
+    compression: Option<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Multiplies every volume.
+    #[arg(long)]
+    scale: Option<f64>,
+    /// Replace a previous dataset in the output directory.
+    #[arg(long)]
+    overwrite: bool,
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+fn run() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Generate(args) => run_generate(args),
+        Command::Config {
+            command: ConfigCommand::Init { dir, overwrite },
+        } => {
+            let written = obsgen::config::write_defaults(&dir, overwrite).with_context(|| {
+                format!(
+                    "cannot write the default configuration into {}",
+                    dir.display()
+                )
+            })?;
+            for p in written {
+                println!("wrote {}", p.display());
+            }
+            Ok(())
+        }
+        Command::Config {
+            command: ConfigCommand::Check { dir },
+        } => {
+            let cfg = load_config(dir.as_ref())?;
+            println!(
+                "configuration is valid: {} services, {} incident types, digest {}",
+                cfg.services.services.len(),
+                cfg.incidents.types.len(),
+                cfg.digest
+            );
+            Ok(())
+        }
+    }
+}
+
+fn load_config(dir: Option<&PathBuf>) -> Result<Config> {
+    Ok(match dir {
+        Some(d) => Config::load(d)?,
+        None => Config::defaults().context("the embedded default configuration is invalid")?,
+    })
+}
+
+fn run_generate(a: GenerateArgs) -> Result<()> {
+    let config = load_config(a.config.as_ref())?;
+    let g = &config.generation;
+    let start_text = a.start.clone().unwrap_or_else(|| g.default_start.clone());
+    let start = parse_instant(&start_text).ok_or_else(|| anyhow!("--start `{start_text}` is not an RFC 3339 time (2026-11-23T08:00:00Z) or a date (2026-11-23)"))?;
+    let end = match (&a.end, a.duration_hours) {
+        (Some(e), _) => parse_instant(e)
+            .ok_or_else(|| anyhow!("--end `{e}` is not an RFC 3339 time or a date"))?,
+        (None, Some(0)) => bail!("--duration-hours must be at least 1"),
+        (None, Some(h)) => start + h as i64 * HOUR,
+        (None, None) => start + 24 * HOUR,
+    };
+    let sources = match &a.sources {
+        None => vec![Source::Kubernetes],
+        Some(list) => {
+            let mut v = Vec::new();
+            for s in list {
+                let src = Source::parse(s).ok_or_else(|| {
+                    anyhow!(
+                        "--sources: unknown source `{s}` (kubernetes, sentry, cloudwatch, grafana)"
+                    )
+                })?;
+                if !obsgen::sources::registry()
+                    .iter()
+                    .any(|t| t.source() == src)
+                {
+                    bail!("--sources: source `{s}` is not implemented yet in this version");
+                }
+                if !v.contains(&src) {
+                    v.push(src);
+                }
+            }
+            v.sort();
+            v
+        }
+    };
+    let compression_text = a
+        .compression
+        .clone()
+        .unwrap_or_else(|| g.output.compression.clone());
+    let compression = Compression::parse(&compression_text, g.output.zstd_level)
+        .ok_or_else(|| anyhow!("--compression `{compression_text}` is not one of zstd, zstd:1..22, snappy, lz4, gzip, none"))?;
+    let threads = match a.threads {
+        Some(0) => bail!("--threads must be at least 1"),
+        Some(t) => t,
+        None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+    };
+    let scale = a.scale.unwrap_or(g.scale.0);
+    if !(scale.is_finite() && scale > 0.0) {
+        bail!("--scale must be a positive number, got {scale}");
+    }
+    let seed = a.seed.unwrap_or(g.seed);
+    let opts = GenerateOptions {
+        config,
+        seed,
+        range: TimeRange { start, end },
+        scale,
+        sources,
+        compression,
+        threads,
+        output_dir: a.output_dir.clone(),
+        overwrite: a.overwrite,
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} partitions",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let progress = |done: u64, total: u64| {
+        if let Some(b) = &bar {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let report = generate(&opts, &progress)
+        .with_context(|| format!("generation into {} failed", a.output_dir.display()))?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    print_summary(&report);
+    Ok(())
+}
+
+fn print_summary(report: &obsgen::pipeline::RunReport) {
+    let m = &report.manifest;
+    println!(
+        "obsgen {}: seed {}, {} .. {}, scale {}, {}",
+        m.version, m.seed, m.start, m.end, m.scale, m.compression
+    );
+    println!(
+        "{:<28} {:>12} {:>7} {:>14}",
+        "table", "rows", "files", "bytes"
+    );
+    let (mut rows, mut files, mut bytes) = (0u64, 0u64, 0u64);
+    for t in &m.tables {
+        println!(
+            "{:<28} {:>12} {:>7} {:>14}",
+            format!("{}/{}", t.source, t.table),
+            t.rows,
+            t.files,
+            t.bytes
+        );
+        rows += t.rows;
+        files += t.files;
+        bytes += t.bytes;
+    }
+    println!("{:<28} {:>12} {:>7} {:>14}", "total", rows, files, bytes);
+    let rate = rows as f64 / report.seconds.max(1e-9);
+    println!("{:.2} s, {:.0} rows/s", report.seconds, rate);
+}

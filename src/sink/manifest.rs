@@ -1,0 +1,85 @@
+//! `OUT/manifest.json`: what a run wrote. It is written last, so its presence means the
+//! dataset is complete. It holds no wall-clock time or thread count, so the same seed and
+//! configuration give the same manifest byte for byte.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileEntry {
+    /// Path relative to the output directory, with `/` separators.
+    pub path: String,
+    pub source: String,
+    pub table: String,
+    /// Partition start (RFC 3339).
+    pub hour: String,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TableSummary {
+    pub source: String,
+    pub table: String,
+    pub files: u64,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub generator: String,
+    pub version: String,
+    pub seed: u64,
+    pub config_digest: String,
+    pub start: String,
+    pub end: String,
+    pub scale: f64,
+    pub compression: String,
+    pub sources: Vec<String>,
+    pub tables: Vec<TableSummary>,
+    pub files: Vec<FileEntry>,
+}
+
+impl Manifest {
+    /// Writes the manifest atomically as pretty JSON.
+    pub fn write(&self, path: &Path) -> Result<(), crate::Error> {
+        let tmp = path.with_extension("json.tmp");
+        let mut text =
+            serde_json::to_string_pretty(self).map_err(|e| crate::Error::Other(e.to_string()))?;
+        text.push('\n');
+        std::fs::write(&tmp, text).map_err(|e| crate::Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))
+    }
+
+    pub fn read(path: &Path) -> Result<Manifest, crate::Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| crate::Error::Other(format!("{}: {e}", path.display())))
+    }
+
+    /// Per-table totals from the file list, in the order tables first appear.
+    pub fn summarize(files: &[FileEntry]) -> Vec<TableSummary> {
+        let mut out: Vec<TableSummary> = Vec::new();
+        for f in files {
+            match out
+                .iter_mut()
+                .find(|t| t.source == f.source && t.table == f.table)
+            {
+                Some(t) => {
+                    t.files += 1;
+                    t.rows += f.rows;
+                    t.bytes += f.bytes;
+                }
+                None => out.push(TableSummary {
+                    source: f.source.clone(),
+                    table: f.table.clone(),
+                    files: 1,
+                    rows: f.rows,
+                    bytes: f.bytes,
+                }),
+            }
+        }
+        out
+    }
+}

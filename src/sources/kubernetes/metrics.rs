@@ -1,0 +1,264 @@
+//! `kubernetes/metrics`: one row per container per scrape, with the cAdvisor and
+//! kube-state-metrics series as columns. Counters are integrals of the service's traffic
+//! since the container (or, for network, the pod) started, so they are monotonic per
+//! container and continuous across partitions.
+
+use crate::config::Language;
+use crate::labels::Label;
+use crate::rng::{Rng, mix64, str_key, stream, unit};
+use crate::sources::{CommonColumns, Source, Table, table_schema};
+use crate::time::{HOUR, Micros, SECOND};
+use crate::world::{Pod, RestartReason, ServiceInfo, World};
+use arrow::array::{ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
+use arrow::datatypes::{DataType, Field, SchemaRef};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use std::fmt::Write;
+use std::sync::Arc;
+
+pub struct Metrics;
+
+/// Per-pod constants of the resource model.
+struct PodModel {
+    idle_cores: f64,
+    busy_cores: f64,
+    base_mem: f64,
+    traffic_mem: f64,
+    sawtooth: f64,
+    saw_period: f64,
+    throttle: f64,
+    rx_per_tm: f64,
+    tx_per_tm: f64,
+}
+
+fn pod_model(svc: &ServiceInfo, pod: &Pod) -> PodModel {
+    let mut rng = Rng::new(pod.key ^ 0x6d65_7472);
+    let req = svc.cpu_request_m as f64 / 1000.0;
+    let limit = svc.memory_limit_bytes as f64;
+    let (base_frac, saw) = match svc.language {
+        Language::Java => (rng.range_f64(0.55, 0.68), 0.10),
+        Language::Python => (rng.range_f64(0.35, 0.5), 0.02),
+        Language::Node => (rng.range_f64(0.3, 0.45), 0.06),
+        Language::Go => (rng.range_f64(0.2, 0.32), 0.04),
+    };
+    let busy = req * rng.range_f64(0.35, 0.6);
+    PodModel {
+        idle_cores: req * rng.range_f64(0.02, 0.05),
+        busy_cores: busy,
+        base_mem: limit * base_frac,
+        traffic_mem: limit * 0.08,
+        sawtooth: limit * saw,
+        saw_period: rng.range_f64(90.0, 600.0) * SECOND as f64,
+        throttle: (busy / (svc.cpu_limit_m as f64 / 1000.0)).powi(2) * 0.05,
+        rx_per_tm: rng.range_f64(1.5e6, 4e6) / svc.replicas as f64,
+        tx_per_tm: rng.range_f64(4e6, 12e6) / svc.replicas as f64,
+    }
+}
+
+impl Table for Metrics {
+    fn source(&self) -> Source {
+        Source::Kubernetes
+    }
+    fn name(&self) -> &'static str {
+        "metrics"
+    }
+    fn code(&self) -> &'static str {
+        "kmt"
+    }
+
+    fn schema(&self) -> SchemaRef {
+        table_schema(vec![
+            Field::new("namespace", DataType::Utf8, false),
+            Field::new("pod", DataType::Utf8, false),
+            Field::new("container", DataType::Utf8, false),
+            Field::new("container_id", DataType::Utf8, false),
+            Field::new("node", DataType::Utf8, false),
+            Field::new("image", DataType::Utf8, false),
+            Field::new("pod_phase", DataType::Utf8, false),
+            Field::new("ready", DataType::Boolean, false),
+            Field::new(
+                "container_cpu_usage_seconds_total",
+                DataType::Float64,
+                false,
+            ),
+            Field::new("container_cpu_cfs_periods_total", DataType::Int64, false),
+            Field::new(
+                "container_cpu_cfs_throttled_periods_total",
+                DataType::Int64,
+                false,
+            ),
+            Field::new("container_spec_cpu_quota", DataType::Int64, false),
+            Field::new("container_memory_working_set_bytes", DataType::Int64, false),
+            Field::new("container_spec_memory_limit_bytes", DataType::Int64, false),
+            Field::new("container_oom_events_total", DataType::Int64, false),
+            Field::new(
+                "container_network_receive_bytes_total",
+                DataType::Int64,
+                false,
+            ),
+            Field::new(
+                "container_network_transmit_bytes_total",
+                DataType::Int64,
+                false,
+            ),
+            Field::new(
+                "kube_pod_container_status_restarts_total",
+                DataType::Int64,
+                false,
+            ),
+            Field::new(
+                "kube_pod_container_status_last_terminated_reason",
+                DataType::Utf8,
+                true,
+            ),
+        ])
+    }
+
+    fn render(&self, world: &World, hour: Micros) -> Result<RecordBatch, ArrowError> {
+        let end = hour + HOUR;
+        let interval = world
+            .config
+            .generation
+            .sources
+            .kubernetes
+            .metrics
+            .scrape_interval_seconds as Micros
+            * SECOND;
+        // (timestamp, pod) of every sample, then sorted by time.
+        let mut samples: Vec<(Micros, u32)> = Vec::new();
+        for s in 0..world.topology.services.len() {
+            for p in world.pods.pods_overlapping(s, hour, end) {
+                let pod = world.pod(p);
+                let offset = (mix64(pod.key) % 2_000_000) as Micros;
+                let last = pod.deleted.unwrap_or(Micros::MAX).min(end);
+                let mut t = hour + offset;
+                while t < last {
+                    if t >= pod.started
+                        && !pod
+                            .restarts
+                            .iter()
+                            .any(|r| t >= r.at && t < r.back - (r.back - r.at) / 2)
+                    {
+                        samples.push((t, p as u32));
+                    }
+                    t += interval;
+                }
+            }
+        }
+        samples.sort_unstable();
+        let n = samples.len();
+        let mut common = CommonColumns::new(self.code(), hour, n);
+        let mut namespace = StringBuilder::with_capacity(n, n * 10);
+        let mut pod_col = StringBuilder::with_capacity(n, n * 32);
+        let mut container = StringBuilder::with_capacity(n, n * 14);
+        let mut container_id = StringBuilder::with_capacity(n, n * 77);
+        let mut node_col = StringBuilder::with_capacity(n, n * 28);
+        let mut image = StringBuilder::with_capacity(n, n * 80);
+        let mut phase = StringBuilder::with_capacity(n, n * 7);
+        let mut ready = BooleanBuilder::with_capacity(n);
+        let mut cpu = Float64Builder::with_capacity(n);
+        let mut periods = Int64Builder::with_capacity(n);
+        let mut throttled = Int64Builder::with_capacity(n);
+        let mut quota = Int64Builder::with_capacity(n);
+        let mut mem = Int64Builder::with_capacity(n);
+        let mut mem_limit = Int64Builder::with_capacity(n);
+        let mut ooms = Int64Builder::with_capacity(n);
+        let mut rx = Int64Builder::with_capacity(n);
+        let mut tx = Int64Builder::with_capacity(n);
+        let mut restarts = Int64Builder::with_capacity(n);
+        let mut last_reason = StringBuilder::with_capacity(n, n * 4);
+        let registry = &world.config.services.cluster.registry;
+        let mut models: Vec<Option<PodModel>> = (0..world.pods.pods.len()).map(|_| None).collect();
+        for &(t, p) in &samples {
+            let pod = world.pod(p as usize);
+            let s = pod.service;
+            let svc = world.service(s);
+            let model = models[p as usize].get_or_insert_with(|| pod_model(svc, pod));
+            let node = &world.topology.nodes[pod.node];
+            let n_restarts = pod.restarts_before(t);
+            let cstart = pod.container_start(t);
+            let up = (t - cstart).max(0) as f64 / SECOND as f64;
+            let tm = world.traffic.integral(s, cstart, t);
+            let traffic_now = world.traffic.service(s, t);
+            let noise = Rng::derive(pod.key, &[t as u64]).normal();
+
+            common.append(t, &svc.name, &Label::NORMAL);
+            namespace.append_value(&svc.namespace);
+            pod_col.append_value(&pod.name);
+            container.append_value(&svc.name);
+            let cid = stream(pod.key, &[str_key("container"), n_restarts as u64]);
+            let _ = write!(
+                container_id,
+                "containerd://{:016x}{:016x}{:016x}{:016x}",
+                cid,
+                mix64(cid ^ 1),
+                mix64(cid ^ 2),
+                mix64(cid ^ 3)
+            );
+            container_id.append_value("");
+            node_col.append_value(&node.name);
+            let _ = write!(
+                image,
+                "{registry}/{}:v{}",
+                svc.name,
+                world.pod_version(p as usize)
+            );
+            image.append_value("");
+            let serving = pod.serving_at(t);
+            phase.append_value("Running");
+            ready.append_value(serving);
+            cpu.append_value(model.idle_cores * up + model.busy_cores * tm * 60.0);
+            let per = (up * 10.0) as i64;
+            periods.append_value(per);
+            throttled.append_value(((model.throttle * tm * 600.0) as i64).min(per));
+            quota.append_value(svc.cpu_limit_m as i64 * 100);
+            // Working set: warm-up after start, traffic-driven part, GC sawtooth, noise.
+            let warm = 1.0 - (-up / 180.0).exp();
+            let saw_phase = ((t as f64 + unit(pod.key) * model.saw_period) % model.saw_period)
+                / model.saw_period;
+            let ws = (model.base_mem * (0.35 + 0.65 * warm)
+                + model.traffic_mem * traffic_now
+                + model.sawtooth * saw_phase)
+                * (1.0 + 0.01 * noise);
+            let limit = svc.memory_limit_bytes as f64;
+            mem.append_value(ws.clamp(limit * 0.05, limit * 0.97) as i64);
+            mem_limit.append_value(svc.memory_limit_bytes as i64);
+            let oom_count = pod.restarts[..n_restarts]
+                .iter()
+                .filter(|r| r.reason == RestartReason::OomKilled)
+                .count();
+            ooms.append_value(oom_count as i64);
+            let pod_tm = world.traffic.integral(s, pod.started, t);
+            let pod_up = (t - pod.started).max(0) as f64 / SECOND as f64;
+            rx.append_value((model.rx_per_tm * pod_tm + 600.0 * pod_up) as i64);
+            tx.append_value((model.tx_per_tm * pod_tm + 900.0 * pod_up) as i64);
+            restarts.append_value(n_restarts as i64);
+            match n_restarts.checked_sub(1).map(|i| pod.restarts[i].reason) {
+                Some(r) => last_reason.append_value(r.as_str()),
+                None => last_reason.append_null(),
+            }
+        }
+        let own: Vec<ArrayRef> = vec![
+            Arc::new(namespace.finish()),
+            Arc::new(pod_col.finish()),
+            Arc::new(container.finish()),
+            Arc::new(container_id.finish()),
+            Arc::new(node_col.finish()),
+            Arc::new(image.finish()),
+            Arc::new(phase.finish()),
+            Arc::new(ready.finish()),
+            Arc::new(cpu.finish()),
+            Arc::new(periods.finish()),
+            Arc::new(throttled.finish()),
+            Arc::new(quota.finish()),
+            Arc::new(mem.finish()),
+            Arc::new(mem_limit.finish()),
+            Arc::new(ooms.finish()),
+            Arc::new(rx.finish()),
+            Arc::new(tx.finish()),
+            Arc::new(restarts.finish()),
+            Arc::new(last_reason.finish()),
+        ];
+        common.finish(self.schema(), own)
+    }
+}

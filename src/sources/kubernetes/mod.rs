@@ -1,0 +1,11 @@
+//! The Kubernetes source: container logs, cluster events and container metrics.
+
+mod events;
+pub mod logfmt;
+mod metrics;
+mod pod_logs;
+pub mod templates;
+
+pub use events::Events;
+pub use metrics::Metrics;
+pub use pod_logs::PodLogs;

@@ -1,0 +1,385 @@
+//! `kubernetes/pod_logs`: container log lines of every service, from the request stream
+//! (access lines, queries, upstream calls, errors), background activity (GC, pools,
+//! probes, schedulers, benign warnings) and container lifecycles (startup, shutdown,
+//! crashes).
+
+use super::logfmt::{Envelope, stream_for, write_trace};
+use super::templates::{LineCtx, Tmpl, logger_for, render};
+use crate::config::{Language, ServiceKind};
+use crate::labels::Label;
+use crate::rng::{Rng, str_key, stream};
+use crate::sources::{CommonColumns, Source, Table, table_schema};
+use crate::time::{HOUR, MINUTE, Micros, SECOND};
+use crate::world::{REQUEST_ROW_SHARE, RestartReason, Visit, World};
+use arrow::array::{ArrayRef, StringBuilder};
+use arrow::datatypes::{DataType, Field, SchemaRef};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use std::fmt::Write;
+use std::sync::Arc;
+
+pub struct PodLogs;
+
+/// A planned line, rendered after sorting.
+#[derive(Clone, Copy)]
+struct Row {
+    ts: Micros,
+    pod: u32,
+    tmpl: Tmpl,
+    /// Index into the hour's visits, or `u32::MAX`.
+    visit: u32,
+    /// Upstream service for upstream templates, or `u16::MAX`.
+    upstream: u16,
+    key: u64,
+}
+
+impl Table for PodLogs {
+    fn source(&self) -> Source {
+        Source::Kubernetes
+    }
+    fn name(&self) -> &'static str {
+        "pod_logs"
+    }
+    fn code(&self) -> &'static str {
+        "kpl"
+    }
+
+    fn schema(&self) -> SchemaRef {
+        table_schema(vec![
+            Field::new("namespace", DataType::Utf8, false),
+            Field::new("pod", DataType::Utf8, false),
+            Field::new("container", DataType::Utf8, false),
+            Field::new("node", DataType::Utf8, false),
+            Field::new("stream", DataType::Utf8, false),
+            Field::new("level", DataType::Utf8, false),
+            Field::new("message", DataType::Utf8, false),
+            Field::new("template_id", DataType::Utf8, false),
+            Field::new("trace_id", DataType::Utf8, true),
+            Field::new("span_id", DataType::Utf8, true),
+        ])
+    }
+
+    fn render(&self, world: &World, hour: Micros) -> Result<RecordBatch, ArrowError> {
+        let end = hour + HOUR;
+        let mut visits: Vec<Visit> = Vec::new();
+        let mut rows: Vec<Row> = Vec::new();
+        let key = stream(world.seed, &[str_key("kubernetes/pod_logs"), hour as u64]);
+
+        // 1. Request visits of the minutes that can reach into this hour.
+        let mut minute = hour - MINUTE;
+        while minute < end {
+            let from = visits.len();
+            world.expand_minute(minute, &mut visits);
+            for vi in from..visits.len() {
+                plan_visit_lines(world, &visits, vi, hour, end, &mut rows);
+            }
+            minute += MINUTE;
+        }
+
+        // 2. Background lines, per serving pod and minute.
+        let cfg = &world.config.generation;
+        let bg_per_minute = cfg.sources.kubernetes.pod_logs.rows_per_minute.0
+            * (1.0 - REQUEST_ROW_SHARE)
+            * world.scale;
+        let total_pods: f64 = world
+            .topology
+            .services
+            .iter()
+            .map(|s| s.replicas as f64)
+            .sum();
+        let warn_rate = cfg.world.benign_warning_rate.0;
+        for s in 0..world.topology.services.len() {
+            let svc = world.service(s);
+            for p in world.pods.pods_overlapping(s, hour, end) {
+                let pod = world.pod(p);
+                let mut rng = Rng::derive(key, &[str_key("background"), pod.key]);
+                let mut m = hour;
+                while m < end {
+                    let lambda = bg_per_minute / total_pods * world.traffic.service(s, m).sqrt();
+                    for _ in 0..rng.poisson(lambda) {
+                        let ts = m + rng.below(MINUTE as u64) as Micros;
+                        if !pod.serving_at(ts) {
+                            continue;
+                        }
+                        let tmpl = background_template(svc.language, svc.kind, warn_rate, &mut rng);
+                        rows.push(Row {
+                            ts,
+                            pod: p as u32,
+                            tmpl,
+                            visit: u32::MAX,
+                            upstream: u16::MAX,
+                            key: rng.next_u64(),
+                        });
+                    }
+                    m += MINUTE;
+                }
+                // 3. Lifecycle lines.
+                let lc = |ts: Micros, tmpl: Tmpl, rows: &mut Vec<Row>| {
+                    if ts >= hour && ts < end {
+                        rows.push(Row {
+                            ts,
+                            pod: p as u32,
+                            tmpl,
+                            visit: u32::MAX,
+                            upstream: u16::MAX,
+                            key: stream(pod.key, &[ts as u64]),
+                        });
+                    }
+                };
+                let mut starts = vec![(pod.started, pod.ready)];
+                for r in &pod.restarts {
+                    let crash = if r.reason == RestartReason::OomKilled {
+                        Tmpl::CrashOom
+                    } else {
+                        Tmpl::CrashError
+                    };
+                    lc(r.at - 2_000, crash, &mut rows);
+                    let started = r.back - (r.back - r.at) / 2;
+                    starts.push((started, r.back));
+                }
+                for (started, ready) in starts {
+                    lc(started + 150_000, Tmpl::Starting, &mut rows);
+                    lc(
+                        started + (ready - started) * 3 / 4,
+                        Tmpl::Listening,
+                        &mut rows,
+                    );
+                    lc(ready - 5_000, Tmpl::Started, &mut rows);
+                }
+                if let Some(d) = pod.deleted {
+                    lc(d + 20_000, Tmpl::ShutdownSignal, &mut rows);
+                    lc(
+                        d + SECOND + (pod.key % 900_000) as Micros,
+                        Tmpl::ShutdownDone,
+                        &mut rows,
+                    );
+                }
+            }
+        }
+
+        rows.sort_by_key(|r| (r.ts, r.pod, r.key));
+        write_rows(self, world, hour, &visits, &rows)
+    }
+}
+
+/// Plans the lines one visit writes, keeping those inside `[hour, end)`.
+fn plan_visit_lines(
+    world: &World,
+    visits: &[Visit],
+    vi: usize,
+    hour: Micros,
+    end: Micros,
+    rows: &mut Vec<Row>,
+) {
+    let v = &visits[vi];
+    let svc = world.service(v.service as usize);
+    let mut rng = Rng::new(v.key ^ 0x6c6f_6773);
+    let push = |ts: Micros, tmpl: Tmpl, upstream: u16, rng: &mut Rng, rows: &mut Vec<Row>| {
+        if ts >= hour && ts < end {
+            rows.push(Row {
+                ts,
+                pod: v.pod,
+                tmpl,
+                visit: vi as u32,
+                upstream,
+                key: rng.next_u64(),
+            });
+        }
+    };
+    let span = v.duration.max(1) as u64;
+    // Application lines during the request.
+    if !svc.rds.is_empty() && rng.chance(0.35) {
+        let slow = v.duration > 400_000 || rng.chance(0.004);
+        push(
+            v.start + rng.below(span) as Micros,
+            if slow { Tmpl::SlowQuery } else { Tmpl::DbQuery },
+            u16::MAX,
+            &mut rng,
+            rows,
+        );
+    }
+    if rng.chance(0.12) {
+        let t = if rng.chance(0.7) {
+            Tmpl::CacheHit
+        } else {
+            Tmpl::CacheMiss
+        };
+        push(
+            v.start + rng.below(span / 4 + 1) as Micros,
+            t,
+            u16::MAX,
+            &mut rng,
+            rows,
+        );
+    }
+    if rng.chance(0.22) {
+        push(
+            v.start + rng.below(span) as Micros,
+            Tmpl::Domain,
+            u16::MAX,
+            &mut rng,
+            rows,
+        );
+    }
+    // Calls to dependencies: a debug line for some, errors for failed ones.
+    for child in visits[vi + 1..].iter().take_while(|c| c.depth > v.depth) {
+        if child.parent as usize != vi {
+            continue;
+        }
+        if rng.chance(0.08) {
+            push(
+                child.start - 50,
+                Tmpl::UpstreamCall,
+                child.service,
+                &mut rng,
+                rows,
+            );
+        }
+        if child.status >= 500 {
+            push(
+                child.end() + 300,
+                Tmpl::UpstreamError,
+                child.service,
+                &mut rng,
+                rows,
+            );
+        } else if child.duration > 250_000 && rng.chance(0.3) {
+            push(
+                child.end() + 200,
+                Tmpl::UpstreamRetry,
+                child.service,
+                &mut rng,
+                rows,
+            );
+        }
+    }
+    if v.own_error {
+        push(
+            v.end() - 400,
+            Tmpl::UnhandledError,
+            u16::MAX,
+            &mut rng,
+            rows,
+        );
+    } else if matches!(v.status, 401 | 429 | 400) && rng.chance(0.6) {
+        push(
+            v.end() - 300,
+            Tmpl::ClientRejected,
+            u16::MAX,
+            &mut rng,
+            rows,
+        );
+    }
+    // The access / completion line.
+    push(v.end(), Tmpl::Access, u16::MAX, &mut rng, rows);
+}
+
+fn background_template(lang: Language, kind: ServiceKind, warn_rate: f64, rng: &mut Rng) -> Tmpl {
+    if rng.chance(warn_rate * 3.0) {
+        return *rng.pick(&[
+            Tmpl::DeprecationWarning,
+            Tmpl::ConnectionReset,
+            Tmpl::DeprecationWarning,
+        ]);
+    }
+    if kind == ServiceKind::Worker && rng.chance(0.5) {
+        return Tmpl::QueuePoll;
+    }
+    let x = rng.f64();
+    match lang {
+        Language::Java if x < 0.35 => Tmpl::GcPause,
+        Language::Java if x < 0.6 => Tmpl::PoolStats,
+        Language::Go if x < 0.3 => Tmpl::RuntimeStats,
+        Language::Node if x < 0.06 => Tmpl::EventLoopLag,
+        _ if x < 0.75 => Tmpl::ProbeAccess,
+        _ if x < 0.9 => Tmpl::SchedulerJob,
+        _ => Tmpl::FeatureFlags,
+    }
+}
+
+fn write_rows(
+    table: &PodLogs,
+    world: &World,
+    hour: Micros,
+    visits: &[Visit],
+    rows: &[Row],
+) -> Result<RecordBatch, ArrowError> {
+    let n = rows.len();
+    let mut common = CommonColumns::new(table.code(), hour, n);
+    let mut namespace = StringBuilder::with_capacity(n, n * 10);
+    let mut pod_col = StringBuilder::with_capacity(n, n * 32);
+    let mut container = StringBuilder::with_capacity(n, n * 14);
+    let mut node = StringBuilder::with_capacity(n, n * 28);
+    let mut stream_col = StringBuilder::with_capacity(n, n * 6);
+    let mut level = StringBuilder::with_capacity(n, n * 5);
+    let mut message = StringBuilder::with_capacity(n, n * 220);
+    let mut template = StringBuilder::with_capacity(n, n * 16);
+    let mut trace = StringBuilder::with_capacity(n, n * 32);
+    let mut span = StringBuilder::with_capacity(n, n * 16);
+    for r in rows {
+        let pod = world.pod(r.pod as usize);
+        let svc = world.service(pod.service);
+        let node_info = &world.topology.nodes[pod.node];
+        let visit = (r.visit != u32::MAX).then(|| &visits[r.visit as usize]);
+        let lvl = r.tmpl.level(visit);
+        let trace_ids = visit.map(|v| (v.trace_hi, v.trace_lo, v.span_id));
+        let env = Envelope {
+            lang: svc.language,
+            style: svc.log_style,
+            framework: &svc.framework,
+            service: &svc.name,
+            pod: &pod.name,
+            ts: r.ts,
+            level: lvl,
+            logger: logger_for(svc, r.tmpl),
+            trace: trace_ids,
+            thread: (r.key >> 40) as u32,
+        };
+        let ctx = LineCtx {
+            env,
+            svc,
+            visit,
+            upstream: (r.upstream != u16::MAX)
+                .then(|| world.service(r.upstream as usize).name.as_str()),
+            version: world.pod_version(r.pod as usize),
+            node_ip: &node_info.ip,
+            pod_ip: &pod.ip,
+            rng: Rng::new(r.key),
+        };
+        render(&mut message, r.tmpl, ctx);
+        message.append_value("");
+        common.append(r.ts, &svc.name, &Label::NORMAL);
+        namespace.append_value(&svc.namespace);
+        pod_col.append_value(&pod.name);
+        container.append_value(&svc.name);
+        node.append_value(&node_info.name);
+        stream_col.append_value(stream_for(svc.language, svc.log_style, lvl));
+        level.append_value(lvl.as_str());
+        template.append_value(r.tmpl.id(svc));
+        match trace_ids {
+            Some((hi, lo, sp)) => {
+                write_trace(&mut trace, hi, lo);
+                trace.append_value("");
+                let _ = write!(span, "{sp:016x}");
+                span.append_value("");
+            }
+            None => {
+                trace.append_null();
+                span.append_null();
+            }
+        }
+    }
+    let own: Vec<ArrayRef> = vec![
+        Arc::new(namespace.finish()),
+        Arc::new(pod_col.finish()),
+        Arc::new(container.finish()),
+        Arc::new(node.finish()),
+        Arc::new(stream_col.finish()),
+        Arc::new(level.finish()),
+        Arc::new(message.finish()),
+        Arc::new(template.finish()),
+        Arc::new(trace.finish()),
+        Arc::new(span.finish()),
+    ];
+    common.finish(table.schema(), own)
+}

@@ -1,0 +1,646 @@
+//! Container log templates: each is a ground-truth log key (`template_id`) with a level and
+//! a renderer that writes the line in the service's own logger layout.
+
+use super::logfmt::{Body, Envelope, Level, write_line};
+use crate::config::{Language, ServiceKind};
+use crate::rng::Rng;
+use crate::world::{LogStyle, ServiceInfo, Visit};
+use std::fmt::Write;
+
+/// Every template obsgen writes to `pod_logs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tmpl {
+    // Request-bound lines.
+    Access,
+    DbQuery,
+    SlowQuery,
+    CacheHit,
+    CacheMiss,
+    UpstreamCall,
+    UpstreamRetry,
+    UpstreamError,
+    Domain,
+    UnhandledError,
+    ClientRejected,
+    // Background lines.
+    ProbeAccess,
+    GcPause,
+    PoolStats,
+    SchedulerJob,
+    FeatureFlags,
+    EventLoopLag,
+    RuntimeStats,
+    QueuePoll,
+    DeprecationWarning,
+    ConnectionReset,
+    // Lifecycle.
+    Starting,
+    Listening,
+    Started,
+    ShutdownSignal,
+    ShutdownDone,
+    CrashOom,
+    CrashError,
+}
+
+impl Tmpl {
+    /// The ground-truth log key. Stable across releases: models are graded on it.
+    pub fn id(self, s: &ServiceInfo) -> &'static str {
+        use Tmpl::*;
+        match self {
+            Access => match s.framework.as_str() {
+                "express" => "express.access",
+                "fastify" => "fastify.access",
+                "gin" => "gin.access",
+                "chi" => "chi.access",
+                "grpc-go" => "grpc.unary_call",
+                "spring-boot" => "spring.access",
+                "micronaut" => "micronaut.access",
+                "django" => "django.access",
+                "fastapi" => "fastapi.access",
+                "flask" => "flask.access",
+                "sqs-consumer" => "worker.message_processed",
+                "bullmq" => "worker.job_completed",
+                _ => "http.access",
+            },
+            DbQuery => "db.query",
+            SlowQuery => "db.slow_query",
+            CacheHit => "cache.hit",
+            CacheMiss => "cache.miss",
+            UpstreamCall => "upstream.call",
+            UpstreamRetry => "upstream.retry",
+            UpstreamError => "upstream.error",
+            Domain => domain_event(s).0,
+            UnhandledError => match s.language {
+                Language::Java => "java.unhandled_exception",
+                Language::Python => "python.unhandled_exception",
+                Language::Node => "node.unhandled_error",
+                Language::Go => "go.handler_error",
+            },
+            ClientRejected => "request.rejected",
+            ProbeAccess => "probe.access",
+            GcPause => "jvm.gc_pause",
+            PoolStats => "db.pool_stats",
+            SchedulerJob => "scheduler.job_run",
+            FeatureFlags => "flags.refreshed",
+            EventLoopLag => "node.event_loop_lag",
+            RuntimeStats => "go.runtime_stats",
+            QueuePoll => "queue.poll",
+            DeprecationWarning => "config.deprecation",
+            ConnectionReset => "net.connection_reset",
+            Starting => "lifecycle.starting",
+            Listening => "lifecycle.listening",
+            Started => "lifecycle.started",
+            ShutdownSignal => "lifecycle.shutdown_signal",
+            ShutdownDone => "lifecycle.shutdown_complete",
+            CrashOom => "crash.out_of_memory",
+            CrashError => "crash.fatal_error",
+        }
+    }
+
+    pub fn level(self, v: Option<&Visit>) -> Level {
+        use Tmpl::*;
+        match self {
+            Access => match v.map(|v| v.status).unwrap_or(200) {
+                500.. => Level::Error,
+                400..=499 => Level::Warn,
+                _ => Level::Info,
+            },
+            DbQuery | CacheHit | CacheMiss | PoolStats | RuntimeStats => Level::Debug,
+            SlowQuery | UpstreamRetry | ClientRejected | EventLoopLag | DeprecationWarning
+            | ConnectionReset => Level::Warn,
+            UpstreamError | UnhandledError => Level::Error,
+            CrashOom | CrashError => Level::Fatal,
+            _ => Level::Info,
+        }
+    }
+}
+
+/// The business event a service logs per request: (template id, message).
+fn domain_event(s: &ServiceInfo) -> (&'static str, &'static str) {
+    let n = s.name.as_str();
+    if n.contains("checkout") {
+        ("checkout.order_created", "order created")
+    } else if n.contains("payment") {
+        ("payment.authorized", "payment authorized")
+    } else if n.contains("cart") {
+        ("cart.updated", "cart updated")
+    } else if n.contains("search") {
+        ("search.executed", "search executed")
+    } else if n.contains("recommend") {
+        ("recommendation.served", "recommendations served")
+    } else if n.contains("auth") {
+        ("auth.token_validated", "token validated")
+    } else if n.contains("inventory") {
+        ("inventory.stock_checked", "stock checked")
+    } else if n.contains("pricing") {
+        ("pricing.quote_computed", "price quote computed")
+    } else if n.contains("user") {
+        ("user.profile_loaded", "user profile loaded")
+    } else if n.contains("catalog") {
+        ("catalog.product_loaded", "product loaded")
+    } else if n.contains("notification") {
+        ("notification.sent", "notification sent")
+    } else if s.kind == ServiceKind::Worker {
+        ("worker.event_handled", "event handled")
+    } else {
+        ("app.request_handled", "request handled")
+    }
+}
+
+const SLUGS: [&str; 8] = [
+    "trail-running-shoe",
+    "merino-hoodie",
+    "espresso-grinder",
+    "noise-cancelling-headphones",
+    "cast-iron-skillet",
+    "yoga-mat-pro",
+    "linen-duvet-cover",
+    "usb-c-dock",
+];
+const TABLES: [&str; 6] = [
+    "orders",
+    "order_items",
+    "users",
+    "products",
+    "inventory",
+    "payments",
+];
+const USER_AGENTS: [&str; 5] = [
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+    "okhttp/4.12.0",
+    "ShopApp/5.14.2 (Android 14; Pixel 8)",
+];
+
+/// Writes a route's path with its placeholders filled from `key`.
+pub fn write_path(out: &mut impl Write, route: &str, key: u64) {
+    let path = route.split_once(' ').map(|(_, p)| p).unwrap_or(route);
+    let mut rest = path;
+    let mut k = key;
+    while let Some(open) = rest.find('{') {
+        let _ = out.write_str(&rest[..open]);
+        let close = rest[open..]
+            .find('}')
+            .map(|c| open + c)
+            .unwrap_or(rest.len() - 1);
+        let name = &rest[open + 1..close];
+        k = crate::rng::mix64(k);
+        let _ = match name {
+            "slug" => out.write_str(SLUGS[(k % SLUGS.len() as u64) as usize]),
+            "sku" => write!(out, "SKU-{:05}", k % 100_000),
+            "chunk" => write!(out, "main.{:08x}", (k >> 32) as u32),
+            _ => write!(out, "{}", 1000 + k % 900_000),
+        };
+        rest = &rest[(close + 1).min(rest.len())..];
+    }
+    let _ = out.write_str(rest);
+}
+
+/// The HTTP method of a route (`GET /x` → `GET`; task names and gRPC methods → `POST`).
+pub fn route_method(route: &str) -> &str {
+    match route.split_once(' ') {
+        Some((m, _)) => m,
+        None => "POST",
+    }
+}
+
+/// The logger name a service uses for a template.
+pub fn logger_for(s: &ServiceInfo, t: Tmpl) -> &'static str {
+    use Tmpl::*;
+    match (s.language, t) {
+        (Language::Java, Access) => "o.s.web.filter.RequestLoggingFilter",
+        (Language::Java, DbQuery | SlowQuery) => "org.hibernate.SQL",
+        (Language::Java, PoolStats) => "com.zaxxer.hikari.pool.HikariPool",
+        (Language::Java, GcPause) => "gc",
+        (Language::Java, UnhandledError) => "o.a.c.c.C.[.[.[/].[dispatcherServlet]",
+        (Language::Java, Starting | Started) => "c.shop.Application",
+        (Language::Java, Listening) => "o.s.b.w.embedded.tomcat.TomcatWebServer",
+        (Language::Java, _) => "c.shop.service.RequestHandler",
+        (Language::Python, Access) => "gunicorn.access",
+        (Language::Python, DbQuery | SlowQuery) => "sqlalchemy.engine",
+        (Language::Python, UnhandledError) => "app.errors",
+        (Language::Python, Starting | Listening | ShutdownSignal | ShutdownDone) => {
+            "gunicorn.error"
+        }
+        (Language::Python, _) => "app",
+        (Language::Go, Access) => "middleware/logging.go:57",
+        (Language::Go, DbQuery | SlowQuery) => "store/postgres.go:112",
+        (Language::Go, UpstreamCall | UpstreamRetry | UpstreamError) => "client/http.go:88",
+        (Language::Go, _) => "cmd/server/main.go:64",
+        (Language::Node, _) => "app",
+    }
+}
+
+/// Context for rendering one line.
+pub struct LineCtx<'a> {
+    pub env: Envelope<'a>,
+    pub svc: &'a ServiceInfo,
+    pub visit: Option<&'a Visit>,
+    /// Name of the upstream service for upstream templates.
+    pub upstream: Option<&'a str>,
+    pub version: &'a str,
+    pub node_ip: &'a str,
+    pub pod_ip: &'a str,
+    pub rng: Rng,
+}
+
+/// Writes template `t` as one line into `out`.
+pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
+    use Tmpl::*;
+    let s = c.svc;
+    let json = s.log_style == LogStyle::Json;
+    let rng = &mut c.rng;
+    let v = c.visit;
+    let route = v
+        .map(|v| s.routes[v.route as usize % s.routes.len()].as_str())
+        .unwrap_or("GET /");
+    let dur_ms = v.map(|v| v.duration as f64 / 1000.0).unwrap_or(0.0);
+    let status = v.map(|v| v.status).unwrap_or(200);
+    let vkey = v.map(|v| v.key).unwrap_or(0);
+    match t {
+        Access => {
+            if !json && s.language == Language::Python {
+                // gunicorn access log layout, with the request's correlation ids up front.
+                let ua = USER_AGENTS[(v.map(|v| v.root_key).unwrap_or(0) % 5) as usize];
+                let bytes = 200 + rng.below(24_000);
+                write_line(out, &c.env, format_args!("{} - - [", c.pod_ip), |b| {
+                    let o = b.out();
+                    let cv = crate::time::civil(c.env.ts);
+                    let month = [
+                        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                        "Nov", "Dec",
+                    ][cv.month as usize - 1];
+                    let _ = write!(
+                        o,
+                        "{:02}/{month}/{:04}:{:02}:{:02}:{:02} +0000] \"{} ",
+                        cv.day,
+                        cv.year,
+                        cv.hour,
+                        cv.minute,
+                        cv.second,
+                        route_method(route)
+                    );
+                    write_path(o, route, vkey);
+                    let _ = write!(
+                        o,
+                        " HTTP/1.1\" {status} {bytes} \"-\" \"{ua}\" {}",
+                        (dur_ms * 1000.0) as u64
+                    );
+                });
+            } else if s.kind == ServiceKind::Worker {
+                let queue = s.sqs.first().map(|q| q.as_str()).unwrap_or("jobs");
+                let msg = if s.framework == "bullmq" {
+                    "job completed"
+                } else {
+                    "message processed"
+                };
+                write_line(out, &c.env, msg, |b| {
+                    b.str_field("queue", queue)
+                        .str_field("task", route)
+                        .field("duration_ms", format_args!("{dur_ms:.1}"));
+                    b.str_field(
+                        "message_id",
+                        format_args!(
+                            "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+                            vkey >> 32,
+                            vkey & 0xffff,
+                            (vkey >> 16) & 0xfff,
+                            (vkey >> 28) & 0xfff,
+                            vkey >> 16 & 0xffff_ffff_ffff
+                        ),
+                    );
+                    b.str_field("status", if status >= 500 { "failed" } else { "ok" });
+                });
+            } else if s.framework == "grpc-go" {
+                let method = route.rsplit('/').next().unwrap_or(route);
+                let code = match status {
+                    500.. => "Unavailable",
+                    404 => "NotFound",
+                    401 => "Unauthenticated",
+                    400 => "InvalidArgument",
+                    429 => "ResourceExhausted",
+                    _ => "OK",
+                };
+                write_line(out, &c.env, "finished unary call with code", |b| {
+                    b.str_field(
+                        "grpc.start_time",
+                        crate::time::rfc3339_string(c.env.ts - (dur_ms * 1000.0) as i64),
+                    );
+                    b.str_field("system", "grpc")
+                        .str_field("span.kind", "server")
+                        .str_field("grpc.service", "inventory.v1.Inventory")
+                        .str_field("grpc.method", method);
+                    b.str_field("grpc.code", code)
+                        .field("grpc.time_ms", format_args!("{dur_ms:.3}"));
+                });
+            } else {
+                let method = route_method(route);
+                write_line(
+                    out,
+                    &c.env,
+                    if s.language == Language::Java {
+                        "Completed request"
+                    } else {
+                        "request completed"
+                    },
+                    |b| {
+                        if b.is_json() {
+                            let o = b.out();
+                            let _ = write!(o, ",\"method\":\"{method}\",\"path\":\"");
+                            write_path(o, route, vkey);
+                            let _ = write!(o, "\"");
+                            b.field("status", status)
+                                .field("duration_ms", format_args!("{dur_ms:.2}"));
+                            b.field("bytes", 120 + rng.below(30_000)).str_field(
+                                "remote_addr",
+                                format_args!("10.0.{}.{}", rng.below(96), 2 + rng.below(250)),
+                            );
+                        } else {
+                            let o = b.out();
+                            let _ = write!(o, " {method} ");
+                            write_path(o, route, vkey);
+                            let _ = write!(o, " status={status} duration={dur_ms:.0}ms");
+                        }
+                    },
+                );
+            }
+        }
+        DbQuery | SlowQuery => {
+            let table = TABLES[(vkey % TABLES.len() as u64) as usize];
+            let ms = if t == SlowQuery {
+                rng.range_f64(800.0, 4_000.0)
+            } else {
+                rng.lognormal(1.8, 0.6)
+            };
+            let msg = if t == SlowQuery {
+                "slow query"
+            } else {
+                "query executed"
+            };
+            write_line(out, &c.env, msg, |b| {
+                b.str_field("db", s.rds.first().map(|x| x.as_str()).unwrap_or("primary"));
+                b.str_field(
+                    "statement",
+                    format_args!("SELECT * FROM {table} WHERE id = $1"),
+                );
+                b.field("rows", rng.below(40))
+                    .field("duration_ms", format_args!("{ms:.2}"));
+            });
+        }
+        CacheHit | CacheMiss => {
+            let msg = if t == CacheHit {
+                "cache hit"
+            } else {
+                "cache miss"
+            };
+            write_line(out, &c.env, msg, |b| {
+                b.str_field("cache", "redis").str_field(
+                    "key",
+                    format_args!(
+                        "{}:{}",
+                        s.name.split('-').next().unwrap_or("k"),
+                        1000 + vkey % 90_000
+                    ),
+                );
+            });
+        }
+        UpstreamCall | UpstreamRetry | UpstreamError => {
+            let up = c.upstream.unwrap_or("upstream");
+            let msg = match t {
+                UpstreamCall => "calling upstream",
+                UpstreamRetry => "retrying upstream request",
+                _ => "upstream request failed",
+            };
+            write_line(out, &c.env, msg, |b| {
+                b.str_field("upstream", up).str_field(
+                    "url",
+                    format_args!("http://{up}.{}.svc.cluster.local", s.namespace),
+                );
+                match t {
+                    UpstreamRetry => {
+                        b.field("attempt", 2)
+                            .field("max_attempts", 3)
+                            .str_field("error", "context deadline exceeded");
+                    }
+                    UpstreamError => {
+                        b.field("status", status.max(502))
+                            .field("duration_ms", format_args!("{dur_ms:.1}"));
+                    }
+                    _ => {}
+                }
+            });
+        }
+        Domain => {
+            let (_, msg) = domain_event(s);
+            write_line(out, &c.env, msg, |b| {
+                b.str_field(
+                    "user_id",
+                    format_args!("usr_{}", v.map(|v| v.root_key % 250_000).unwrap_or(0)),
+                );
+                b.field("items", 1 + vkey % 6)
+                    .field("amount_cents", 500 + vkey % 40_000);
+            });
+        }
+        UnhandledError => {
+            let (class, text) = match s.language {
+                Language::Java => (
+                    "java.lang.IllegalStateException",
+                    "Request processing failed: order state is CANCELLED",
+                ),
+                Language::Python => ("KeyError", "'shipping_address'"),
+                Language::Node => (
+                    "TypeError",
+                    "Cannot read properties of undefined (reading 'price')",
+                ),
+                Language::Go => (
+                    "*errors.errorString",
+                    "sql: transaction has already been committed or rolled back",
+                ),
+            };
+            write_line(
+                out,
+                &c.env,
+                format_args!("Unhandled exception: {class}: {text}"),
+                |b| {
+                    b.str_field("exception", class).field("status", status);
+                },
+            );
+        }
+        ClientRejected => {
+            let reason = match status {
+                401 => "invalid or expired token",
+                429 => "rate limit exceeded",
+                400 => "validation failed",
+                _ => "not found",
+            };
+            write_line(out, &c.env, "request rejected", |b| {
+                b.field("status", status).str_field("reason", reason);
+            });
+        }
+        ProbeAccess => {
+            write_line(out, &c.env, "GET /healthz", |b| {
+                b.field("status", 200)
+                    .str_field("user_agent", "kube-probe/1.30")
+                    .str_field("remote_addr", c.node_ip);
+            });
+        }
+        GcPause => {
+            let limit_mb = s.memory_limit_bytes / (1 << 20);
+            let before = limit_mb / 2 + rng.below(limit_mb / 3 + 1);
+            let after = before / 3 + rng.below(before / 4 + 1);
+            write_line(
+                out,
+                &c.env,
+                format_args!(
+                    "GC({}) Pause Young (Normal) (G1 Evacuation Pause) {before}M->{after}M({limit_mb}M) {:.3}ms",
+                    rng.below(90_000),
+                    rng.lognormal(6.0, 0.5)
+                ),
+                |_| {},
+            );
+        }
+        PoolStats => {
+            let total = 10;
+            let active = rng.below(4);
+            write_line(
+                out,
+                &c.env,
+                format_args!(
+                    "HikariPool-1 - Pool stats (total={total}, active={active}, idle={}, waiting=0)",
+                    total - active
+                ),
+                |_| {},
+            );
+        }
+        SchedulerJob => {
+            write_line(out, &c.env, "scheduled job finished", |b| {
+                b.str_field(
+                    "job",
+                    [
+                        "refresh_exchange_rates",
+                        "purge_expired_sessions",
+                        "sync_catalog_index",
+                        "emit_usage_metrics",
+                    ][rng.index(4)],
+                );
+                b.field(
+                    "duration_ms",
+                    format_args!("{:.1}", rng.lognormal(120.0, 0.7)),
+                );
+            });
+        }
+        FeatureFlags => {
+            write_line(out, &c.env, "feature flags refreshed", |b| {
+                b.field("flags", 40 + rng.below(30))
+                    .str_field("source", "launchdarkly")
+                    .field("changed", rng.below(2));
+            });
+        }
+        EventLoopLag => {
+            write_line(out, &c.env, "event loop lag detected", |b| {
+                b.field("lag_ms", 60 + rng.below(140))
+                    .field("threshold_ms", 50);
+            });
+        }
+        RuntimeStats => {
+            write_line(out, &c.env, "runtime stats", |b| {
+                b.field("goroutines", 40 + rng.below(200))
+                    .field("heap_alloc_mb", 20 + rng.below(80))
+                    .field("gc_cycles", 1000 + rng.below(90_000));
+            });
+        }
+        QueuePoll => {
+            let queue = s.sqs.first().map(|q| q.as_str()).unwrap_or("jobs");
+            write_line(out, &c.env, "polled queue", |b| {
+                b.str_field("queue", queue)
+                    .field("received", rng.below(11))
+                    .field("wait_time_seconds", 20);
+            });
+        }
+        DeprecationWarning => {
+            let (key, repl) = [
+                ("spring.redis.host", "spring.data.redis.host"),
+                ("DATABASE_POOL_SIZE", "DB_POOL_MAX"),
+                ("legacyAuth", "auth.mode"),
+                ("metrics.statsd.enabled", "otel.metrics.exporter"),
+            ][rng.index(4)];
+            write_line(out, &c.env, "configuration key is deprecated", |b| {
+                b.str_field("key", key).str_field("replacement", repl);
+            });
+        }
+        ConnectionReset => {
+            write_line(out, &c.env, "connection reset by peer, reconnecting", |b| {
+                b.str_field(
+                    "peer",
+                    format_args!("10.0.{}.{}:6379", rng.below(96), 2 + rng.below(250)),
+                )
+                .field("attempt", 1);
+            });
+        }
+        Starting => {
+            let (msg, runtime) = match s.language {
+                Language::Java => ("Starting application", "Java 21.0.4"),
+                Language::Python => ("Starting gunicorn 22.0.0", "Python 3.12.4"),
+                Language::Node => ("starting server", "Node.js v20.15.1"),
+                Language::Go => ("starting server", "go1.22.5"),
+            };
+            write_line(out, &c.env, msg, |b| {
+                b.str_field("version", c.version)
+                    .str_field("runtime", runtime)
+                    .field("pid", 1);
+            });
+        }
+        Listening => {
+            write_line(out, &c.env, "listening", |b| {
+                b.str_field("addr", format_args!("0.0.0.0:{}", s.port));
+            });
+        }
+        Started => {
+            write_line(out, &c.env, "application ready", |b| {
+                b.field(
+                    "startup_seconds",
+                    format_args!("{:.3}", rng.range_f64(1.0, 30.0)),
+                );
+            });
+        }
+        ShutdownSignal => {
+            write_line(
+                out,
+                &c.env,
+                "received SIGTERM, shutting down gracefully",
+                |b| {
+                    b.field("in_flight", rng.below(5));
+                },
+            );
+        }
+        ShutdownDone => {
+            write_line(out, &c.env, "shutdown complete", |_: &mut Body<_>| {});
+        }
+        CrashOom => {
+            let msg = match s.language {
+                Language::Java => "java.lang.OutOfMemoryError: Java heap space",
+                Language::Node => {
+                    "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory"
+                }
+                Language::Python => "MemoryError: unable to allocate array",
+                Language::Go => "fatal error: runtime: out of memory",
+            };
+            write_line(out, &c.env, msg, |_| {});
+        }
+        CrashError => {
+            let msg = match s.language {
+                Language::Java => {
+                    "Application run failed: org.springframework.beans.factory.BeanCreationException"
+                }
+                Language::Node => "uncaughtException: Error: connect ECONNREFUSED",
+                Language::Python => "Worker failed to boot: ImportError",
+                Language::Go => {
+                    "panic: runtime error: invalid memory address or nil pointer dereference"
+                }
+            };
+            write_line(out, &c.env, msg, |_| {});
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Sources and their tables. Each table renders one hour partition from the world plan.
+
+pub mod kubernetes;
+
+use crate::labels::{Label, LabelBuilders, label_fields};
+use crate::time::{Micros, civil};
+use crate::world::World;
+use arrow::array::{ArrayRef, StringBuilder, TimestampMicrosecondBuilder};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+/// The four observability sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Source {
+    Kubernetes,
+    Sentry,
+    Cloudwatch,
+    Grafana,
+}
+
+impl Source {
+    pub const ALL: [Source; 4] = [
+        Source::Kubernetes,
+        Source::Sentry,
+        Source::Cloudwatch,
+        Source::Grafana,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Kubernetes => "kubernetes",
+            Source::Sentry => "sentry",
+            Source::Cloudwatch => "cloudwatch",
+            Source::Grafana => "grafana",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Source> {
+        Source::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s.trim().to_ascii_lowercase())
+    }
+}
+
+/// One output table: its schema, and how to render an hour of it.
+pub trait Table: Send + Sync {
+    fn source(&self) -> Source;
+    fn name(&self) -> &'static str;
+    /// Short code used in record ids (`kpl` for kubernetes/pod_logs...).
+    fn code(&self) -> &'static str;
+    fn schema(&self) -> SchemaRef;
+    /// Renders the rows whose timestamps fall in `[hour, hour + 1h)`, sorted by time.
+    fn render(&self, world: &World, hour: Micros) -> Result<RecordBatch, ArrowError>;
+}
+
+/// Every table obsgen knows, in a fixed order.
+pub fn registry() -> Vec<Box<dyn Table>> {
+    vec![
+        Box::new(kubernetes::PodLogs),
+        Box::new(kubernetes::Events),
+        Box::new(kubernetes::Metrics),
+    ]
+}
+
+/// `Timestamp(Microsecond, "UTC")`.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// Builds a table schema: the common leading columns, the table's own, then the labels.
+pub fn table_schema(own: Vec<Field>) -> SchemaRef {
+    let mut fields = vec![
+        Field::new("record_id", DataType::Utf8, false),
+        Field::new("timestamp", timestamp_type(), false),
+        Field::new("service", DataType::Utf8, false),
+    ];
+    fields.extend(own);
+    fields.extend(label_fields());
+    Arc::new(Schema::new(fields))
+}
+
+/// Builders for the columns every table shares (`record_id`, `timestamp`, `service`, labels).
+pub struct CommonColumns {
+    code: &'static str,
+    hour_tag: String,
+    record_id: StringBuilder,
+    timestamp: TimestampMicrosecondBuilder,
+    service: StringBuilder,
+    labels: LabelBuilders,
+    rows: usize,
+}
+
+impl CommonColumns {
+    pub fn new(code: &'static str, hour: Micros, rows: usize) -> Self {
+        let c = civil(hour);
+        CommonColumns {
+            code,
+            hour_tag: format!("{:04}{:02}{:02}{:02}", c.year, c.month, c.day, c.hour),
+            record_id: StringBuilder::with_capacity(rows, rows * 22),
+            timestamp: TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            service: StringBuilder::with_capacity(rows, rows * 14),
+            labels: LabelBuilders::with_capacity(rows),
+            rows: 0,
+        }
+    }
+
+    /// Appends the shared columns of the next row; its record id is
+    /// `<code>-<YYYYMMDDHH>-<row number in the partition>`.
+    #[inline]
+    pub fn append(&mut self, ts: Micros, service: &str, label: &Label) {
+        let _ = write!(
+            self.record_id,
+            "{}-{}-{:07}",
+            self.code, self.hour_tag, self.rows
+        );
+        self.record_id.append_value("");
+        self.timestamp.append_value(ts);
+        self.service.append_value(service);
+        self.labels.append(label);
+        self.rows += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Assembles the batch: common columns, `own` columns, labels.
+    pub fn finish(
+        mut self,
+        schema: SchemaRef,
+        own: Vec<ArrayRef>,
+    ) -> Result<RecordBatch, ArrowError> {
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(self.record_id.finish()),
+            Arc::new(self.timestamp.finish()),
+            Arc::new(self.service.finish()),
+        ];
+        cols.extend(own);
+        cols.extend(self.labels.finish());
+        RecordBatch::try_new(schema, cols)
+    }
+}

@@ -1,0 +1,105 @@
+//! The simulated world: a pure function of (seed, configuration, time).
+//!
+//! [`World::plan`] builds the small, read-only plan once (topology, pod lifetimes,
+//! traffic per minute, request model); every partition renderer then reads it.
+
+pub mod pods;
+pub mod requests;
+pub mod topology;
+pub mod traffic;
+
+pub use pods::{Pod, PodEnd, PodPlan, RestartReason, Rollout};
+pub use requests::{RequestModel, Visit};
+pub use topology::{LogStyle, NodeInfo, ServiceInfo, Topology};
+pub use traffic::Traffic;
+
+use crate::config::Config;
+use crate::time::{DAY, Micros};
+
+/// A half-open time range `[start, end)` in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    pub start: Micros,
+    pub end: Micros,
+}
+
+/// How far back the plan reaches before the requested range, so that the pods and
+/// counters alive at the start are those a longer run would have.
+pub const LOOKBACK: Micros = 15 * DAY;
+
+/// Expected log rows per request visit (access line + application lines), used to turn
+/// the configured log rate into a request rate.
+pub const ROWS_PER_VISIT: f64 = 1.75;
+/// Share of `pod_logs` rows that come from request visits (the rest is background).
+pub const REQUEST_ROW_SHARE: f64 = 0.8;
+
+pub struct World {
+    pub seed: u64,
+    pub scale: f64,
+    pub config: Config,
+    pub range: TimeRange,
+    pub topology: Topology,
+    pub pods: PodPlan,
+    pub traffic: Traffic,
+    pub requests: RequestModel,
+}
+
+impl World {
+    pub fn plan(config: Config, seed: u64, scale: f64, range: TimeRange) -> World {
+        let topology = Topology::build(seed, &config.services);
+        let plan_start = range.start - LOOKBACK;
+        let pods = PodPlan::plan(
+            seed,
+            &topology,
+            &config.generation.world,
+            plan_start + 7 * DAY,
+            range.end,
+        );
+        let keys: Vec<u64> = topology.services.iter().map(|s| s.key).collect();
+        let traffic = Traffic::plan(
+            seed,
+            &config.generation.traffic,
+            &keys,
+            plan_start,
+            range.end,
+        );
+        let visits_per_minute = config
+            .generation
+            .sources
+            .kubernetes
+            .pod_logs
+            .rows_per_minute
+            .0
+            * REQUEST_ROW_SHARE
+            / ROWS_PER_VISIT;
+        let requests = RequestModel::build(
+            seed,
+            &topology,
+            visits_per_minute,
+            config.generation.world.baseline_error_rate.0,
+        );
+        World {
+            seed,
+            scale,
+            config,
+            range,
+            topology,
+            pods,
+            traffic,
+            requests,
+        }
+    }
+
+    pub fn service(&self, s: usize) -> &ServiceInfo {
+        &self.topology.services[s]
+    }
+
+    pub fn pod(&self, p: usize) -> &Pod {
+        &self.pods.pods[p]
+    }
+
+    /// The image tag / release version a pod runs.
+    pub fn pod_version(&self, p: usize) -> &str {
+        &self.pods.rollouts[self.pods.pods[p].rollout].version
+    }
+}

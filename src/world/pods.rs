@@ -1,0 +1,466 @@
+//! Pod lifetimes: rollouts (new ReplicaSet hash and image tag), container restarts and
+//! rescheduling, planned per service and replica slot from seed-derived streams keyed by
+//! absolute weeks and days, so a time window sees the same pods whatever range it is
+//! generated in.
+
+use super::topology::{Topology, push_k8s_suffix};
+use crate::config::{Language, WorldRates};
+use crate::rng::{Rng, mix64, str_key, stream};
+use crate::time::{DAY, HOUR, MINUTE, Micros, SECOND, weekday};
+
+/// A Deployment rollout: a new ReplicaSet with a new image tag.
+#[derive(Debug, Clone)]
+pub struct Rollout {
+    pub service: usize,
+    pub at: Micros,
+    /// Semantic version, also the image tag (`v` + version) and the Sentry release.
+    pub version: String,
+    /// The pod-template-hash of the new ReplicaSet.
+    pub rs_hash: String,
+    /// Deployment revision (the `deployment.kubernetes.io/revision` annotation).
+    pub revision: u64,
+    /// Seconds between successive replicas of the rolling update.
+    pub stagger: Micros,
+    /// Index of the rollout this one replaced, if planned.
+    pub previous: Option<usize>,
+}
+
+/// Why a container restarted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartReason {
+    Error,
+    OomKilled,
+}
+
+impl RestartReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestartReason::Error => "Error",
+            RestartReason::OomKilled => "OOMKilled",
+        }
+    }
+    pub fn exit_code(self) -> i32 {
+        match self {
+            RestartReason::Error => 1,
+            RestartReason::OomKilled => 137,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Restart {
+    /// When the container died.
+    pub at: Micros,
+    /// When the new container started and became ready again.
+    pub back: Micros,
+    pub reason: RestartReason,
+}
+
+/// Why a pod went away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodEnd {
+    /// Replaced by a newer ReplicaSet.
+    Rollout,
+    /// Deleted and recreated elsewhere (node drain, autoscaler scale-down).
+    Rescheduled,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pod {
+    pub service: usize,
+    pub slot: u32,
+    pub rollout: usize,
+    pub name: String,
+    pub uid: String,
+    pub ip: String,
+    pub node: usize,
+    /// Pod object created (SuccessfulCreate).
+    pub created: Micros,
+    pub scheduled: Micros,
+    pub pulling: Micros,
+    pub pulled: Micros,
+    /// Container started.
+    pub started: Micros,
+    /// Readiness probe passed: the pod receives traffic from here.
+    pub ready: Micros,
+    /// Deletion began (Killing); `None` if alive past the plan.
+    pub deleted: Option<Micros>,
+    pub end: Option<PodEnd>,
+    pub restarts: Vec<Restart>,
+    pub key: u64,
+}
+
+impl Pod {
+    /// The pod exists (from creation to the end of its termination grace period).
+    pub fn alive_at(&self, t: Micros) -> bool {
+        t >= self.created && self.deleted.is_none_or(|d| t < d + 2 * SECOND)
+    }
+
+    /// The container is up and ready to serve at `t`.
+    pub fn serving_at(&self, t: Micros) -> bool {
+        t >= self.ready
+            && self.deleted.is_none_or(|d| t < d)
+            && !self.restarts.iter().any(|r| t >= r.at && t < r.back)
+    }
+
+    /// Restarts before `t`.
+    pub fn restarts_before(&self, t: Micros) -> usize {
+        self.restarts.partition_point(|r| r.at <= t)
+    }
+
+    /// When the current container (at `t`) started.
+    pub fn container_start(&self, t: Micros) -> Micros {
+        let n = self.restarts_before(t);
+        if n == 0 {
+            self.started
+        } else {
+            self.restarts[n - 1].back.min(t)
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PodPlan {
+    pub rollouts: Vec<Rollout>,
+    pub pods: Vec<Pod>,
+    /// `slots[service][slot]`: pod indices in creation order.
+    pub slots: Vec<Vec<Vec<usize>>>,
+}
+
+/// Absolute week index (weeks since the Monday 1969-12-29).
+fn week_of(t: Micros) -> i64 {
+    (t.div_euclid(DAY) + 3).div_euclid(7)
+}
+
+fn week_start(w: i64) -> Micros {
+    (w * 7 - 3) * DAY
+}
+
+/// Seconds from container start to readiness, by runtime.
+fn startup_time(lang: Language, rng: &mut Rng) -> Micros {
+    let (lo, hi) = match lang {
+        Language::Java => (18.0, 42.0),
+        Language::Python => (4.0, 11.0),
+        Language::Node => (2.5, 7.0),
+        Language::Go => (1.0, 4.0),
+    };
+    (rng.range_f64(lo, hi) * SECOND as f64) as Micros
+}
+
+/// Weeks of 2024 onwards give the minor version, so versions grow over time.
+const VERSION_EPOCH_WEEK: i64 = 2817; // the week of 2024-01-01
+
+impl PodPlan {
+    /// Plans pods for `[start, end)`: rollouts from the week before `start`'s week.
+    pub fn plan(
+        seed: u64,
+        topo: &Topology,
+        rates: &WorldRates,
+        start: Micros,
+        end: Micros,
+    ) -> PodPlan {
+        let first_week = week_of(start) - 1;
+        let last_week = week_of(end - 1);
+        let mut rollouts = Vec::new();
+        let mut pods = Vec::new();
+        let mut slots = Vec::with_capacity(topo.services.len());
+        for svc in &topo.services {
+            // Rollouts of each planned week.
+            let mut svc_rollouts: Vec<usize> = Vec::new();
+            // The rollout in place before the plan: from the week before the first.
+            for w in (first_week - 1)..=last_week {
+                let mut rng = Rng::derive(seed, &[str_key("rollouts"), svc.key, w as u64]);
+                let mut times = Vec::new();
+                let per_week = svc.deploys_per_day * (5.0 + 2.0 * rates.weekend_deploy_factor.0);
+                let n = rng.poisson(per_week).max(1);
+                let day_weights: Vec<f64> = (0..7)
+                    .map(|d| {
+                        if d >= 5 {
+                            rates.weekend_deploy_factor.0
+                        } else {
+                            1.0
+                        }
+                    })
+                    .collect();
+                let cum = crate::rng::cumulative(day_weights);
+                for _ in 0..n {
+                    let d = rng.weighted(&cum) as i64;
+                    let h0 = rates.deploy_hours.start as f64;
+                    let h1 = rates.deploy_hours.end as f64;
+                    let at =
+                        week_start(w) + d * DAY + (rng.range_f64(h0, h1) * HOUR as f64) as Micros;
+                    times.push(at);
+                }
+                times.sort_unstable();
+                let keep_from = if w == first_week - 1 {
+                    times.len() - 1
+                } else {
+                    0
+                };
+                for (k, at) in times.into_iter().enumerate().skip(keep_from) {
+                    let hkey = stream(seed, &[str_key("rs-hash"), svc.key, w as u64, k as u64]);
+                    let mut rs_hash = String::with_capacity(10);
+                    push_k8s_suffix(&mut rs_hash, hkey, 10);
+                    let previous = svc_rollouts.last().copied();
+                    let idx = rollouts.len();
+                    rollouts.push(Rollout {
+                        service: svc.index,
+                        at,
+                        version: format!("{}.{}.{}", svc.major_version, w - VERSION_EPOCH_WEEK, k),
+                        rs_hash,
+                        revision: ((w - VERSION_EPOCH_WEEK).max(0) as u64) * 16 + k as u64 + 1,
+                        stagger: (rng.range_f64(8.0, 25.0) * SECOND as f64) as Micros,
+                        previous,
+                    });
+                    svc_rollouts.push(idx);
+                }
+            }
+            // Walk each replica slot through rollouts and reschedules.
+            let mut svc_slots = Vec::with_capacity(svc.replicas as usize);
+            for slot in 0..svc.replicas {
+                let mut events: Vec<(Micros, Option<usize>)> = svc_rollouts
+                    .iter()
+                    .map(|&r| (rollouts[r].at + slot as i64 * rollouts[r].stagger, Some(r)))
+                    .collect();
+                let first_day = rollouts[svc_rollouts[0]].at.div_euclid(DAY) + 1;
+                for day in first_day..=(end - 1).div_euclid(DAY) {
+                    let mut rng = Rng::derive(
+                        seed,
+                        &[str_key("reschedule"), svc.key, slot as u64, day as u64],
+                    );
+                    for _ in 0..rng.poisson(rates.reschedules_per_pod_day.0) {
+                        events.push((day * DAY + rng.below(DAY as u64) as i64, None));
+                    }
+                }
+                events.sort_by_key(|e| e.0);
+                let mut slot_pods: Vec<usize> = Vec::new();
+                let mut current_rollout = svc_rollouts[0];
+                for (at, ev) in events {
+                    if at >= end {
+                        break;
+                    }
+                    if let Some(r) = ev {
+                        current_rollout = r;
+                    }
+                    let pod_key = stream(seed, &[str_key("pod"), svc.key, slot as u64, at as u64]);
+                    let mut rng = Rng::new(pod_key);
+                    let created = at + rng.below(400_000) as i64;
+                    let scheduled = created + 3_000 + rng.below(40_000) as i64;
+                    let pulling = scheduled + 400_000 + rng.below(900_000) as i64;
+                    let pulled = pulling + (rng.range_f64(1.5, 9.0) * SECOND as f64) as Micros;
+                    let started = pulled + 300_000 + rng.below(700_000) as i64;
+                    let ready = started + startup_time(svc.language, &mut rng);
+                    // The previous pod of this slot goes once the new one is ready.
+                    if let Some(&prev) = slot_pods.last() {
+                        let p: &mut Pod = &mut pods[prev];
+                        if p.deleted.is_none() {
+                            let reschedule = ev.is_none();
+                            p.deleted = Some(if reschedule {
+                                at
+                            } else {
+                                ready + 500_000 + rng.below(1_500_000) as i64
+                            });
+                            p.end = Some(if reschedule {
+                                PodEnd::Rescheduled
+                            } else {
+                                PodEnd::Rollout
+                            });
+                        }
+                    }
+                    let prev_node = slot_pods.last().map(|&p| pods[p].node);
+                    let mut node = (mix64(pod_key) % topo.nodes.len() as u64) as usize;
+                    if Some(node) == prev_node && topo.nodes.len() > 1 {
+                        node = (node + 1 + slot as usize) % topo.nodes.len();
+                    }
+                    let ro = &rollouts[current_rollout];
+                    let mut name = String::with_capacity(svc.name.len() + 17);
+                    name.push_str(&svc.name);
+                    name.push('-');
+                    name.push_str(&ro.rs_hash);
+                    name.push('-');
+                    push_k8s_suffix(&mut name, mix64(pod_key ^ 0x1234), 5);
+                    let node_ip = &topo.nodes[node].ip;
+                    let third: u32 = node_ip
+                        .split('.')
+                        .nth(2)
+                        .and_then(|x| x.parse().ok())
+                        .unwrap_or(0);
+                    let ip = format!("10.0.{}.{}", third, 2 + rng.below(253));
+                    pods.push(Pod {
+                        service: svc.index,
+                        slot,
+                        rollout: current_rollout,
+                        name,
+                        uid: uuid_from(pod_key),
+                        ip,
+                        node,
+                        created,
+                        scheduled,
+                        pulling,
+                        pulled,
+                        started,
+                        ready,
+                        deleted: None,
+                        end: None,
+                        restarts: Vec::new(),
+                        key: pod_key,
+                    });
+                    slot_pods.push(pods.len() - 1);
+                }
+                svc_slots.push(slot_pods);
+            }
+            slots.push(svc_slots);
+        }
+        // Background container restarts over each pod's serving life.
+        for p in pods.iter_mut() {
+            let svc = &topo.services[p.service];
+            let life_end = p.deleted.unwrap_or(end).min(end);
+            let mut day = p.ready.div_euclid(DAY);
+            while day * DAY < life_end {
+                let mut rng = Rng::derive(p.key, &[str_key("restarts"), day as u64]);
+                for _ in 0..rng.poisson(rates.container_restarts_per_pod_day.0) {
+                    let at = day * DAY + rng.below(DAY as u64) as i64;
+                    if at <= p.ready || at >= life_end {
+                        continue;
+                    }
+                    let reason = if rng.chance(0.3) && svc.language != Language::Go {
+                        RestartReason::OomKilled
+                    } else {
+                        RestartReason::Error
+                    };
+                    let back = at
+                        + (rng.range_f64(1.0, 3.0) * SECOND as f64) as Micros
+                        + startup_time(svc.language, &mut rng);
+                    p.restarts.push(Restart { at, back, reason });
+                }
+                day += 1;
+            }
+            p.restarts.sort_by_key(|r| r.at);
+            // Restarts too close to each other merge into the first.
+            p.restarts.dedup_by(|b, a| b.at < a.back + MINUTE);
+        }
+        PodPlan {
+            rollouts,
+            pods,
+            slots,
+        }
+    }
+
+    /// A pod of `service` serving at `t`, chosen by `key` (load balancing), if any.
+    pub fn serving_pod(&self, service: usize, t: Micros, key: u64) -> Option<usize> {
+        let slots = &self.slots[service];
+        let n = slots.len();
+        let first = (key % n as u64) as usize;
+        for k in 0..n {
+            let slot = &slots[(first + k) % n];
+            // latest pod created at or before t
+            let i = slot.partition_point(|&p| self.pods[p].created <= t);
+            for &p in slot[..i].iter().rev().take(2) {
+                if self.pods[p].serving_at(t) {
+                    return Some(p);
+                }
+            }
+        }
+        None
+    }
+
+    /// Pods of `service` that exist at some point of `[a, b)`.
+    pub fn pods_overlapping(
+        &self,
+        service: usize,
+        a: Micros,
+        b: Micros,
+    ) -> impl Iterator<Item = usize> + '_ {
+        self.slots[service]
+            .iter()
+            .flatten()
+            .copied()
+            .filter(move |&p| {
+                let pod = &self.pods[p];
+                pod.created < b && pod.deleted.is_none_or(|d| d + 2 * SECOND > a)
+            })
+    }
+
+    /// Rollouts of any service that start in `[a, b)`.
+    pub fn rollouts_in(&self, a: Micros, b: Micros) -> impl Iterator<Item = usize> + '_ {
+        (0..self.rollouts.len())
+            .filter(move |&r| self.rollouts[r].at >= a && self.rollouts[r].at < b)
+    }
+}
+
+/// A UUID (version 4 layout) derived from a key.
+pub fn uuid_from(key: u64) -> String {
+    let hi = mix64(key ^ 0xa5a5_a5a5);
+    let lo = mix64(key ^ 0x5a5a_5a5a);
+    let hi = (hi & 0xffff_ffff_ffff_0fff) | 0x0000_0000_0000_4000;
+    let lo = (lo & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xffff,
+        hi & 0xffff,
+        lo >> 48,
+        lo & 0xffff_ffff_ffff
+    )
+}
+
+/// Is `t` on a weekend (Saturday or Sunday)?
+pub fn is_weekend(t: Micros) -> bool {
+    weekday(t) >= 5
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn pods_follow_rollouts_and_are_stable_across_ranges() {
+        let cfg = Config::defaults().expect("defaults");
+        let topo = Topology::build(42, &cfg.services);
+        let start = 1_795_392_000_000_000; // Monday
+        let plan = PodPlan::plan(42, &topo, &cfg.generation.world, start, start + DAY);
+        // every service has serving pods all day long
+        for s in 0..topo.services.len() {
+            for m in (0..1440).step_by(7) {
+                let t = start + m * MINUTE;
+                assert!(
+                    plan.serving_pod(s, t, m as u64).is_some(),
+                    "service {s} minute {m}"
+                );
+            }
+        }
+        for p in &plan.pods {
+            let svc = &topo.services[p.service];
+            assert!(p.name.starts_with(&format!("{}-", svc.name)));
+            assert_eq!(p.name.len(), svc.name.len() + 17, "{}", p.name);
+            assert!(
+                p.created < p.scheduled
+                    && p.scheduled < p.pulling
+                    && p.pulled < p.started
+                    && p.started < p.ready
+            );
+        }
+        // A wider range sees the same pods in the shared window.
+        let wide = PodPlan::plan(
+            42,
+            &topo,
+            &cfg.generation.world,
+            start - 3 * DAY,
+            start + DAY,
+        );
+        let names = |pl: &PodPlan| {
+            let mut v: Vec<String> = (0..topo.services.len())
+                .flat_map(|s| {
+                    pl.pods_overlapping(s, start + HOUR, start + 2 * HOUR)
+                        .map(|p| pl.pods[p].name.clone())
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&plan), names(&wide));
+        assert_eq!(uuid_from(1).len(), 36);
+    }
+}

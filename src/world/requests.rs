@@ -1,0 +1,301 @@
+//! The request stream: root requests per entry service per minute, each expanded into the
+//! visits it makes through the dependency graph. A request's ids (trace id, span ids),
+//! route, pod, timing and status are pure functions of (seed, service, minute, index), so
+//! every source that looks at a request computes the same thing on its own.
+
+use super::World;
+use super::topology::Topology;
+use crate::config::ServiceKind;
+use crate::rng::{Rng, mix64, str_key, stream, unit};
+use crate::time::{MINUTE, Micros};
+
+/// One request handled by one service (a span of the trace).
+#[derive(Debug, Clone, Copy)]
+pub struct Visit {
+    pub service: u16,
+    pub route: u16,
+    /// Pod index in the pod plan.
+    pub pod: u32,
+    pub depth: u8,
+    /// Index of the calling visit in the same expansion (`u32::MAX` for the root).
+    pub parent: u32,
+    pub start: Micros,
+    pub duration: Micros,
+    pub status: u16,
+    /// 128-bit trace id shared by the whole request.
+    pub trace_hi: u64,
+    pub trace_lo: u64,
+    pub span_id: u64,
+    pub parent_span_id: u64,
+    /// Key of the root request (user, client address...).
+    pub root_key: u64,
+    /// Key of this visit, for any further per-visit randomness.
+    pub key: u64,
+    /// This visit failed on its own (not because of a dependency).
+    pub own_error: bool,
+}
+
+impl Visit {
+    pub fn end(&self) -> Micros {
+        self.start + self.duration
+    }
+    pub fn is_root(&self) -> bool {
+        self.parent == u32::MAX
+    }
+}
+
+/// Call structure and rates derived from the topology and configuration.
+#[derive(Debug, Clone)]
+pub struct RequestModel {
+    /// Per service, per route: the dependencies a request on that route calls.
+    pub route_deps: Vec<Vec<Vec<usize>>>,
+    /// Per service: cumulative route weights (popular routes first).
+    pub route_weights: Vec<Vec<f64>>,
+    /// Per service: expected visits of one request to it, including itself.
+    pub expected_visits: Vec<f64>,
+    /// Per service: root requests per minute at traffic 1.0 (0 for non-entry services).
+    pub roots_per_minute: Vec<f64>,
+    pub baseline_error_rate: f64,
+}
+
+/// Median own latency in microseconds by language.
+fn own_latency_median(lang: crate::config::Language) -> f64 {
+    use crate::config::Language::*;
+    match lang {
+        Go => 2_500.0,
+        Java => 7_000.0,
+        Node => 5_000.0,
+        Python => 11_000.0,
+    }
+}
+
+impl RequestModel {
+    /// `visit_rows_per_minute`: the log rows per minute (at traffic 1.0) that request
+    /// visits should produce; `rows_per_visit` the expected rows per visit.
+    pub fn build(
+        seed: u64,
+        topo: &Topology,
+        visits_per_minute: f64,
+        baseline_error_rate: f64,
+    ) -> RequestModel {
+        let n = topo.services.len();
+        let mut route_deps = vec![Vec::new(); n];
+        let mut route_weights = vec![Vec::new(); n];
+        for s in &topo.services {
+            let weights: Vec<f64> = (0..s.routes.len())
+                .map(|i| 1.0 / (i as f64 + 1.0).powf(0.8))
+                .collect();
+            route_weights[s.index] = crate::rng::cumulative(weights);
+            let p = (2.2 / s.deps.len().max(1) as f64).clamp(0.3, 0.85);
+            route_deps[s.index] = s
+                .routes
+                .iter()
+                .enumerate()
+                .map(|(r, route)| {
+                    let route_l = route.to_ascii_lowercase();
+                    let mut deps: Vec<usize> = s
+                        .deps
+                        .iter()
+                        .copied()
+                        .filter(|&d| {
+                            let stem = topo.services[d].name.split('-').next().unwrap_or("");
+                            route_l.contains(stem)
+                                || unit(stream(
+                                    seed,
+                                    &[str_key("route-dep"), s.key, r as u64, d as u64],
+                                )) < p
+                        })
+                        .collect();
+                    if deps.is_empty() && !s.deps.is_empty() {
+                        deps.push(s.deps[(mix64(s.key ^ r as u64) % s.deps.len() as u64) as usize]);
+                    }
+                    deps
+                })
+                .collect();
+        }
+        // Expected visits, dependencies first.
+        let mut expected_visits = vec![1.0; n];
+        for &s in &topo.dependency_order {
+            let cum = &route_weights[s];
+            let total = cum.last().copied().unwrap_or(1.0);
+            let mut e = 1.0;
+            let mut prev = 0.0;
+            for (r, deps) in route_deps[s].iter().enumerate() {
+                let w = (cum[r] - prev) / total;
+                prev = cum[r];
+                e += w * deps.iter().map(|&d| expected_visits[d]).sum::<f64>();
+            }
+            expected_visits[s] = e;
+        }
+        let share_total: f64 = topo.services.iter().map(|s| s.traffic_share).sum();
+        let visits_per_root: f64 = topo
+            .services
+            .iter()
+            .map(|s| s.traffic_share / share_total * expected_visits[s.index])
+            .sum();
+        let roots_total = visits_per_minute / visits_per_root.max(1e-9);
+        let roots_per_minute = topo
+            .services
+            .iter()
+            .map(|s| roots_total * s.traffic_share / share_total)
+            .collect();
+        RequestModel {
+            route_deps,
+            route_weights,
+            expected_visits,
+            roots_per_minute,
+            baseline_error_rate,
+        }
+    }
+}
+
+impl World {
+    /// Number of root requests entering service `s` in the minute starting at `minute`.
+    pub fn root_count(&self, s: usize, minute: Micros) -> u64 {
+        let lambda =
+            self.requests.roots_per_minute[s] * self.scale * self.traffic.service(s, minute);
+        if lambda <= 0.0 {
+            return 0;
+        }
+        Rng::derive(
+            self.seed,
+            &[
+                str_key("roots"),
+                self.topology.services[s].key,
+                minute as u64,
+            ],
+        )
+        .poisson(lambda)
+    }
+
+    /// Appends every visit of the root requests that start in the minute `minute`
+    /// (the start of a minute), all entry services, in a fixed order.
+    pub fn expand_minute(&self, minute: Micros, out: &mut Vec<Visit>) {
+        for s in 0..self.topology.services.len() {
+            if self.requests.roots_per_minute[s] <= 0.0 {
+                continue;
+            }
+            let count = self.root_count(s, minute);
+            let svc_key = self.topology.services[s].key;
+            for i in 0..count {
+                let root_key = stream(self.seed, &[str_key("request"), svc_key, minute as u64, i]);
+                let start = minute + (root_key % MINUTE as u64) as Micros;
+                let mut rng = Rng::new(root_key);
+                let trace_hi = rng.next_u64();
+                let trace_lo = rng.next_u64();
+                let route = rng.weighted(&self.requests.route_weights[s]);
+                self.visit(
+                    s,
+                    route,
+                    start,
+                    0,
+                    u32::MAX,
+                    0,
+                    trace_hi,
+                    trace_lo,
+                    root_key,
+                    &mut rng,
+                    out,
+                );
+            }
+        }
+    }
+
+    /// Expands one visit and its calls; returns (duration, status) or `None` when no pod
+    /// of `s` could serve it.
+    #[allow(clippy::too_many_arguments)]
+    fn visit(
+        &self,
+        s: usize,
+        route: usize,
+        start: Micros,
+        depth: u8,
+        parent: u32,
+        parent_span_id: u64,
+        trace_hi: u64,
+        trace_lo: u64,
+        root_key: u64,
+        rng: &mut Rng,
+        out: &mut Vec<Visit>,
+    ) -> Option<(Micros, u16)> {
+        let key = rng.next_u64();
+        let pod = self.pods.serving_pod(s, start, key)?;
+        let svc = &self.topology.services[s];
+        let me = out.len();
+        out.push(Visit {
+            service: s as u16,
+            route: route as u16,
+            pod: pod as u32,
+            depth,
+            parent,
+            start,
+            duration: 0,
+            status: 200,
+            trace_hi,
+            trace_lo,
+            span_id: key | 1,
+            parent_span_id,
+            root_key,
+            key,
+            own_error: false,
+        });
+        let mut t = start + 200 + rng.below(1_500) as Micros;
+        let mut status = 200u16;
+        for &d in &self.requests.route_deps[s][route] {
+            let droute = rng.weighted(&self.requests.route_weights[d]);
+            match self.visit(
+                d,
+                droute,
+                t,
+                depth + 1,
+                me as u32,
+                key | 1,
+                trace_hi,
+                trace_lo,
+                root_key,
+                rng,
+                out,
+            ) {
+                Some((dur, st)) => {
+                    t += dur + 100 + rng.below(800) as Micros;
+                    if st >= 500 && status < 500 && rng.chance(0.75) {
+                        status = 502;
+                    }
+                }
+                None => {
+                    t += 1_000 + rng.below(3_000) as Micros;
+                    if status < 500 {
+                        status = 503;
+                    }
+                }
+            }
+        }
+        let median = own_latency_median(svc.language) * if svc.rds.is_empty() { 1.0 } else { 1.8 };
+        let own = rng.lognormal(median, 0.55).min(20e6) as Micros;
+        let own_error = rng.chance(self.requests.baseline_error_rate);
+        if own_error {
+            status = if rng.chance(0.7) { 500 } else { 503 };
+        } else if status == 200 && svc.kind != ServiceKind::Worker {
+            let x = rng.f64();
+            status = if x < 0.012 {
+                404
+            } else if x < 0.018 {
+                401
+            } else if x < 0.022 {
+                400
+            } else if x < 0.024 {
+                429
+            } else if x < 0.06 && route == 0 {
+                304
+            } else {
+                200
+            };
+        }
+        let duration = (t - start) + own;
+        let v = &mut out[me];
+        v.duration = duration;
+        v.status = status;
+        v.own_error = own_error;
+        Some((duration, status))
+    }
+}
