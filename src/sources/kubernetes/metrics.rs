@@ -36,17 +36,17 @@ fn pod_model(svc: &ServiceInfo, pod: &Pod) -> PodModel {
     let req = svc.cpu_request_m as f64 / 1000.0;
     let limit = svc.memory_limit_bytes as f64;
     let (base_frac, saw) = match svc.language {
-        Language::Java => (rng.range_f64(0.55, 0.68), 0.10),
-        Language::Python => (rng.range_f64(0.35, 0.5), 0.02),
-        Language::Node => (rng.range_f64(0.3, 0.45), 0.06),
-        Language::Go => (rng.range_f64(0.2, 0.32), 0.04),
+        Language::Java => (rng.range_f64(0.45, 0.55), 0.08),
+        Language::Python => (rng.range_f64(0.32, 0.45), 0.02),
+        Language::Node => (rng.range_f64(0.28, 0.4), 0.05),
+        Language::Go => (rng.range_f64(0.18, 0.3), 0.03),
     };
     let busy = req * rng.range_f64(0.35, 0.6);
     PodModel {
         idle_cores: req * rng.range_f64(0.02, 0.05),
         busy_cores: busy,
         base_mem: limit * base_frac,
-        traffic_mem: limit * 0.08,
+        traffic_mem: limit * 0.05,
         sawtooth: limit * saw,
         saw_period: rng.range_f64(90.0, 600.0) * SECOND as f64,
         throttle: (busy / (svc.cpu_limit_m as f64 / 1000.0)).powi(2) * 0.05,

@@ -4,7 +4,7 @@
 //! crashes).
 
 use super::logfmt::{Envelope, stream_for, write_trace};
-use super::templates::{LineCtx, Tmpl, logger_for, render};
+use super::templates::{LineCtx, Tmpl, USER_AGENTS, client_user_agent, logger_for, render};
 use crate::config::{Language, ServiceKind};
 use crate::labels::Label;
 use crate::rng::{Rng, str_key, stream};
@@ -316,6 +316,7 @@ fn write_rows(
     let mut template = StringBuilder::with_capacity(n, n * 16);
     let mut trace = StringBuilder::with_capacity(n, n * 32);
     let mut span = StringBuilder::with_capacity(n, n * 16);
+    let mut client_buf = String::with_capacity(16);
     for r in rows {
         let pod = world.pod(r.pod as usize);
         let svc = world.service(pod.service);
@@ -335,6 +336,17 @@ fn write_rows(
             trace: trace_ids,
             thread: (r.key >> 40) as u32,
         };
+        // Who sent the request: the caller's pod, or an end user through the load balancer.
+        let caller = visit.filter(|v| !v.is_root()).map(|v| &visits[v.parent as usize]);
+        let (client_ip, client_ua): (&str, &str) = match caller {
+            Some(cv) => (&world.pod(cv.pod as usize).ip, client_user_agent(world.service(cv.service as usize).language)),
+            None => {
+                let rk = visit.map(|v| v.root_key).unwrap_or(r.key);
+                client_buf.clear();
+                let _ = write!(client_buf, "10.0.{}.{}", (rk >> 8) % 96, 2 + (rk >> 16) % 250);
+                (client_buf.as_str(), USER_AGENTS[(rk % USER_AGENTS.len() as u64) as usize])
+            }
+        };
         let ctx = LineCtx {
             env,
             svc,
@@ -343,7 +355,8 @@ fn write_rows(
                 .then(|| world.service(r.upstream as usize).name.as_str()),
             version: world.pod_version(r.pod as usize),
             node_ip: &node_info.ip,
-            pod_ip: &pod.ip,
+            client_ip,
+            client_ua,
             rng: Rng::new(r.key),
         };
         render(&mut message, r.tmpl, ctx);

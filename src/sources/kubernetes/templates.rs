@@ -166,13 +166,24 @@ const TABLES: [&str; 6] = [
     "inventory",
     "payments",
 ];
-const USER_AGENTS: [&str; 5] = [
+/// Browser and app user agents of end users.
+pub const USER_AGENTS: [&str; 5] = [
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
     "okhttp/4.12.0",
     "ShopApp/5.14.2 (Android 14; Pixel 8)",
 ];
+
+/// The user agent of a service's outgoing HTTP client.
+pub fn client_user_agent(lang: Language) -> &'static str {
+    match lang {
+        Language::Java => "ReactorNetty/1.1.21",
+        Language::Python => "python-httpx/0.27.0",
+        Language::Node => "undici",
+        Language::Go => "Go-http-client/1.1",
+    }
+}
 
 /// Writes a route's path with its placeholders filled from `key`.
 pub fn write_path(out: &mut impl Write, route: &str, key: u64) {
@@ -242,7 +253,10 @@ pub struct LineCtx<'a> {
     pub upstream: Option<&'a str>,
     pub version: &'a str,
     pub node_ip: &'a str,
-    pub pod_ip: &'a str,
+    /// Address and user agent of whoever sent the request (a browser through the load
+    /// balancer for root requests, the calling pod's HTTP client otherwise).
+    pub client_ip: &'a str,
+    pub client_ua: &'a str,
     pub rng: Rng,
 }
 
@@ -263,9 +277,9 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
         Access => {
             if !json && s.language == Language::Python {
                 // gunicorn access log layout, with the request's correlation ids up front.
-                let ua = USER_AGENTS[(v.map(|v| v.root_key).unwrap_or(0) % 5) as usize];
+                let ua = c.client_ua;
                 let bytes = 200 + rng.below(24_000);
-                write_line(out, &c.env, format_args!("{} - - [", c.pod_ip), |b| {
+                write_line(out, &c.env, format_args!("{} - - [", c.client_ip), |b| {
                     let o = b.out();
                     let cv = crate::time::civil(c.env.ts);
                     let month = [
