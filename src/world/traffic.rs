@@ -18,8 +18,10 @@ pub struct Traffic {
     global: Vec<f32>,
     /// Per service: factor per minute (global × service jitter).
     service: Vec<Vec<f32>>,
-    /// Per service: prefix sums of `service` (slot k holds the sum of minutes < k).
-    prefix: Vec<Vec<f64>>,
+    /// Per service: prefix sums of `service` in fixed point (slot k holds the sum of
+    /// minutes < k). Integers, so an integral between two instants is exactly the same
+    /// whatever the planned window's start.
+    prefix: Vec<Vec<i64>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -154,8 +156,8 @@ impl Traffic {
             let key = stream(seed, &[str_key("service-traffic"), sk]);
             let mut f = Vec::with_capacity(minutes);
             let mut p = Vec::with_capacity(minutes + 1);
-            let mut acc = 0.0f64;
-            p.push(0.0);
+            let mut acc = 0i64;
+            p.push(0);
             for (k, g) in global.iter().enumerate() {
                 let m = first_minute + k as u64 as i64;
                 let jitter = (shape.service_noise_sigma.0
@@ -164,7 +166,7 @@ impl Traffic {
                     .exp();
                 let v = (*g as f64 * jitter) as f32;
                 f.push(v);
-                acc += v as f64;
+                acc += fixed(v);
                 p.push(acc);
             }
             service.push(f);
@@ -197,26 +199,38 @@ impl Traffic {
         self.service[s][self.slot(t)] as f64
     }
 
-    /// ∫ traffic of service `s` over `[0, t)` in traffic-minutes, relative to the plan start.
+    /// Whole minutes before `t` as (slot, fraction of the minute at `t`), clamped to the plan.
     #[inline]
-    pub fn cumulative(&self, s: usize, t: Micros) -> f64 {
+    fn position(&self, t: Micros) -> (usize, f64) {
         let k = t.div_euclid(MINUTE) - self.first_minute;
         if k < 0 {
-            return 0.0;
+            (0, 0.0)
+        } else if k as usize >= self.minutes {
+            (self.minutes, 0.0)
+        } else {
+            (k as usize, t.rem_euclid(MINUTE) as f64 / MINUTE as f64)
         }
-        let k = k as usize;
-        if k >= self.minutes {
-            return self.prefix[s][self.minutes];
-        }
-        let frac = t.rem_euclid(MINUTE) as f64 / MINUTE as f64;
-        self.prefix[s][k] + self.service[s][k] as f64 * frac
     }
 
     /// ∫ traffic of service `s` over `[a, b)` in traffic-minutes.
     #[inline]
     pub fn integral(&self, s: usize, a: Micros, b: Micros) -> f64 {
-        (self.cumulative(s, b) - self.cumulative(s, a)).max(0.0)
+        if b <= a {
+            return 0.0;
+        }
+        let (ka, fa) = self.position(a);
+        let (kb, fb) = self.position(b);
+        let whole = (self.prefix[s][kb] - self.prefix[s][ka]) as f64 / FIXED_ONE;
+        let part = |k: usize, f: f64| if k < self.minutes { self.service[s][k] as f64 * f } else { 0.0 };
+        (whole + part(kb, fb) - part(ka, fa)).max(0.0)
     }
+}
+
+const FIXED_ONE: f64 = (1u64 << 24) as f64;
+
+/// A minute's traffic in fixed point.
+fn fixed(v: f32) -> i64 {
+    (v as f64 * FIXED_ONE).round() as i64
 }
 
 #[cfg(test)]
