@@ -12,7 +12,15 @@ use std::hint::black_box;
 fn bench(c: &mut Criterion) {
     let config = Config::defaults().expect("defaults");
     let start = parse_instant("2026-11-23T00:00:00Z").expect("time");
-    let world = World::plan(config, 42, 1.0, TimeRange { start, end: start + 24 * HOUR });
+    let world = World::plan(
+        config,
+        42,
+        1.0,
+        TimeRange {
+            start,
+            end: start + 24 * HOUR,
+        },
+    );
     // A busy daytime hour.
     let hour = start + 14 * HOUR;
     let mut group = c.benchmark_group("render_partition");
@@ -20,12 +28,16 @@ fn bench(c: &mut Criterion) {
     for table in registry() {
         let rows = table.render(&world, hour).expect("render").num_rows() as u64;
         group.throughput(Throughput::Elements(rows));
-        group.bench_function(format!("{}/{}", table.source().as_str(), table.name()), |b| {
-            b.iter(|| black_box(table.render(&world, black_box(hour)).expect("render")))
-        });
+        group.bench_function(
+            format!("{}/{}", table.source().as_str(), table.name()),
+            |b| b.iter(|| black_box(table.render(&world, black_box(hour)).expect("render"))),
+        );
     }
     let tables = registry();
-    let pod_logs = tables.iter().find(|t| t.name() == "pod_logs").expect("pod_logs");
+    let pod_logs = tables
+        .iter()
+        .find(|t| t.name() == "pod_logs")
+        .expect("pod_logs");
     let batch = pod_logs.render(&world, hour).expect("render");
     group.throughput(Throughput::Elements(batch.num_rows() as u64));
     group.bench_function("kubernetes/pod_logs/parquet_zstd_encode", |b| {
@@ -33,7 +45,9 @@ fn bench(c: &mut Criterion) {
             let props = parquet::file::properties::WriterProperties::builder()
                 .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
                 .build();
-            let mut w = ArrowWriter::try_new(Vec::with_capacity(8 << 20), batch.schema(), Some(props)).expect("writer");
+            let mut w =
+                ArrowWriter::try_new(Vec::with_capacity(8 << 20), batch.schema(), Some(props))
+                    .expect("writer");
             w.write(&batch).expect("write");
             black_box(w.into_inner().expect("finish").len())
         })
@@ -43,7 +57,20 @@ fn bench(c: &mut Criterion) {
     c.bench_function("world_plan_one_day", |b| {
         b.iter(|| {
             let config = Config::defaults().expect("defaults");
-            black_box(World::plan(config, 42, 1.0, TimeRange { start, end: start + 24 * HOUR }).pods.pods.len())
+            black_box(
+                World::plan(
+                    config,
+                    42,
+                    1.0,
+                    TimeRange {
+                        start,
+                        end: start + 24 * HOUR,
+                    },
+                )
+                .pods
+                .pods
+                .len(),
+            )
         })
     });
 }

@@ -125,6 +125,22 @@ pub fn floor_day(t: Micros) -> Micros {
     t - t.rem_euclid(DAY)
 }
 
+/// Parses an RFC 3339 instant (`2026-11-23T08:00:00Z`, any offset) or a plain date
+/// (`2026-11-23`, midnight UTC) into microseconds.
+pub fn parse_instant(s: &str) -> Option<Micros> {
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_micros());
+    }
+    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S") {
+        return Some(t.and_utc().timestamp_micros());
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp_micros())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,20 +171,4 @@ mod tests {
         assert_eq!(weekday(1_764_318_729_123_456), 4); // a Friday
         assert_eq!(date_string(t), "2025-11-28");
     }
-}
-
-/// Parses an RFC 3339 instant (`2026-11-23T08:00:00Z`, any offset) or a plain date
-/// (`2026-11-23`, midnight UTC) into microseconds.
-pub fn parse_instant(s: &str) -> Option<Micros> {
-    let s = s.trim();
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Some(t.timestamp_micros());
-    }
-    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S") {
-        return Some(t.and_utc().timestamp_micros());
-    }
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc().timestamp_micros())
 }

@@ -7,7 +7,16 @@ use std::path::Path;
 fn generate(dir: &Path, start: &str, hours: u32) {
     Command::cargo_bin("obsgen")
         .expect("binary")
-        .args(["generate", "--start", start, "--duration-hours", &hours.to_string(), "--threads", "2", "-o"])
+        .args([
+            "generate",
+            "--start",
+            start,
+            "--duration-hours",
+            &hours.to_string(),
+            "--threads",
+            "2",
+            "-o",
+        ])
         .arg(dir)
         .assert()
         .success();
@@ -25,7 +34,10 @@ fn an_hour_alone_equals_the_same_hour_in_a_longer_run() {
         let rel = format!("kubernetes/{table}/date=2026-11-24/hour=01/part-00000.parquet");
         let a = std::fs::read(long.join(&rel)).expect("long run file");
         let b = std::fs::read(short.join(&rel)).expect("short run file");
-        assert!(a == b, "{rel} differs between a 6-hour run and a 1-hour run");
+        assert!(
+            a == b,
+            "{rel} differs between a 6-hour run and a 1-hour run"
+        );
         compared += 1;
     }
     assert_eq!(compared, 3);

@@ -30,7 +30,7 @@ fn list_files(dir: &Path) -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    if dir.exists() {
+    if dir.is_dir() {
         walk(dir, dir, &mut out);
     }
     out.sort();

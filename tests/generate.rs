@@ -1,9 +1,11 @@
 //! End-to-end checks of `obsgen generate` on a two-hour Kubernetes dataset.
 //!
-//! Each distinct run (seed, thread count) is generated once per test process by a
-//! `OnceLock` fixture and shared by every test that needs it: the data checks read the
-//! `--threads 1` run, the determinism checks compare it with a `--threads 2` run of the
-//! same seed and with a run of another seed.
+//! Each distinct run (seed, thread count, configuration) is generated once per test
+//! process by a `OnceLock` fixture and shared by every test that needs it: the data checks
+//! read the `--threads 1` run of the embedded configuration, the determinism checks compare
+//! it with a `--threads 2` run of the same seed and with a run of another seed, and the
+//! counter checks also read a run whose configuration restarts containers often (with the
+//! default rate, a two-hour window rarely holds a restart).
 
 use arrow::array::{Array, AsArray, StringArray};
 use arrow::datatypes::{Float64Type, Int64Type, SchemaRef, TimestampMicrosecondType};
@@ -84,12 +86,18 @@ fn fixture_root() -> &'static Path {
     .path()
 }
 
-/// Runs `obsgen generate` for the two-hour window into `root/name`.
-fn run_generate(name: &str, seed: u64, threads: u32) -> PathBuf {
+/// Runs `obsgen generate` for the two-hour window into `root/name`, with the
+/// configuration in `config` if given.
+fn run_generate(name: &str, seed: u64, threads: u32, config: Option<&Path>) -> PathBuf {
     let out = fixture_root().join(name);
-    let output = Command::cargo_bin("obsgen")
-        .expect("the obsgen binary")
-        .args(["generate", "--start", START, "--duration-hours"])
+    let mut cmd = Command::cargo_bin("obsgen").expect("the obsgen binary");
+    if let Some(dir) = config {
+        cmd.arg("generate").arg("--config").arg(dir);
+    } else {
+        cmd.arg("generate");
+    }
+    let output = cmd
+        .args(["--start", START, "--duration-hours"])
         .arg(HOURS.to_string())
         .arg("-o")
         .arg(&out)
@@ -110,19 +118,54 @@ fn run_generate(name: &str, seed: u64, threads: u32) -> PathBuf {
 /// The reference dataset: `SEED`, one thread, read back into memory.
 fn dataset() -> &'static Dataset {
     static DATA: OnceLock<Dataset> = OnceLock::new();
-    DATA.get_or_init(|| load(run_generate("seed-threads1", SEED, 1)))
+    DATA.get_or_init(|| load(run_generate("seed-threads1", SEED, 1, None)))
 }
 
 /// Same seed, two threads.
 fn dataset_threads2() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| run_generate("seed-threads2", SEED, 2))
+    DIR.get_or_init(|| run_generate("seed-threads2", SEED, 2, None))
 }
 
 /// Another seed.
 fn dataset_other_seed() -> &'static Dataset {
     static DATA: OnceLock<Dataset> = OnceLock::new();
-    DATA.get_or_init(|| load(run_generate("other-seed", OTHER_SEED, 2)))
+    DATA.get_or_init(|| load(run_generate("other-seed", OTHER_SEED, 2, None)))
+}
+
+/// Restarts per pod and day in the restart-heavy configuration: about one restart per
+/// pod in the two hours (the default is 0.04).
+const RESTARTS_PER_POD_DAY: &str = "12";
+
+/// `SEED` with a configuration (written by `obsgen config init`, then edited) whose
+/// containers restart often.
+fn dataset_with_restarts() -> &'static Dataset {
+    static DATA: OnceLock<Dataset> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let dir = fixture_root().join("restarts-config");
+        let output = Command::cargo_bin("obsgen")
+            .expect("the obsgen binary")
+            .args(["config", "init"])
+            .arg(&dir)
+            .output()
+            .expect("run obsgen config init");
+        assert!(
+            output.status.success(),
+            "config init: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let path = dir.join("generation_config.yaml");
+        let text = std::fs::read_to_string(&path).expect("read generation_config.yaml");
+        let key = "container_restarts_per_pod_day:";
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .expect("generation_config.yaml sets container_restarts_per_pod_day");
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let text = text.replacen(line, &format!("{indent}{key} {RESTARTS_PER_POD_DAY}"), 1);
+        std::fs::write(&path, text).expect("write generation_config.yaml");
+        load(run_generate("restarts", SEED, 2, Some(&dir)))
+    })
 }
 
 /// Every regular file under `dir`, as sorted paths relative to `dir` with `/` separators.
@@ -352,7 +395,10 @@ fn row_counts_are_plausible() {
 
 #[test]
 fn timestamps_lie_inside_their_partition_hour_and_are_sorted() {
-    let d = dataset();
+    check_timestamps(dataset());
+}
+
+fn check_timestamps(d: &Dataset) {
     for p in &d.files {
         let ts = timestamps(&p.batch);
         let window = p.hour_start..p.hour_start + HOUR_MICROS;
@@ -395,14 +441,24 @@ fn record_ids_are_unique_across_the_dataset() {
     assert_eq!(seen.len(), rows);
 }
 
-#[test]
-fn metrics_counters_never_decrease() {
-    let d = dataset();
+/// What [`check_counters`] saw.
+#[derive(Debug, Default)]
+struct CounterStats {
+    containers: usize,
+    pods: usize,
+    /// Samples whose restart count is above the pod's previous sample's.
+    restarts_seen: usize,
+}
+
+/// Checks the metrics counters of `d`: monotonic per container (CPU) and per pod
+/// (network, restarts), working set below the limit, OOM and last-termination columns
+/// consistent with the restart count.
+fn check_counters(d: &Dataset) -> CounterStats {
+    let mut stats = CounterStats::default();
     // Last (timestamp, values) seen per container and per pod, in time order: files are
     // sorted by hour, rows by timestamp.
     let mut per_container: HashMap<String, (i64, f64, i64, i64)> = HashMap::new();
     let mut per_pod: HashMap<String, (i64, [i64; 3])> = HashMap::new();
-    let mut containers_seen = 0usize;
     for p in d.table("metrics") {
         let b = &p.batch;
         let ts = timestamps(b);
@@ -416,6 +472,8 @@ fn metrics_counters_never_decrease() {
         let restarts = ints(b, "kube_pod_container_status_restarts_total");
         let mem = ints(b, "container_memory_working_set_bytes");
         let limit = ints(b, "container_spec_memory_limit_bytes");
+        let ooms = ints(b, "container_oom_events_total");
+        let last_reason = strings(b, "kube_pod_container_status_last_terminated_reason");
         for i in 0..b.num_rows() {
             let at = format!("{} row {i} ({} {})", p.rel, pod.value(i), cid.value(i));
             assert!(cpu[i].is_finite() && cpu[i] >= 0.0, "{at}: cpu {}", cpu[i]);
@@ -431,9 +489,24 @@ fn metrics_counters_never_decrease() {
                 mem[i],
                 limit[i]
             );
+            assert!(
+                restarts[i] >= 0 && ooms[i] >= 0 && ooms[i] <= restarts[i],
+                "{at}: {} OOM kills but {} restarts",
+                ooms[i],
+                restarts[i]
+            );
+            assert_eq!(
+                last_reason.is_valid(i),
+                restarts[i] > 0,
+                "{at}: last terminated reason set iff the container restarted"
+            );
+            if last_reason.is_valid(i) {
+                let r = last_reason.value(i);
+                assert!(r == "Error" || r == "OOMKilled", "{at}: reason {r:?}");
+            }
             let now = (ts[i], cpu[i], periods[i], throttled[i]);
             match per_container.insert(cid.value(i).to_string(), now) {
-                None => containers_seen += 1,
+                None => stats.containers += 1,
                 Some(prev) => {
                     assert!(prev.0 < now.0, "{at}: two samples at or before {}", prev.0);
                     assert!(prev.1 <= now.1, "{at}: cpu seconds {} -> {}", prev.1, now.1);
@@ -442,7 +515,14 @@ fn metrics_counters_never_decrease() {
                 }
             }
             let now = (ts[i], [rx[i], tx[i], restarts[i]]);
-            if let Some(prev) = per_pod.insert(pod.value(i).to_string(), now) {
+            let prev = per_pod.insert(pod.value(i).to_string(), now);
+            if prev.is_none() {
+                stats.pods += 1;
+            }
+            if let Some(prev) = prev {
+                if now.1[2] > prev.1[2] {
+                    stats.restarts_seen += 1;
+                }
                 assert!(prev.0 < now.0, "{at}: pod sampled twice at {}", now.0);
                 for (k, name) in ["receive bytes", "transmit bytes", "restarts"]
                     .iter()
@@ -458,7 +538,26 @@ fn metrics_counters_never_decrease() {
             }
         }
     }
-    assert!(containers_seen > 0, "no metrics rows");
+    assert!(stats.containers > 0, "no metrics rows");
+    stats
+}
+
+#[test]
+fn metrics_counters_never_decrease() {
+    check_counters(dataset());
+}
+
+#[test]
+fn metrics_counters_never_decrease_across_container_restarts() {
+    let d = dataset_with_restarts();
+    let stats = check_counters(d);
+    assert!(
+        stats.restarts_seen > 0 && stats.containers > stats.pods,
+        "the restart-heavy run shows no restart inside the window: {stats:?}"
+    );
+    // Crash and restart lines keep the other invariants too.
+    check_timestamps(d);
+    check_log_pods_have_metrics(d);
 }
 
 #[test]
@@ -508,7 +607,10 @@ fn pod_log_columns_are_well_formed() {
 
 #[test]
 fn every_pod_in_pod_logs_appears_in_metrics() {
-    let d = dataset();
+    check_log_pods_have_metrics(dataset());
+}
+
+fn check_log_pods_have_metrics(d: &Dataset) {
     let metric_pods: HashSet<&str> = d
         .table("metrics")
         .flat_map(|p| strings(&p.batch, "pod").iter().flatten())

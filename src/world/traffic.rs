@@ -221,7 +221,13 @@ impl Traffic {
         let (ka, fa) = self.position(a);
         let (kb, fb) = self.position(b);
         let whole = (self.prefix[s][kb] - self.prefix[s][ka]) as f64 / FIXED_ONE;
-        let part = |k: usize, f: f64| if k < self.minutes { self.service[s][k] as f64 * f } else { 0.0 };
+        let part = |k: usize, f: f64| {
+            if k < self.minutes {
+                self.service[s][k] as f64 * f
+            } else {
+                0.0
+            }
+        };
         (whole + part(kb, fb) - part(ka, fa)).max(0.0)
     }
 }

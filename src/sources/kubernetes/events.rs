@@ -436,7 +436,7 @@ impl Events {
             } else {
                 svc.namespace.as_str()
             });
-            if kind == "Pod" || kind == "ReplicaSet" {
+            if kind == "Pod" || kind == "ReplicaSet" || r.kind == Kind::OomKilling {
                 pod_col.append_value(&pod.name);
             } else {
                 pod_col.append_null();

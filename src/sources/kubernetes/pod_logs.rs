@@ -337,14 +337,27 @@ fn write_rows(
             thread: (r.key >> 40) as u32,
         };
         // Who sent the request: the caller's pod, or an end user through the load balancer.
-        let caller = visit.filter(|v| !v.is_root()).map(|v| &visits[v.parent as usize]);
+        let caller = visit
+            .filter(|v| !v.is_root())
+            .map(|v| &visits[v.parent as usize]);
         let (client_ip, client_ua): (&str, &str) = match caller {
-            Some(cv) => (&world.pod(cv.pod as usize).ip, client_user_agent(world.service(cv.service as usize).language)),
+            Some(cv) => (
+                &world.pod(cv.pod as usize).ip,
+                client_user_agent(world.service(cv.service as usize).language),
+            ),
             None => {
                 let rk = visit.map(|v| v.root_key).unwrap_or(r.key);
                 client_buf.clear();
-                let _ = write!(client_buf, "10.0.{}.{}", (rk >> 8) % 96, 2 + (rk >> 16) % 250);
-                (client_buf.as_str(), USER_AGENTS[(rk % USER_AGENTS.len() as u64) as usize])
+                let _ = write!(
+                    client_buf,
+                    "10.0.{}.{}",
+                    (rk >> 8) % 96,
+                    2 + (rk >> 16) % 250
+                );
+                (
+                    client_buf.as_str(),
+                    USER_AGENTS[(rk % USER_AGENTS.len() as u64) as usize],
+                )
             }
         };
         let ctx = LineCtx {
