@@ -76,7 +76,7 @@ struct GenerateArgs {
     #[arg(long)]
     threads: Option<usize>,
     /// Multiplies every volume.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     scale: Option<f64>,
     /// Replace a previous dataset in the output directory.
     #[arg(long)]

@@ -61,7 +61,7 @@ pub fn partition_path(source: Source, table: &str, hour: Micros) -> String {
 pub fn validate_range(range: TimeRange) -> Result<(), Error> {
     if range.end <= range.start {
         return Err(Error::Invalid(format!(
-            "the time range is empty: end ({}) is not after start ({})",
+            "the time range is empty: --end {} is not after --start {}",
             rfc3339_string(range.end),
             rfc3339_string(range.start)
         )));

@@ -91,13 +91,13 @@ fn fixture_root() -> &'static Path {
 fn run_generate(name: &str, seed: u64, threads: u32, config: Option<&Path>) -> PathBuf {
     let out = fixture_root().join(name);
     let mut cmd = Command::cargo_bin("obsgen").expect("the obsgen binary");
+    cmd.arg("generate");
     if let Some(dir) = config {
-        cmd.arg("generate").arg("--config").arg(dir);
-    } else {
-        cmd.arg("generate");
+        cmd.arg("--config").arg(dir);
     }
+    // --overwrite: a fixture whose first initialisation panicked is retried by the next test.
     let output = cmd
-        .args(["--start", START, "--duration-hours"])
+        .args(["--overwrite", "--start", START, "--duration-hours"])
         .arg(HOURS.to_string())
         .arg("-o")
         .arg(&out)
@@ -145,7 +145,7 @@ fn dataset_with_restarts() -> &'static Dataset {
         let dir = fixture_root().join("restarts-config");
         let output = Command::cargo_bin("obsgen")
             .expect("the obsgen binary")
-            .args(["config", "init"])
+            .args(["config", "init", "--overwrite"])
             .arg(&dir)
             .output()
             .expect("run obsgen config init");

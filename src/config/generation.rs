@@ -67,6 +67,44 @@ pub struct HourWindow {
 #[serde(deny_unknown_fields)]
 pub struct SourceVolumes {
     pub kubernetes: KubernetesVolumes,
+    pub sentry: SentryVolumes,
+    pub cloudwatch: CloudwatchVolumes,
+    pub grafana: GrafanaVolumes,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentryVolumes {
+    /// Head-based sampling: share of traces whose transactions are sent to Sentry.
+    pub traces_sample_rate: Fraction,
+    /// Handled errors captured (`capture_exception` in an except block) per request visit,
+    /// besides the requests that failed.
+    pub handled_errors_per_visit: Fraction,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudwatchVolumes {
+    /// EC2 detailed monitoring (1-minute datapoints) for the nodes; 5-minute otherwise.
+    pub ec2_detailed_monitoring: bool,
+    /// Lambda invocations per minute per function at traffic 1.0 (each logs START, END, REPORT).
+    pub lambda_invocations_per_minute: NonNeg,
+    /// VPC flow log records per minute at traffic 1.0.
+    pub vpc_flow_records_per_minute: NonNeg,
+    /// Write an access-log line per load-balancer request.
+    pub alb_access_logs: bool,
+    /// Logs Insights queries per hour, normally and while an alarm is firing.
+    pub insights_queries_per_hour: NonNeg,
+    pub insights_queries_per_hour_in_alarm: NonNeg,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrafanaVolumes {
+    /// Dashboard auto-refresh interval; each refresh yields the panels' new points.
+    pub refresh_seconds: u32,
+    /// Manual annotations (incident notes, maintenance) per day.
+    pub manual_notes_per_day: NonNeg,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -151,6 +189,15 @@ impl GenerationConfig {
                 "sources.kubernetes.metrics.scrape_interval_seconds",
                 None,
                 format!("must divide an hour (e.g. 15, 30, 60), got {s}"),
+            ));
+        }
+        let r = self.sources.grafana.refresh_seconds;
+        if r == 0 || 3600 % r != 0 {
+            return Err(invalid_at(
+                file,
+                "sources.grafana.refresh_seconds",
+                None,
+                format!("must divide an hour (e.g. 30, 60), got {r}"),
             ));
         }
         if crate::sink::Compression::parse(&self.output.compression, self.output.zstd_level)

@@ -4,11 +4,13 @@
 //! the three from `DIR` instead (a missing file falls back to the embedded default).
 //! Every error names the file, the key path and the line.
 
+mod alarms;
 mod generation;
 mod incidents;
 mod services;
 mod values;
 
+pub use alarms::*;
 pub use generation::*;
 pub use incidents::*;
 pub use services::*;
@@ -190,10 +192,17 @@ fn parse_yaml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigE
         let loc = e.location();
         let raw = e.to_string();
         // Strip the parser's own "error: line L column C: " prefix; we print our own.
-        let message = match raw.find(": ") {
+        let mut message = match raw.find(": ") {
             Some(i) if raw[..i].contains("column") => raw[i + 2..].trim().to_string(),
             _ => raw.trim_start_matches("error: ").trim().to_string(),
         };
+        // ... and its " at line L, column C" suffix.
+        if let Some(l) = loc {
+            let suffix = format!(" at line {}, column {}", l.line(), l.column());
+            if let Some(stripped) = message.strip_suffix(&suffix) {
+                message = stripped.to_string();
+            }
+        }
         ConfigError::Invalid {
             file: file.to_path_buf(),
             path: if path == "." { String::new() } else { path },
@@ -281,7 +290,13 @@ mod tests {
         let e = with_services(&text).expect_err("unknown dep").to_string();
         assert!(e.contains("services[0].dependencies[0]"), "{e}");
         assert!(e.contains("api-gatewai"), "{e}");
-        assert!(e.contains(":55:"), "{e}");
+        let line = DEFAULT_FILES[0]
+            .1
+            .lines()
+            .position(|l| l.contains("dependencies: [api-gateway]"))
+            .expect("line")
+            + 1;
+        assert!(e.contains(&format!(":{line}:")), "{e}");
         let text = DEFAULT_FILES[0]
             .1
             .replacen("    dependencies: []\n    resources: { cpu_request_m: 250, cpu_limit_m: 1000, memory_request_mib: 384", "    dependencies: [frontend]\n    resources: { cpu_request_m: 250, cpu_limit_m: 1000, memory_request_mib: 384", 1);

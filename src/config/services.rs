@@ -13,6 +13,9 @@ pub struct ServicesConfig {
     #[serde(default)]
     pub aws: AwsResources,
     pub services: Vec<Service>,
+    /// CloudWatch alarms on the AWS resources.
+    #[serde(default)]
+    pub alarms: Vec<super::AlarmDef>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -354,6 +357,7 @@ impl ServicesConfig {
                 ));
             }
         }
+        super::alarms::validate_alarms(file, &self.alarms, self)?;
         // The dependency graph must be acyclic: requests flow down it.
         if let Some(cycle) = self.find_cycle(&index) {
             let (i, j) = cycle[0];

@@ -51,9 +51,21 @@ impl RestartReason {
 pub struct Restart {
     /// When the container died.
     pub at: Micros,
-    /// When the new container started and became ready again.
+    /// When the new container became ready again.
     pub back: Micros,
     pub reason: RestartReason,
+}
+
+impl Restart {
+    /// When the replacement container started (half way between death and readiness).
+    pub fn started(&self) -> Micros {
+        self.back - (self.back - self.at) / 2
+    }
+
+    /// No container runs: between the death and the replacement's start.
+    pub fn down_at(&self, t: Micros) -> bool {
+        t >= self.at && t < self.started()
+    }
 }
 
 /// Why a pod went away.
@@ -114,7 +126,7 @@ impl Pod {
         if n == 0 {
             self.started
         } else {
-            self.restarts[n - 1].back.min(t)
+            self.restarts[n - 1].started().min(t)
         }
     }
 }

@@ -119,7 +119,7 @@ impl Table for Events {
                     if r.reason == RestartReason::OomKilled {
                         add(r.at, Kind::OomKilling, &mut rows);
                     }
-                    let started = r.back - (r.back - r.at) / 2;
+                    let started = r.started();
                     add(started - 600_000, Kind::PulledPresent, &mut rows);
                     add(started - 250_000, Kind::Created, &mut rows);
                     add(started, Kind::Started, &mut rows);

@@ -55,6 +55,101 @@ fn pod_model(svc: &ServiceInfo, pod: &Pod) -> PodModel {
     }
 }
 
+/// The values of one container scrape.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ContainerSample {
+    pub cpu_seconds: f64,
+    pub cfs_periods: i64,
+    pub cfs_throttled: i64,
+    pub working_set_bytes: i64,
+    pub oom_events: i64,
+    pub rx_bytes: i64,
+    pub tx_bytes: i64,
+    pub restarts: i64,
+    pub last_terminated: Option<RestartReason>,
+    pub ready: bool,
+    /// Key of the container instance (changes with each restart).
+    pub container_key: u64,
+}
+
+/// Scrape instants of pod `p` in `[from, to)`: the scrape grid plus the pod's own offset,
+/// skipping the gaps while its container is down.
+pub fn scrape_times(
+    world: &World,
+    p: usize,
+    from: Micros,
+    to: Micros,
+) -> impl Iterator<Item = Micros> + '_ {
+    let interval = world
+        .config
+        .generation
+        .sources
+        .kubernetes
+        .metrics
+        .scrape_interval_seconds as Micros
+        * SECOND;
+    let pod = world.pod(p);
+    let offset = (mix64(pod.key) % 2_000_000) as Micros;
+    let last = pod.deleted.unwrap_or(Micros::MAX).min(to);
+    let first = from - from.rem_euclid(interval) + offset;
+    let first = if first < from {
+        first + interval
+    } else {
+        first
+    };
+    (0..)
+        .map(move |i| first + i * interval)
+        .take_while(move |&t| t < last)
+        .filter(move |&t| t >= pod.started && !pod.restarts.iter().any(|r| r.down_at(t)))
+}
+
+/// The container values of pod `p` at `t`: what cAdvisor and kube-state-metrics report.
+/// Grafana's container panels read the same function, so their points equal these rows.
+pub fn container_sample(world: &World, p: usize, t: Micros) -> ContainerSample {
+    let pod = world.pod(p);
+    sample_with(world, &pod_model(world.service(pod.service), pod), p, t)
+}
+
+fn sample_with(world: &World, model: &PodModel, p: usize, t: Micros) -> ContainerSample {
+    let pod = world.pod(p);
+    let s = pod.service;
+    let svc = world.service(s);
+    let n_restarts = pod.restarts_before(t);
+    let cstart = pod.container_start(t);
+    let up = (t - cstart).max(0) as f64 / SECOND as f64;
+    let tm = world.traffic.integral(s, cstart, t);
+    let traffic_now = world.traffic.service(s, t);
+    let noise = Rng::derive(pod.key, &[t as u64]).normal();
+    let per = (up * 10.0) as i64;
+    // Working set: warm-up after start, traffic-driven part, GC sawtooth, noise.
+    let warm = 1.0 - (-up / 180.0).exp();
+    let saw_phase =
+        ((t as f64 + unit(pod.key) * model.saw_period) % model.saw_period) / model.saw_period;
+    let ws = (model.base_mem * (0.35 + 0.65 * warm)
+        + model.traffic_mem * traffic_now
+        + model.sawtooth * saw_phase)
+        * (1.0 + 0.01 * noise);
+    let limit = svc.memory_limit_bytes as f64;
+    let pod_tm = world.traffic.integral(s, pod.started, t);
+    let pod_up = (t - pod.started).max(0) as f64 / SECOND as f64;
+    ContainerSample {
+        cpu_seconds: model.idle_cores * up + model.busy_cores * tm * 60.0,
+        cfs_periods: per,
+        cfs_throttled: ((model.throttle * tm * 600.0) as i64).min(per),
+        working_set_bytes: ws.clamp(limit * 0.05, limit * 0.97) as i64,
+        oom_events: pod.restarts[..n_restarts]
+            .iter()
+            .filter(|r| r.reason == RestartReason::OomKilled)
+            .count() as i64,
+        rx_bytes: (model.rx_per_tm * pod_tm + 600.0 * pod_up) as i64,
+        tx_bytes: (model.tx_per_tm * pod_tm + 900.0 * pod_up) as i64,
+        restarts: n_restarts as i64,
+        last_terminated: n_restarts.checked_sub(1).map(|i| pod.restarts[i].reason),
+        ready: pod.serving_at(t),
+        container_key: stream(pod.key, &[str_key("container"), n_restarts as u64]),
+    }
+}
+
 impl Table for Metrics {
     fn source(&self) -> Source {
         Source::Kubernetes
@@ -116,33 +211,11 @@ impl Table for Metrics {
 
     fn render(&self, world: &World, hour: Micros) -> Result<RecordBatch, ArrowError> {
         let end = hour + HOUR;
-        let interval = world
-            .config
-            .generation
-            .sources
-            .kubernetes
-            .metrics
-            .scrape_interval_seconds as Micros
-            * SECOND;
         // (timestamp, pod) of every sample, then sorted by time.
         let mut samples: Vec<(Micros, u32)> = Vec::new();
-        for s in 0..world.topology.services.len() {
-            for p in world.pods.pods_overlapping(s, hour, end) {
-                let pod = world.pod(p);
-                let offset = (mix64(pod.key) % 2_000_000) as Micros;
-                let last = pod.deleted.unwrap_or(Micros::MAX).min(end);
-                let mut t = hour + offset;
-                while t < last {
-                    if t >= pod.started
-                        && !pod
-                            .restarts
-                            .iter()
-                            .any(|r| t >= r.at && t < r.back - (r.back - r.at) / 2)
-                    {
-                        samples.push((t, p as u32));
-                    }
-                    t += interval;
-                }
+        for sv in 0..world.topology.services.len() {
+            for p in world.pods.pods_overlapping(sv, hour, end) {
+                samples.extend(scrape_times(world, p, hour, end).map(|t| (t, p as u32)));
             }
         }
         samples.sort_unstable();
@@ -171,22 +244,15 @@ impl Table for Metrics {
         let mut models: Vec<Option<PodModel>> = (0..world.pods.pods.len()).map(|_| None).collect();
         for &(t, p) in &samples {
             let pod = world.pod(p as usize);
-            let s = pod.service;
-            let svc = world.service(s);
+            let svc = world.service(pod.service);
             let model = models[p as usize].get_or_insert_with(|| pod_model(svc, pod));
+            let x = sample_with(world, model, p as usize, t);
             let node = &world.topology.nodes[pod.node];
-            let n_restarts = pod.restarts_before(t);
-            let cstart = pod.container_start(t);
-            let up = (t - cstart).max(0) as f64 / SECOND as f64;
-            let tm = world.traffic.integral(s, cstart, t);
-            let traffic_now = world.traffic.service(s, t);
-            let noise = Rng::derive(pod.key, &[t as u64]).normal();
-
             common.append(t, &svc.name, &Label::NORMAL);
             namespace.append_value(&svc.namespace);
             pod_col.append_value(&pod.name);
             container.append_value(&svc.name);
-            let cid = stream(pod.key, &[str_key("container"), n_restarts as u64]);
+            let cid = x.container_key;
             let _ = write!(
                 container_id,
                 "containerd://{:016x}{:016x}{:016x}{:016x}",
@@ -204,36 +270,19 @@ impl Table for Metrics {
                 world.pod_version(p as usize)
             );
             image.append_value("");
-            let serving = pod.serving_at(t);
             phase.append_value("Running");
-            ready.append_value(serving);
-            cpu.append_value(model.idle_cores * up + model.busy_cores * tm * 60.0);
-            let per = (up * 10.0) as i64;
-            periods.append_value(per);
-            throttled.append_value(((model.throttle * tm * 600.0) as i64).min(per));
+            ready.append_value(x.ready);
+            cpu.append_value(x.cpu_seconds);
+            periods.append_value(x.cfs_periods);
+            throttled.append_value(x.cfs_throttled);
             quota.append_value(svc.cpu_limit_m as i64 * 100);
-            // Working set: warm-up after start, traffic-driven part, GC sawtooth, noise.
-            let warm = 1.0 - (-up / 180.0).exp();
-            let saw_phase = ((t as f64 + unit(pod.key) * model.saw_period) % model.saw_period)
-                / model.saw_period;
-            let ws = (model.base_mem * (0.35 + 0.65 * warm)
-                + model.traffic_mem * traffic_now
-                + model.sawtooth * saw_phase)
-                * (1.0 + 0.01 * noise);
-            let limit = svc.memory_limit_bytes as f64;
-            mem.append_value(ws.clamp(limit * 0.05, limit * 0.97) as i64);
+            mem.append_value(x.working_set_bytes);
             mem_limit.append_value(svc.memory_limit_bytes as i64);
-            let oom_count = pod.restarts[..n_restarts]
-                .iter()
-                .filter(|r| r.reason == RestartReason::OomKilled)
-                .count();
-            ooms.append_value(oom_count as i64);
-            let pod_tm = world.traffic.integral(s, pod.started, t);
-            let pod_up = (t - pod.started).max(0) as f64 / SECOND as f64;
-            rx.append_value((model.rx_per_tm * pod_tm + 600.0 * pod_up) as i64);
-            tx.append_value((model.tx_per_tm * pod_tm + 900.0 * pod_up) as i64);
-            restarts.append_value(n_restarts as i64);
-            match n_restarts.checked_sub(1).map(|i| pod.restarts[i].reason) {
+            ooms.append_value(x.oom_events);
+            rx.append_value(x.rx_bytes);
+            tx.append_value(x.tx_bytes);
+            restarts.append_value(x.restarts);
+            match x.last_terminated {
                 Some(r) => last_reason.append_value(r.as_str()),
                 None => last_reason.append_null(),
             }

@@ -7,5 +7,5 @@ mod pod_logs;
 pub mod templates;
 
 pub use events::Events;
-pub use metrics::Metrics;
+pub use metrics::{ContainerSample, Metrics, container_sample, scrape_times};
 pub use pod_logs::PodLogs;

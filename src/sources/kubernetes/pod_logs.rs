@@ -134,7 +134,7 @@ impl Table for PodLogs {
                         Tmpl::CrashError
                     };
                     lc(r.at - 2_000, crash, &mut rows);
-                    let started = r.back - (r.back - r.at) / 2;
+                    let started = r.started();
                     starts.push((started, r.back));
                 }
                 for (started, ready) in starts {
