@@ -143,7 +143,11 @@ fn run_generate(a: GenerateArgs) -> Result<()> {
         (None, None) => start + 24 * HOUR,
     };
     let sources = match &a.sources {
-        None => vec![Source::Kubernetes],
+        None => {
+            let mut v: Vec<Source> = obsgen::sources::registry().iter().map(|t| t.source()).collect();
+            v.dedup();
+            v
+        }
         Some(list) => {
             let mut v = Vec::new();
             for s in list {
