@@ -5,12 +5,14 @@
 //! Every error names the file, the key path and the line.
 
 mod alarms;
+mod dashboards;
 mod generation;
 mod incidents;
 mod services;
 mod values;
 
 pub use alarms::*;
+pub use dashboards::*;
 pub use generation::*;
 pub use incidents::*;
 pub use services::*;

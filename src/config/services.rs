@@ -16,6 +16,9 @@ pub struct ServicesConfig {
     /// CloudWatch alarms on the AWS resources.
     #[serde(default)]
     pub alarms: Vec<super::AlarmDef>,
+    /// Grafana dashboards.
+    #[serde(default)]
+    pub dashboards: Vec<super::DashboardDef>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -358,6 +361,7 @@ impl ServicesConfig {
             }
         }
         super::alarms::validate_alarms(file, &self.alarms, self)?;
+        super::dashboards::validate_dashboards(file, &self.dashboards, self)?;
         // The dependency graph must be acyclic: requests flow down it.
         if let Some(cycle) = self.find_cycle(&index) {
             let (i, j) = cycle[0];
