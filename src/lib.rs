@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod error;
+pub mod incidents;
 pub mod labels;
 pub mod pipeline;
 pub mod rng;

@@ -1,0 +1,357 @@
+//! Incidents: the schedule (a pure function of seed, configuration and absolute day), each
+//! incident's root cause, phases and the services it spreads to, and the queries the
+//! sources use to show an incident and label the rows it causes.
+
+use crate::config::{Config, IncidentType, PropagationDirection, RootCauseKind, Severity};
+use crate::labels::{AnomalyRole, Phase};
+use crate::rng::{Rng, str_key};
+use crate::time::{DAY, MINUTE, Micros, SECOND, civil};
+use crate::world::Topology;
+
+/// The entity an incident starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootEntity {
+    /// One replica slot of a service (resolved to the pod serving that slot at the start).
+    Pod { service: usize, slot: u32 },
+    /// A service's Deployment (a bad rollout).
+    Deployment(usize),
+    /// A whole service.
+    Service(usize),
+    /// A Kubernetes node.
+    Node(usize),
+    /// An AWS resource: kind (`rds`, `sqs`...) and id.
+    Aws { kind: &'static str, id: String },
+}
+
+/// A service affected by an incident, and when the effect reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Affected {
+    pub service: usize,
+    /// 0 for the root cause's own service, 1 for its direct dependents...
+    pub depth: u8,
+    /// Delay after the incident's onset before this service shows the effect.
+    pub lag: Micros,
+}
+
+#[derive(Debug, Clone)]
+pub struct Incident {
+    pub index: usize,
+    pub id: String,
+    pub type_index: usize,
+    pub incident_type: String,
+    pub severity: Severity,
+    pub start: Micros,
+    pub onset: Micros,
+    pub peak: Micros,
+    pub recovery: Micros,
+    pub end: Micros,
+    pub root: RootEntity,
+    /// The service that owns the root entity, if any (none for a node or a queue with no
+    /// consumer).
+    pub root_service: Option<usize>,
+    pub affected: Vec<Affected>,
+    pub title: String,
+    pub key: u64,
+}
+
+impl Incident {
+    pub fn active_at(&self, t: Micros) -> bool {
+        t >= self.start && t < self.end
+    }
+
+    pub fn phase_at(&self, t: Micros) -> Phase {
+        if t < self.start || t >= self.end {
+            Phase::None
+        } else if t < self.onset {
+            Phase::Precursor
+        } else if t < self.peak {
+            Phase::Onset
+        } else if t < self.recovery {
+            Phase::Peak
+        } else {
+            Phase::Recovery
+        }
+    }
+
+    /// Strength of the effect at `t` for a service `lag` behind the root: ramps up through
+    /// the precursor (0 → 0.25) and onset (→ 1), holds at the peak, decays in recovery.
+    pub fn intensity(&self, t: Micros, lag: Micros) -> f64 {
+        let t = t - lag;
+        if t < self.start || t >= self.end {
+            return 0.0;
+        }
+        let frac = |a: Micros, b: Micros| ((t - a) as f64 / (b - a).max(1) as f64).clamp(0.0, 1.0);
+        match self.phase_at(t) {
+            Phase::Precursor => 0.25 * frac(self.start, self.onset),
+            Phase::Onset => 0.25 + 0.75 * frac(self.onset, self.peak),
+            Phase::Peak => 1.0,
+            Phase::Recovery => 1.0 - frac(self.recovery, self.end),
+            Phase::None => 0.0,
+        }
+    }
+
+    /// How service `s` is involved: its role and lag, if it is affected.
+    pub fn involvement(&self, s: usize) -> Option<(AnomalyRole, Micros)> {
+        self.affected.iter().find(|a| a.service == s).map(|a| {
+            let role = if a.depth == 0 { AnomalyRole::RootCause } else { AnomalyRole::Propagated };
+            (role, a.lag)
+        })
+    }
+}
+
+/// All incidents over the planned days, sorted by start.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentPlan {
+    pub incidents: Vec<Incident>,
+    /// Longest incident, to bound searches.
+    max_duration: Micros,
+}
+
+/// Incidents never cross midnight, so each day is planned on its own.
+impl IncidentPlan {
+    pub fn plan(seed: u64, config: &Config, topo: &Topology, start: Micros, end: Micros) -> IncidentPlan {
+        let patterns = &config.incidents;
+        let types = &patterns.types;
+        let cum = crate::rng::cumulative(types.iter().map(|t| t.weight.0));
+        let mut incidents = Vec::new();
+        let first_day = start.div_euclid(DAY) - 1;
+        let last_day = (end - 1).div_euclid(DAY);
+        for day in first_day..=last_day {
+            let mut rng = Rng::derive(seed, &[str_key("incidents"), day as u64]);
+            let n = rng.poisson(patterns.schedule.incidents_per_day.0) as usize;
+            // Draw types and raw durations, then scale durations so that the day's active
+            // time matches the target fraction.
+            let mut drawn: Vec<(usize, f64)> = (0..n)
+                .map(|_| {
+                    let ti = rng.weighted(&cum);
+                    let d = types[ti].duration_minutes;
+                    let m = rng.lognormal(d.median.0, 0.45).clamp(d.min.0, d.max.0);
+                    (ti, m)
+                })
+                .collect();
+            let total: f64 = drawn.iter().map(|d| d.1).sum();
+            if total > 0.0 {
+                let target = patterns.schedule.target_active_fraction.0 * 1440.0;
+                let f = (target / total).clamp(0.5, 2.0);
+                for (ti, m) in drawn.iter_mut() {
+                    let d = types[*ti].duration_minutes;
+                    *m = (*m * f).clamp(d.min.0, d.max.0 * 1.5);
+                }
+            }
+            // Place them: a few tries to avoid overlaps, never more than max_overlap at once.
+            let mut placed: Vec<(Micros, Micros, usize)> = Vec::new();
+            for (ti, minutes) in drawn {
+                let dur = (minutes * MINUTE as f64) as Micros;
+                let latest = DAY - dur - MINUTE;
+                if latest <= 0 {
+                    continue;
+                }
+                let mut chosen = None;
+                for attempt in 0..12 {
+                    let s = day * DAY + rng.below(latest as u64) as Micros;
+                    let overlapping = placed.iter().filter(|&&(a, b, _)| s < b && a < s + dur).count();
+                    if overlapping == 0 || (attempt >= 8 && overlapping < patterns.schedule.max_overlap as usize) {
+                        chosen = Some(s);
+                        break;
+                    }
+                }
+                if let Some(s) = chosen {
+                    placed.push((s, s + dur, ti));
+                }
+            }
+            placed.sort_by_key(|p| p.0);
+            for (k, (s, e, ti)) in placed.into_iter().enumerate() {
+                let key = crate::rng::stream(seed, &[str_key("incident"), day as u64, k as u64]);
+                if let Some(inc) = build_incident(key, &types[ti], ti, day, k, s, e, topo, config) {
+                    incidents.push(inc);
+                }
+            }
+        }
+        incidents.sort_by_key(|i| (i.start, i.key));
+        for (i, inc) in incidents.iter_mut().enumerate() {
+            inc.index = i;
+        }
+        let max_duration = incidents.iter().map(|i| i.end - i.start).max().unwrap_or(0);
+        IncidentPlan { incidents, max_duration }
+    }
+
+    /// Incidents active at some point of `[a, b)`.
+    pub fn overlapping(&self, a: Micros, b: Micros) -> impl Iterator<Item = &Incident> {
+        let from = self.incidents.partition_point(|i| i.start < a - self.max_duration - 10 * MINUTE);
+        self.incidents[from..].iter().take_while(move |i| i.start < b).filter(move |i| i.end > a)
+    }
+
+    /// Incidents active at `t`.
+    pub fn active_at(&self, t: Micros) -> impl Iterator<Item = &Incident> {
+        self.overlapping(t, t + 1)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_incident(key: u64, t: &IncidentType, ti: usize, day: i64, k: usize, start: Micros, end: Micros, topo: &Topology, config: &Config) -> Option<Incident> {
+    let mut rng = Rng::new(key);
+    let services = &topo.services;
+    let matches = |s: &crate::world::ServiceInfo| {
+        (t.targets.languages.is_empty() || t.targets.languages.contains(&s.language))
+            && (t.targets.kinds.is_empty() || t.targets.kinds.contains(&s.kind))
+            && (t.targets.services.is_empty() || t.targets.services.iter().any(|n| n.value == s.name))
+    };
+    let candidates: Vec<usize> = services.iter().filter(|s| matches(s)).map(|s| s.index).collect();
+    let needs_service = matches!(t.root_cause, RootCauseKind::Pod | RootCauseKind::Deployment | RootCauseKind::Service);
+    if needs_service && candidates.is_empty() {
+        return None;
+    }
+    let (root, root_service) = match t.root_cause {
+        RootCauseKind::Pod => {
+            let s = *rng.pick(&candidates);
+            let slot = rng.below(services[s].replicas as u64) as u32;
+            (RootEntity::Pod { service: s, slot }, Some(s))
+        }
+        RootCauseKind::Deployment => {
+            let s = *rng.pick(&candidates);
+            (RootEntity::Deployment(s), Some(s))
+        }
+        RootCauseKind::Service => {
+            let s = *rng.pick(&candidates);
+            (RootEntity::Service(s), Some(s))
+        }
+        RootCauseKind::Node => (RootEntity::Node(rng.index(topo.nodes.len().max(1))), None),
+        RootCauseKind::AwsResource => {
+            let aws = &config.services.aws;
+            let mut pool: Vec<(&'static str, &str)> = Vec::new();
+            for kind in &t.targets.aws {
+                use crate::config::AwsKind::*;
+                match kind {
+                    Rds => pool.extend(aws.rds.iter().map(|r| ("rds", r.id.as_str()))),
+                    Sqs => pool.extend(aws.sqs.iter().map(|r| ("sqs", r.id.as_str()))),
+                    Dynamodb => pool.extend(aws.dynamodb.iter().map(|r| ("dynamodb", r.id.as_str()))),
+                    Lambda => pool.extend(aws.lambda.iter().map(|r| ("lambda", r.id.as_str()))),
+                    LoadBalancer => pool.extend(aws.load_balancers.iter().map(|r| ("load_balancer", r.id.as_str()))),
+                }
+            }
+            if pool.is_empty() {
+                return None;
+            }
+            let (kind, id) = *rng.pick(&pool);
+            let users: Vec<usize> = services
+                .iter()
+                .filter(|s| match kind {
+                    "rds" => s.rds.iter().any(|r| r == id),
+                    "sqs" => s.sqs.iter().any(|r| r == id) && s.kind == crate::config::ServiceKind::Worker,
+                    "dynamodb" => s.dynamodb.iter().any(|r| r == id),
+                    "lambda" => s.lambda.iter().any(|r| r == id),
+                    _ => s.load_balancer.as_deref() == Some(id),
+                })
+                .map(|s| s.index)
+                .collect();
+            let owner = users.first().copied();
+            (RootEntity::Aws { kind, id: id.to_string() }, owner)
+        }
+    };
+    // Propagation: the first affected services, then up the callers graph.
+    let lag_step = (t.propagation.lag_seconds.0 * SECOND as f64) as Micros;
+    let mut affected: Vec<Affected> = Vec::new();
+    let mut frontier: Vec<usize> = Vec::new();
+    match (&root, t.propagation.direction) {
+        (RootEntity::Node(_), _) | (_, PropagationDirection::Residents) => {
+            // Resolved against pod placement by the sources; services with pods on the
+            // node are found at render time. Their callers are propagated here.
+        }
+        (RootEntity::Aws { kind, id }, _) => {
+            for s in services {
+                let uses = match *kind {
+                    "rds" => s.rds.iter().any(|r| r == id),
+                    "sqs" => s.sqs.iter().any(|r| r == id),
+                    "dynamodb" => s.dynamodb.iter().any(|r| r == id),
+                    "lambda" => s.lambda.iter().any(|r| r == id),
+                    _ => s.load_balancer.as_deref() == Some(id.as_str()),
+                };
+                if uses {
+                    affected.push(Affected { service: s.index, depth: 0, lag: 0 });
+                    frontier.push(s.index);
+                }
+            }
+        }
+        _ => {
+            if let Some(s) = root_service {
+                affected.push(Affected { service: s, depth: 0, lag: 0 });
+                frontier.push(s);
+            }
+        }
+    }
+    let mut depth = 0u8;
+    while depth < t.propagation.max_depth as u8 && t.propagation.direction == PropagationDirection::Callers {
+        depth += 1;
+        let mut next = Vec::new();
+        for &s in &frontier {
+            for &c in &services[s].callers {
+                if !affected.iter().any(|a| a.service == c) {
+                    let jitter = rng.below((lag_step as u64 / 2).max(1)) as Micros;
+                    affected.push(Affected { service: c, depth, lag: lag_step * depth as i64 + jitter });
+                    next.push(c);
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    let ph = t.phases;
+    let dur = (end - start) as f64;
+    let onset = start + (dur * ph.precursor.0) as Micros;
+    let peak = onset + (dur * ph.onset.0) as Micros;
+    let recovery = peak + (dur * ph.peak.0) as Micros;
+    let c = civil(day * DAY);
+    let root_name = match &root {
+        RootEntity::Pod { service, .. } | RootEntity::Deployment(service) | RootEntity::Service(service) => services[*service].name.clone(),
+        RootEntity::Node(n) => topo.nodes.get(*n).map(|n| n.name.clone()).unwrap_or_default(),
+        RootEntity::Aws { id, .. } => id.clone(),
+    };
+    let name = t.name.value.clone();
+    Some(Incident {
+        index: 0,
+        id: format!("INC-{:04}{:02}{:02}-{:03}", c.year, c.month, c.day, k + 1),
+        type_index: ti,
+        title: format!("{} on {}", name.replace('_', " "), root_name),
+        incident_type: name,
+        severity: *rng.pick(&t.severities),
+        start,
+        onset,
+        peak,
+        recovery,
+        end,
+        root,
+        root_service,
+        affected,
+        key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::parse_instant;
+
+    #[test]
+    fn a_default_day_has_about_fifty_incidents_active_a_fifth_of_the_time() {
+        let cfg = Config::defaults().expect("defaults");
+        let topo = Topology::build(42, &cfg.services);
+        let start = parse_instant("2026-11-23").expect("date");
+        let plan = IncidentPlan::plan(42, &cfg, &topo, start, start + 7 * DAY);
+        for d in 0..7 {
+            let a = start + d * DAY;
+            let day: Vec<&Incident> = plan.incidents.iter().filter(|i| i.start >= a && i.start < a + DAY).collect();
+            assert!((30..=75).contains(&day.len()), "day {d}: {} incidents", day.len());
+            let active = (0..1440).filter(|m| plan.active_at(a + m * MINUTE).next().is_some()).count() as f64 / 1440.0;
+            assert!((0.12..=0.3).contains(&active), "day {d}: active {active}");
+            for i in &day {
+                assert!(i.start < i.onset && i.onset < i.peak && i.peak < i.recovery && i.recovery < i.end, "{}", i.id);
+            }
+        }
+        // The same day planned inside another range is the same.
+        let other = IncidentPlan::plan(42, &cfg, &topo, start + 2 * DAY, start + 3 * DAY);
+        let ids = |p: &IncidentPlan, a: Micros| p.incidents.iter().filter(|i| i.start >= a && i.start < a + DAY).map(|i| (i.id.clone(), i.start, i.end)).collect::<Vec<_>>();
+        assert_eq!(ids(&plan, start + 2 * DAY), ids(&other, start + 2 * DAY));
+    }
+}
