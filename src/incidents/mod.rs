@@ -2,6 +2,10 @@
 //! incident's root cause, phases and the services it spreads to, and the queries the
 //! sources use to show an incident and label the rows it causes.
 
+mod impact;
+
+pub use impact::{FailureKind, RequestImpact};
+
 use crate::config::{Config, IncidentType, PropagationDirection, RootCauseKind, Severity};
 use crate::labels::{AnomalyRole, Phase};
 use crate::rng::{Rng, str_key};
@@ -51,6 +55,8 @@ pub struct Incident {
     pub root_service: Option<usize>,
     pub affected: Vec<Affected>,
     pub title: String,
+    /// What the incident does to the requests of the services it hits.
+    pub impact: RequestImpact,
     pub key: u64,
 }
 
@@ -90,10 +96,27 @@ impl Incident {
         }
     }
 
+    /// Does the incident act directly on the requests served by `pod`? (The pod of the
+    /// root slot, pods on the root node, pods of a bad release, or every pod of a
+    /// directly affected service.)
+    pub fn hits_pod(&self, pods: &crate::world::PodPlan, pod: usize) -> bool {
+        let p = &pods.pods[pod];
+        match &self.root {
+            RootEntity::Pod { service, slot } => p.service == *service && p.slot == *slot,
+            RootEntity::Node(n) => p.node == *n,
+            RootEntity::Deployment(s) => p.service == *s && pods.rollouts[p.rollout].at >= self.start,
+            RootEntity::Service(_) | RootEntity::Aws { .. } => self.affected.iter().any(|a| a.depth == 0 && a.service == p.service),
+        }
+    }
+
     /// How service `s` is involved: its role and lag, if it is affected.
     pub fn involvement(&self, s: usize) -> Option<(AnomalyRole, Micros)> {
         self.affected.iter().find(|a| a.service == s).map(|a| {
-            let role = if a.depth == 0 { AnomalyRole::RootCause } else { AnomalyRole::Propagated };
+            let role = match (a.depth, &self.root) {
+                (0, RootEntity::Node(_) | RootEntity::Aws { .. }) => AnomalyRole::Symptom,
+                (0, _) => AnomalyRole::RootCause,
+                _ => AnomalyRole::Propagated,
+            };
             (role, a.lag)
         })
     }
@@ -175,6 +198,26 @@ impl IncidentPlan {
         IncidentPlan { incidents, max_duration }
     }
 
+    /// Node incidents hit the services with pods on the node at the start; their callers
+    /// are affected in turn.
+    pub fn resolve_residents(&mut self, config: &Config, topo: &Topology, pods: &crate::world::PodPlan) {
+        for inc in self.incidents.iter_mut() {
+            let RootEntity::Node(n) = inc.root else { continue };
+            let t = &config.incidents.types[inc.type_index];
+            let mut residents: Vec<usize> = pods
+                .pods
+                .iter()
+                .filter(|p| p.node == n && p.alive_at(inc.start))
+                .map(|p| p.service)
+                .collect();
+            residents.sort_unstable();
+            residents.dedup();
+            inc.affected = residents.iter().map(|&s| Affected { service: s, depth: 0, lag: 0 }).collect();
+            let mut rng = Rng::new(inc.key ^ 0x7265_7369);
+            propagate_to_callers(&mut inc.affected, residents, t, topo, &mut rng);
+        }
+    }
+
     /// Incidents active at some point of `[a, b)`.
     pub fn overlapping(&self, a: Micros, b: Micros) -> impl Iterator<Item = &Incident> {
         let from = self.incidents.partition_point(|i| i.start < a - self.max_duration - 10 * MINUTE);
@@ -184,6 +227,30 @@ impl IncidentPlan {
     /// Incidents active at `t`.
     pub fn active_at(&self, t: Micros) -> impl Iterator<Item = &Incident> {
         self.overlapping(t, t + 1)
+    }
+}
+
+/// Adds the callers of `frontier` (up the dependency graph, to the type's max depth) with
+/// growing lags.
+fn propagate_to_callers(affected: &mut Vec<Affected>, mut frontier: Vec<usize>, t: &IncidentType, topo: &Topology, rng: &mut Rng) {
+    let lag_step = (t.propagation.lag_seconds.0 * SECOND as f64) as Micros;
+    let mut depth = 0u8;
+    while depth < t.propagation.max_depth as u8 {
+        depth += 1;
+        let mut next = Vec::new();
+        for &s in &frontier {
+            for &c in &topo.services[s].callers {
+                if !affected.iter().any(|a| a.service == c) {
+                    let jitter = rng.below((lag_step as u64 / 2).max(1)) as Micros;
+                    affected.push(Affected { service: c, depth, lag: lag_step * depth as i64 + jitter });
+                    next.push(c);
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
     }
 }
 
@@ -249,7 +316,6 @@ fn build_incident(key: u64, t: &IncidentType, ti: usize, day: i64, k: usize, sta
         }
     };
     // Propagation: the first affected services, then up the callers graph.
-    let lag_step = (t.propagation.lag_seconds.0 * SECOND as f64) as Micros;
     let mut affected: Vec<Affected> = Vec::new();
     let mut frontier: Vec<usize> = Vec::new();
     match (&root, t.propagation.direction) {
@@ -279,24 +345,7 @@ fn build_incident(key: u64, t: &IncidentType, ti: usize, day: i64, k: usize, sta
             }
         }
     }
-    let mut depth = 0u8;
-    while depth < t.propagation.max_depth as u8 && t.propagation.direction == PropagationDirection::Callers {
-        depth += 1;
-        let mut next = Vec::new();
-        for &s in &frontier {
-            for &c in &services[s].callers {
-                if !affected.iter().any(|a| a.service == c) {
-                    let jitter = rng.below((lag_step as u64 / 2).max(1)) as Micros;
-                    affected.push(Affected { service: c, depth, lag: lag_step * depth as i64 + jitter });
-                    next.push(c);
-                }
-            }
-        }
-        if next.is_empty() {
-            break;
-        }
-        frontier = next;
-    }
+    propagate_to_callers(&mut affected, frontier, t, topo, &mut rng);
     let ph = t.phases;
     let dur = (end - start) as f64;
     let onset = start + (dur * ph.precursor.0) as Micros;
@@ -324,6 +373,7 @@ fn build_incident(key: u64, t: &IncidentType, ti: usize, day: i64, k: usize, sta
         root,
         root_service,
         affected,
+        impact: RequestImpact::of(t),
         key,
     })
 }

@@ -14,6 +14,7 @@ pub use topology::{LogStyle, NodeInfo, ServiceInfo, Topology};
 pub use traffic::Traffic;
 
 use crate::config::Config;
+use crate::labels::{AnomalyRole, Label, Phase};
 use crate::time::{DAY, Micros};
 
 /// A half-open time range `[start, end)` in microseconds.
@@ -35,6 +36,7 @@ pub const REQUEST_ROW_SHARE: f64 = 0.8;
 
 pub struct World {
     pub seed: u64,
+    pub incidents: crate::incidents::IncidentPlan,
     pub scale: f64,
     pub config: Config,
     pub range: TimeRange,
@@ -48,13 +50,9 @@ impl World {
     pub fn plan(config: Config, seed: u64, scale: f64, range: TimeRange) -> World {
         let topology = Topology::build(seed, &config.services);
         let plan_start = range.start - LOOKBACK;
-        let pods = PodPlan::plan(
-            seed,
-            &topology,
-            &config.generation.world,
-            plan_start + 7 * DAY,
-            range.end,
-        );
+        let mut incidents = crate::incidents::IncidentPlan::plan(seed, &config, &topology, range.start, range.end);
+        let pods = PodPlan::plan(seed, &topology, &config.generation.world, plan_start + 7 * DAY, range.end);
+        incidents.resolve_residents(&config, &topology, &pods);
         let keys: Vec<u64> = topology.services.iter().map(|s| s.key).collect();
         let traffic = Traffic::plan(
             seed,
@@ -80,6 +78,7 @@ impl World {
         );
         World {
             seed,
+            incidents,
             scale,
             config,
             range,
@@ -96,6 +95,30 @@ impl World {
 
     pub fn pod(&self, p: usize) -> &Pod {
         &self.pods.pods[p]
+    }
+
+    /// The label of a row at `ts` caused by incident `incident` (an index into the plan)
+    /// in `role`, or the normal label.
+    pub fn label(&self, incident: u32, role: AnomalyRole, ts: Micros) -> Label<'_> {
+        match self.incidents.incidents.get(incident as usize) {
+            Some(inc) if role != AnomalyRole::None => Label {
+                incident_id: Some(&inc.id),
+                incident_type: Some(&inc.incident_type),
+                role,
+                phase: match inc.phase_at(ts) {
+                    // Rows caused just after the end (lags) still belong to the recovery.
+                    Phase::None if ts >= inc.end => Phase::Recovery,
+                    Phase::None => Phase::Precursor,
+                    p => p,
+                },
+            },
+            _ => Label::NORMAL,
+        }
+    }
+
+    /// The label of the rows a visit produces.
+    pub fn visit_label(&self, v: &Visit, ts: Micros) -> Label<'_> {
+        self.label(v.incident, v.role, ts)
     }
 
     /// The image tag / release version a pod runs.

@@ -6,6 +6,8 @@
 use super::World;
 use super::topology::Topology;
 use crate::config::ServiceKind;
+use crate::incidents::FailureKind;
+use crate::labels::AnomalyRole;
 use crate::rng::{Rng, mix64, str_key, stream, unit};
 use crate::time::{MINUTE, Micros};
 
@@ -33,6 +35,13 @@ pub struct Visit {
     pub key: u64,
     /// This visit failed on its own (not because of a dependency).
     pub own_error: bool,
+    /// The incident that changed this visit's outcome (index into the incident plan),
+    /// or `u32::MAX`.
+    pub incident: u32,
+    /// How the incident touched it (`None` when normal).
+    pub role: AnomalyRole,
+    /// The incident failure this visit suffered itself, if any.
+    pub failure: Option<FailureKind>,
 }
 
 impl Visit {
@@ -238,28 +247,52 @@ impl World {
             root_key,
             key,
             own_error: false,
+            incident: u32::MAX,
+            role: AnomalyRole::None,
+            failure: None,
         });
+        // Incidents acting on this pod: latency and failures, and the label they cause.
+        let mut latency_mult = 1.0;
+        let mut failure: Option<FailureKind> = None;
+        let mut incident = u32::MAX;
+        let mut role = AnomalyRole::None;
+        for inc in self.incidents.overlapping(start - 10 * MINUTE, start + 1) {
+            let Some((r, lag)) = inc.involvement(s) else { continue };
+            if r == AnomalyRole::Propagated || !inc.hits_pod(&self.pods, pod) {
+                continue;
+            }
+            let i = inc.intensity(start, lag);
+            if i <= 0.0 {
+                continue;
+            }
+            let m = 1.0 + (inc.impact.latency_mult - 1.0) * i;
+            let fails = failure.is_none() && inc.impact.failure.is_some() && rng.chance(inc.impact.error_rate * i);
+            if m >= 1.5 || fails {
+                latency_mult = f64::max(latency_mult, m);
+                incident = inc.index as u32;
+                role = r;
+            }
+            if fails {
+                failure = inc.impact.failure;
+            }
+        }
         let mut t = start + 200 + rng.below(1_500) as Micros;
         let mut status = 200u16;
         for &d in &self.requests.route_deps[s][route] {
             let droute = rng.weighted(&self.requests.route_weights[d]);
-            match self.visit(
-                d,
-                droute,
-                t,
-                depth + 1,
-                me as u32,
-                key | 1,
-                trace_hi,
-                trace_lo,
-                root_key,
-                rng,
-                out,
-            ) {
+            let child = out.len();
+            match self.visit(d, droute, t, depth + 1, me as u32, key | 1, trace_hi, trace_lo, root_key, rng, out) {
                 Some((dur, st)) => {
                     t += dur + 100 + rng.below(800) as Micros;
-                    if st >= 500 && status < 500 && rng.chance(0.75) {
+                    let failed_here = st >= 500 && status < 500 && rng.chance(0.75);
+                    if failed_here {
                         status = 502;
+                    }
+                    // A dependency slowed or broken by an incident passes its label up.
+                    let c = &out[child];
+                    if incident == u32::MAX && c.incident != u32::MAX {
+                        incident = c.incident;
+                        role = AnomalyRole::Propagated;
                     }
                 }
                 None => {
@@ -271,9 +304,11 @@ impl World {
             }
         }
         let median = own_latency_median(svc.language) * if svc.rds.is_empty() { 1.0 } else { 1.8 };
-        let own = rng.lognormal(median, 0.55).min(20e6) as Micros;
+        let own = (rng.lognormal(median, 0.55) * latency_mult).min(30e6) as Micros;
         let own_error = rng.chance(self.requests.baseline_error_rate);
-        if own_error {
+        if let Some(f) = failure {
+            status = f.status();
+        } else if own_error {
             status = if rng.chance(0.7) { 500 } else { 503 };
         } else if status == 200 && svc.kind != ServiceKind::Worker {
             let x = rng.f64();
@@ -295,7 +330,10 @@ impl World {
         let v = &mut out[me];
         v.duration = duration;
         v.status = status;
-        v.own_error = own_error;
+        v.own_error = own_error && failure.is_none();
+        v.incident = incident;
+        v.role = role;
+        v.failure = failure;
         Some((duration, status))
     }
 }
