@@ -144,7 +144,10 @@ fn run_generate(a: GenerateArgs) -> Result<()> {
     };
     let sources = match &a.sources {
         None => {
-            let mut v: Vec<Source> = obsgen::sources::registry().iter().map(|t| t.source()).collect();
+            let mut v: Vec<Source> = obsgen::sources::registry()
+                .iter()
+                .map(|t| t.source())
+                .collect();
             v.dedup();
             v
         }

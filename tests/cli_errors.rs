@@ -128,7 +128,14 @@ fn overwrite_replaces_a_previous_dataset_and_keeps_other_files() {
     std::fs::write(out.join("notes.txt"), "keep me\n").expect("write");
     let output = obsgen()
         .args(["generate", "--start", START, "--duration-hours", "1"])
-        .args(["--threads", "2", "--overwrite", "-o"])
+        .args([
+            "--sources",
+            "kubernetes",
+            "--threads",
+            "2",
+            "--overwrite",
+            "-o",
+        ])
         .arg(&out)
         .output()
         .expect("run obsgen");

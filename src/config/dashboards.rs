@@ -79,41 +79,92 @@ pub const PROMETHEUS_METRICS: [&str; 9] = [
     "kube_pod_container_status_ready",
 ];
 
-pub(super) fn validate_dashboards(file: &Path, dashboards: &[DashboardDef], cfg: &ServicesConfig) -> Result<(), ConfigError> {
+pub(super) fn validate_dashboards(
+    file: &Path,
+    dashboards: &[DashboardDef],
+    cfg: &ServicesConfig,
+) -> Result<(), ConfigError> {
     for (i, d) in dashboards.iter().enumerate() {
         let at = Some(&d.uid.referenced);
         if dashboards[..i].iter().any(|o| o.uid.value == d.uid.value) {
-            return Err(invalid_at(file, format!("dashboards[{i}].uid"), at, format!("dashboard uid `{}` is used twice", d.uid.value)));
+            return Err(invalid_at(
+                file,
+                format!("dashboards[{i}].uid"),
+                at,
+                format!("dashboard uid `{}` is used twice", d.uid.value),
+            ));
         }
         if d.uid.value.is_empty() || d.uid.value.len() > 40 {
-            return Err(invalid_at(file, format!("dashboards[{i}].uid"), at, "a uid has 1 to 40 characters"));
+            return Err(invalid_at(
+                file,
+                format!("dashboards[{i}].uid"),
+                at,
+                "a uid has 1 to 40 characters",
+            ));
         }
         for (j, p) in d.panels.iter().enumerate() {
             let path = format!("dashboards[{i}].panels[{j}]");
             let mat = Some(&p.metric.referenced);
             if d.panels[..j].iter().any(|o| o.id == p.id) {
-                return Err(invalid_at(file, format!("{path}.id"), mat, format!("panel id {} is used twice in dashboard `{}`", p.id, d.uid.value)));
+                return Err(invalid_at(
+                    file,
+                    format!("{path}.id"),
+                    mat,
+                    format!(
+                        "panel id {} is used twice in dashboard `{}`",
+                        p.id, d.uid.value
+                    ),
+                ));
             }
             match p.datasource {
                 Datasource::Prometheus => {
                     if !PROMETHEUS_METRICS.contains(&p.metric.value.as_str()) {
-                        return Err(invalid_at(file, format!("{path}.metric"), mat, format!("unknown Kubernetes metric `{}`; known: {}", p.metric.value, PROMETHEUS_METRICS.join(", "))));
+                        return Err(invalid_at(
+                            file,
+                            format!("{path}.metric"),
+                            mat,
+                            format!(
+                                "unknown Kubernetes metric `{}`; known: {}",
+                                p.metric.value,
+                                PROMETHEUS_METRICS.join(", ")
+                            ),
+                        ));
                     }
                     if let Some(ns) = &p.namespace
                         && !cfg.services.iter().any(|s| &s.namespace == ns)
                     {
-                        return Err(invalid_at(file, format!("{path}.namespace"), mat, format!("no service runs in namespace `{ns}`")));
+                        return Err(invalid_at(
+                            file,
+                            format!("{path}.namespace"),
+                            mat,
+                            format!("no service runs in namespace `{ns}`"),
+                        ));
                     }
                     if p.function == PromFunction::Rate && p.window_seconds < 60 {
-                        return Err(invalid_at(file, format!("{path}.window_seconds"), mat, "a rate window needs at least 60 seconds"));
+                        return Err(invalid_at(
+                            file,
+                            format!("{path}.window_seconds"),
+                            mat,
+                            "a rate window needs at least 60 seconds",
+                        ));
                     }
                 }
                 Datasource::Cloudwatch => {
                     let Some(ns) = &p.cloudwatch_namespace else {
-                        return Err(invalid_at(file, format!("{path}.cloudwatch_namespace"), mat, "a CloudWatch panel needs cloudwatch_namespace"));
+                        return Err(invalid_at(
+                            file,
+                            format!("{path}.cloudwatch_namespace"),
+                            mat,
+                            "a CloudWatch panel needs cloudwatch_namespace",
+                        ));
                     };
                     if super::namespace_resource_kind(ns).is_none() {
-                        return Err(invalid_at(file, format!("{path}.cloudwatch_namespace"), mat, format!("unsupported namespace `{ns}`")));
+                        return Err(invalid_at(
+                            file,
+                            format!("{path}.cloudwatch_namespace"),
+                            mat,
+                            format!("unsupported namespace `{ns}`"),
+                        ));
                     }
                 }
             }

@@ -53,7 +53,11 @@ pub struct RequestImpact {
 }
 
 impl RequestImpact {
-    pub const NONE: RequestImpact = RequestImpact { latency_mult: 1.0, error_rate: 0.0, failure: None };
+    pub const NONE: RequestImpact = RequestImpact {
+        latency_mult: 1.0,
+        error_rate: 0.0,
+        failure: None,
+    };
 
     /// Derives the impact from the type's effect names (all sources).
     pub fn of(t: &IncidentType) -> RequestImpact {

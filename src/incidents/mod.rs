@@ -104,8 +104,13 @@ impl Incident {
         match &self.root {
             RootEntity::Pod { service, slot } => p.service == *service && p.slot == *slot,
             RootEntity::Node(n) => p.node == *n,
-            RootEntity::Deployment(s) => p.service == *s && pods.rollouts[p.rollout].at >= self.start,
-            RootEntity::Service(_) | RootEntity::Aws { .. } => self.affected.iter().any(|a| a.depth == 0 && a.service == p.service),
+            RootEntity::Deployment(s) => {
+                p.service == *s && pods.rollouts[p.rollout].at >= self.start
+            }
+            RootEntity::Service(_) | RootEntity::Aws { .. } => self
+                .affected
+                .iter()
+                .any(|a| a.depth == 0 && a.service == p.service),
         }
     }
 
@@ -132,7 +137,13 @@ pub struct IncidentPlan {
 
 /// Incidents never cross midnight, so each day is planned on its own.
 impl IncidentPlan {
-    pub fn plan(seed: u64, config: &Config, topo: &Topology, start: Micros, end: Micros) -> IncidentPlan {
+    pub fn plan(
+        seed: u64,
+        config: &Config,
+        topo: &Topology,
+        start: Micros,
+        end: Micros,
+    ) -> IncidentPlan {
         let patterns = &config.incidents;
         let types = &patterns.types;
         let cum = crate::rng::cumulative(types.iter().map(|t| t.weight.0));
@@ -172,8 +183,13 @@ impl IncidentPlan {
                 let mut chosen = None;
                 for attempt in 0..12 {
                     let s = day * DAY + rng.below(latest as u64) as Micros;
-                    let overlapping = placed.iter().filter(|&&(a, b, _)| s < b && a < s + dur).count();
-                    if overlapping == 0 || (attempt >= 8 && overlapping < patterns.schedule.max_overlap as usize) {
+                    let overlapping = placed
+                        .iter()
+                        .filter(|&&(a, b, _)| s < b && a < s + dur)
+                        .count();
+                    if overlapping == 0
+                        || (attempt >= 8 && overlapping < patterns.schedule.max_overlap as usize)
+                    {
                         chosen = Some(s);
                         break;
                     }
@@ -195,14 +211,24 @@ impl IncidentPlan {
             inc.index = i;
         }
         let max_duration = incidents.iter().map(|i| i.end - i.start).max().unwrap_or(0);
-        IncidentPlan { incidents, max_duration }
+        IncidentPlan {
+            incidents,
+            max_duration,
+        }
     }
 
     /// Node incidents hit the services with pods on the node at the start; their callers
     /// are affected in turn.
-    pub fn resolve_residents(&mut self, config: &Config, topo: &Topology, pods: &crate::world::PodPlan) {
+    pub fn resolve_residents(
+        &mut self,
+        config: &Config,
+        topo: &Topology,
+        pods: &crate::world::PodPlan,
+    ) {
         for inc in self.incidents.iter_mut() {
-            let RootEntity::Node(n) = inc.root else { continue };
+            let RootEntity::Node(n) = inc.root else {
+                continue;
+            };
             let t = &config.incidents.types[inc.type_index];
             let mut residents: Vec<usize> = pods
                 .pods
@@ -212,7 +238,14 @@ impl IncidentPlan {
                 .collect();
             residents.sort_unstable();
             residents.dedup();
-            inc.affected = residents.iter().map(|&s| Affected { service: s, depth: 0, lag: 0 }).collect();
+            inc.affected = residents
+                .iter()
+                .map(|&s| Affected {
+                    service: s,
+                    depth: 0,
+                    lag: 0,
+                })
+                .collect();
             let mut rng = Rng::new(inc.key ^ 0x7265_7369);
             propagate_to_callers(&mut inc.affected, residents, t, topo, &mut rng);
         }
@@ -220,8 +253,13 @@ impl IncidentPlan {
 
     /// Incidents active at some point of `[a, b)`.
     pub fn overlapping(&self, a: Micros, b: Micros) -> impl Iterator<Item = &Incident> {
-        let from = self.incidents.partition_point(|i| i.start < a - self.max_duration - 10 * MINUTE);
-        self.incidents[from..].iter().take_while(move |i| i.start < b).filter(move |i| i.end > a)
+        let from = self
+            .incidents
+            .partition_point(|i| i.start < a - self.max_duration - 10 * MINUTE);
+        self.incidents[from..]
+            .iter()
+            .take_while(move |i| i.start < b)
+            .filter(move |i| i.end > a)
     }
 
     /// Incidents active at `t`.
@@ -232,7 +270,13 @@ impl IncidentPlan {
 
 /// Adds the callers of `frontier` (up the dependency graph, to the type's max depth) with
 /// growing lags.
-fn propagate_to_callers(affected: &mut Vec<Affected>, mut frontier: Vec<usize>, t: &IncidentType, topo: &Topology, rng: &mut Rng) {
+fn propagate_to_callers(
+    affected: &mut Vec<Affected>,
+    mut frontier: Vec<usize>,
+    t: &IncidentType,
+    topo: &Topology,
+    rng: &mut Rng,
+) {
     let lag_step = (t.propagation.lag_seconds.0 * SECOND as f64) as Micros;
     let mut depth = 0u8;
     while depth < t.propagation.max_depth as u8 {
@@ -242,7 +286,11 @@ fn propagate_to_callers(affected: &mut Vec<Affected>, mut frontier: Vec<usize>, 
             for &c in &topo.services[s].callers {
                 if !affected.iter().any(|a| a.service == c) {
                     let jitter = rng.below((lag_step as u64 / 2).max(1)) as Micros;
-                    affected.push(Affected { service: c, depth, lag: lag_step * depth as i64 + jitter });
+                    affected.push(Affected {
+                        service: c,
+                        depth,
+                        lag: lag_step * depth as i64 + jitter,
+                    });
                     next.push(c);
                 }
             }
@@ -255,16 +303,34 @@ fn propagate_to_callers(affected: &mut Vec<Affected>, mut frontier: Vec<usize>, 
 }
 
 #[allow(clippy::too_many_arguments)]
-fn build_incident(key: u64, t: &IncidentType, ti: usize, day: i64, k: usize, start: Micros, end: Micros, topo: &Topology, config: &Config) -> Option<Incident> {
+fn build_incident(
+    key: u64,
+    t: &IncidentType,
+    ti: usize,
+    day: i64,
+    k: usize,
+    start: Micros,
+    end: Micros,
+    topo: &Topology,
+    config: &Config,
+) -> Option<Incident> {
     let mut rng = Rng::new(key);
     let services = &topo.services;
     let matches = |s: &crate::world::ServiceInfo| {
         (t.targets.languages.is_empty() || t.targets.languages.contains(&s.language))
             && (t.targets.kinds.is_empty() || t.targets.kinds.contains(&s.kind))
-            && (t.targets.services.is_empty() || t.targets.services.iter().any(|n| n.value == s.name))
+            && (t.targets.services.is_empty()
+                || t.targets.services.iter().any(|n| n.value == s.name))
     };
-    let candidates: Vec<usize> = services.iter().filter(|s| matches(s)).map(|s| s.index).collect();
-    let needs_service = matches!(t.root_cause, RootCauseKind::Pod | RootCauseKind::Deployment | RootCauseKind::Service);
+    let candidates: Vec<usize> = services
+        .iter()
+        .filter(|s| matches(s))
+        .map(|s| s.index)
+        .collect();
+    let needs_service = matches!(
+        t.root_cause,
+        RootCauseKind::Pod | RootCauseKind::Deployment | RootCauseKind::Service
+    );
     if needs_service && candidates.is_empty() {
         return None;
     }
@@ -291,9 +357,15 @@ fn build_incident(key: u64, t: &IncidentType, ti: usize, day: i64, k: usize, sta
                 match kind {
                     Rds => pool.extend(aws.rds.iter().map(|r| ("rds", r.id.as_str()))),
                     Sqs => pool.extend(aws.sqs.iter().map(|r| ("sqs", r.id.as_str()))),
-                    Dynamodb => pool.extend(aws.dynamodb.iter().map(|r| ("dynamodb", r.id.as_str()))),
+                    Dynamodb => {
+                        pool.extend(aws.dynamodb.iter().map(|r| ("dynamodb", r.id.as_str())))
+                    }
                     Lambda => pool.extend(aws.lambda.iter().map(|r| ("lambda", r.id.as_str()))),
-                    LoadBalancer => pool.extend(aws.load_balancers.iter().map(|r| ("load_balancer", r.id.as_str()))),
+                    LoadBalancer => pool.extend(
+                        aws.load_balancers
+                            .iter()
+                            .map(|r| ("load_balancer", r.id.as_str())),
+                    ),
                 }
             }
             if pool.is_empty() {
@@ -304,7 +376,10 @@ fn build_incident(key: u64, t: &IncidentType, ti: usize, day: i64, k: usize, sta
                 .iter()
                 .filter(|s| match kind {
                     "rds" => s.rds.iter().any(|r| r == id),
-                    "sqs" => s.sqs.iter().any(|r| r == id) && s.kind == crate::config::ServiceKind::Worker,
+                    "sqs" => {
+                        s.sqs.iter().any(|r| r == id)
+                            && s.kind == crate::config::ServiceKind::Worker
+                    }
                     "dynamodb" => s.dynamodb.iter().any(|r| r == id),
                     "lambda" => s.lambda.iter().any(|r| r == id),
                     _ => s.load_balancer.as_deref() == Some(id),
@@ -312,7 +387,13 @@ fn build_incident(key: u64, t: &IncidentType, ti: usize, day: i64, k: usize, sta
                 .map(|s| s.index)
                 .collect();
             let owner = users.first().copied();
-            (RootEntity::Aws { kind, id: id.to_string() }, owner)
+            (
+                RootEntity::Aws {
+                    kind,
+                    id: id.to_string(),
+                },
+                owner,
+            )
         }
     };
     // Propagation: the first affected services, then up the callers graph.
@@ -333,14 +414,22 @@ fn build_incident(key: u64, t: &IncidentType, ti: usize, day: i64, k: usize, sta
                     _ => s.load_balancer.as_deref() == Some(id.as_str()),
                 };
                 if uses {
-                    affected.push(Affected { service: s.index, depth: 0, lag: 0 });
+                    affected.push(Affected {
+                        service: s.index,
+                        depth: 0,
+                        lag: 0,
+                    });
                     frontier.push(s.index);
                 }
             }
         }
         _ => {
             if let Some(s) = root_service {
-                affected.push(Affected { service: s, depth: 0, lag: 0 });
+                affected.push(Affected {
+                    service: s,
+                    depth: 0,
+                    lag: 0,
+                });
                 frontier.push(s);
             }
         }
@@ -353,8 +442,14 @@ fn build_incident(key: u64, t: &IncidentType, ti: usize, day: i64, k: usize, sta
     let recovery = peak + (dur * ph.peak.0) as Micros;
     let c = civil(day * DAY);
     let root_name = match &root {
-        RootEntity::Pod { service, .. } | RootEntity::Deployment(service) | RootEntity::Service(service) => services[*service].name.clone(),
-        RootEntity::Node(n) => topo.nodes.get(*n).map(|n| n.name.clone()).unwrap_or_default(),
+        RootEntity::Pod { service, .. }
+        | RootEntity::Deployment(service)
+        | RootEntity::Service(service) => services[*service].name.clone(),
+        RootEntity::Node(n) => topo
+            .nodes
+            .get(*n)
+            .map(|n| n.name.clone())
+            .unwrap_or_default(),
         RootEntity::Aws { id, .. } => id.clone(),
     };
     let name = t.name.value.clone();
@@ -391,17 +486,41 @@ mod tests {
         let plan = IncidentPlan::plan(42, &cfg, &topo, start, start + 7 * DAY);
         for d in 0..7 {
             let a = start + d * DAY;
-            let day: Vec<&Incident> = plan.incidents.iter().filter(|i| i.start >= a && i.start < a + DAY).collect();
-            assert!((30..=75).contains(&day.len()), "day {d}: {} incidents", day.len());
-            let active = (0..1440).filter(|m| plan.active_at(a + m * MINUTE).next().is_some()).count() as f64 / 1440.0;
+            let day: Vec<&Incident> = plan
+                .incidents
+                .iter()
+                .filter(|i| i.start >= a && i.start < a + DAY)
+                .collect();
+            assert!(
+                (30..=75).contains(&day.len()),
+                "day {d}: {} incidents",
+                day.len()
+            );
+            let active = (0..1440)
+                .filter(|m| plan.active_at(a + m * MINUTE).next().is_some())
+                .count() as f64
+                / 1440.0;
             assert!((0.12..=0.3).contains(&active), "day {d}: active {active}");
             for i in &day {
-                assert!(i.start < i.onset && i.onset < i.peak && i.peak < i.recovery && i.recovery < i.end, "{}", i.id);
+                assert!(
+                    i.start < i.onset
+                        && i.onset < i.peak
+                        && i.peak < i.recovery
+                        && i.recovery < i.end,
+                    "{}",
+                    i.id
+                );
             }
         }
         // The same day planned inside another range is the same.
         let other = IncidentPlan::plan(42, &cfg, &topo, start + 2 * DAY, start + 3 * DAY);
-        let ids = |p: &IncidentPlan, a: Micros| p.incidents.iter().filter(|i| i.start >= a && i.start < a + DAY).map(|i| (i.id.clone(), i.start, i.end)).collect::<Vec<_>>();
+        let ids = |p: &IncidentPlan, a: Micros| {
+            p.incidents
+                .iter()
+                .filter(|i| i.start >= a && i.start < a + DAY)
+                .map(|i| (i.id.clone(), i.start, i.end))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(&plan, start + 2 * DAY), ids(&other, start + 2 * DAY));
     }
 }

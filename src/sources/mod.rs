@@ -1,6 +1,9 @@
 //! Sources and their tables. Each table renders one hour partition from the world plan.
 
+pub mod cloudwatch;
+pub mod grafana;
 pub mod kubernetes;
+pub mod sentry;
 
 use crate::labels::{Label, LabelBuilders, label_fields};
 use crate::time::{Micros, civil};
@@ -62,6 +65,14 @@ pub fn registry() -> Vec<Box<dyn Table>> {
         Box::new(kubernetes::PodLogs),
         Box::new(kubernetes::Events),
         Box::new(kubernetes::Metrics),
+        Box::new(sentry::Errors),
+        Box::new(sentry::Transactions),
+        Box::new(cloudwatch::Metrics),
+        Box::new(cloudwatch::Logs),
+        Box::new(cloudwatch::Alarms),
+        Box::new(cloudwatch::InsightsQueries),
+        Box::new(grafana::PanelSeries),
+        Box::new(grafana::Annotations),
     ]
 }
 

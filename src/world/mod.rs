@@ -50,8 +50,18 @@ impl World {
     pub fn plan(config: Config, seed: u64, scale: f64, range: TimeRange) -> World {
         let topology = Topology::build(seed, &config.services);
         let plan_start = range.start - LOOKBACK;
-        let mut incidents = crate::incidents::IncidentPlan::plan(seed, &config, &topology, range.start, range.end);
-        let pods = PodPlan::plan(seed, &topology, &config.generation.world, plan_start + 7 * DAY, range.end);
+        // Incidents over the whole planned window: bad releases and evictions before the
+        // range shape the pods alive in it.
+        let mut incidents =
+            crate::incidents::IncidentPlan::plan(seed, &config, &topology, plan_start, range.end);
+        let pods = PodPlan::plan(
+            seed,
+            &topology,
+            &config.generation.world,
+            &incidents,
+            plan_start + 7 * DAY,
+            range.end,
+        );
         incidents.resolve_residents(&config, &topology, &pods);
         let keys: Vec<u64> = topology.services.iter().map(|s| s.key).collect();
         let traffic = Traffic::plan(

@@ -5,6 +5,7 @@
 
 use super::topology::{Topology, push_k8s_suffix};
 use crate::config::{Language, WorldRates};
+use crate::incidents::{Incident, IncidentPlan, RootEntity};
 use crate::rng::{Rng, mix64, str_key, stream};
 use crate::time::{DAY, HOUR, MINUTE, Micros, SECOND, weekday};
 
@@ -23,6 +24,19 @@ pub struct Rollout {
     pub stagger: Micros,
     /// Index of the rollout this one replaced, if planned.
     pub previous: Option<usize>,
+    /// Why it happened.
+    pub cause: RolloutCause,
+}
+
+/// Why a rollout happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolloutCause {
+    /// A routine deploy.
+    Routine,
+    /// The bad release of a `deployment_failure` incident (index into the incident plan).
+    Bad(usize),
+    /// The rollback that ends that incident.
+    Rollback(usize),
 }
 
 /// Why a container restarted.
@@ -75,6 +89,8 @@ pub enum PodEnd {
     Rollout,
     /// Deleted and recreated elsewhere (node drain, autoscaler scale-down).
     Rescheduled,
+    /// Evicted from a failing node (node failure, disk pressure) and recreated elsewhere.
+    Evicted,
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +115,8 @@ pub struct Pod {
     pub deleted: Option<Micros>,
     pub end: Option<PodEnd>,
     pub restarts: Vec<Restart>,
+    /// Windows where the container runs but is not ready (its node is unreachable).
+    pub unready: Vec<(Micros, Micros)>,
     pub key: u64,
 }
 
@@ -113,6 +131,7 @@ impl Pod {
         t >= self.ready
             && self.deleted.is_none_or(|d| t < d)
             && !self.restarts.iter().any(|r| t >= r.at && t < r.back)
+            && !self.unready.iter().any(|&(a, b)| t >= a && t < b)
     }
 
     /// Restarts before `t`.
@@ -168,13 +187,14 @@ impl PodPlan {
         seed: u64,
         topo: &Topology,
         rates: &WorldRates,
+        incidents: &IncidentPlan,
         start: Micros,
         end: Micros,
     ) -> PodPlan {
         let first_week = week_of(start) - 1;
         let last_week = week_of(end - 1);
-        let mut rollouts = Vec::new();
-        let mut pods = Vec::new();
+        let mut rollouts: Vec<Rollout> = Vec::new();
+        let mut pods: Vec<Pod> = Vec::new();
         let mut slots = Vec::with_capacity(topo.services.len());
         for svc in &topo.services {
             // Rollouts of each planned week.
@@ -182,7 +202,7 @@ impl PodPlan {
             // The rollout in place before the plan: from the week before the first.
             for w in (first_week - 1)..=last_week {
                 let mut rng = Rng::derive(seed, &[str_key("rollouts"), svc.key, w as u64]);
-                let mut times = Vec::new();
+                let mut times: Vec<(Micros, RolloutCause)> = Vec::new();
                 let per_week = svc.deploys_per_day * (5.0 + 2.0 * rates.weekend_deploy_factor.0);
                 let n = rng.poisson(per_week).max(1);
                 let day_weights: Vec<f64> = (0..7)
@@ -201,28 +221,51 @@ impl PodPlan {
                     let h1 = rates.deploy_hours.end as f64;
                     let at =
                         week_start(w) + d * DAY + (rng.range_f64(h0, h1) * HOUR as f64) as Micros;
-                    times.push(at);
+                    times.push((at, RolloutCause::Routine));
                 }
-                times.sort_unstable();
+                // Bad releases and their rollbacks; no routine deploy during one.
+                for inc in incidents.incidents.iter().filter(|i| {
+                    i.root == RootEntity::Deployment(svc.index) && week_of(i.start) == w
+                }) {
+                    times
+                        .retain(|&(t, _)| t < inc.start - 10 * MINUTE || t > inc.end + 10 * MINUTE);
+                    times.push((inc.start + 2 * SECOND, RolloutCause::Bad(inc.index)));
+                    times.push((inc.recovery, RolloutCause::Rollback(inc.index)));
+                }
+                times.sort_unstable_by_key(|&(t, _)| t);
                 let keep_from = if w == first_week - 1 {
                     times.len() - 1
                 } else {
                     0
                 };
-                for (k, at) in times.into_iter().enumerate().skip(keep_from) {
+                for (k, (at, cause)) in times.into_iter().enumerate().skip(keep_from) {
                     let hkey = stream(seed, &[str_key("rs-hash"), svc.key, w as u64, k as u64]);
                     let mut rs_hash = String::with_capacity(10);
                     push_k8s_suffix(&mut rs_hash, hkey, 10);
+                    let mut version =
+                        format!("{}.{}.{}", svc.major_version, w - VERSION_EPOCH_WEEK, k);
+                    // A rollback returns to the ReplicaSet and version before the bad release.
+                    if let RolloutCause::Rollback(i) = cause
+                        && let Some(good) = svc_rollouts
+                            .iter()
+                            .rev()
+                            .find(|&&r| rollouts[r].cause == RolloutCause::Bad(i))
+                            .and_then(|&bad| rollouts[bad].previous)
+                    {
+                        rs_hash = rollouts[good].rs_hash.clone();
+                        version = rollouts[good].version.clone();
+                    }
                     let previous = svc_rollouts.last().copied();
                     let idx = rollouts.len();
                     rollouts.push(Rollout {
                         service: svc.index,
                         at,
-                        version: format!("{}.{}.{}", svc.major_version, w - VERSION_EPOCH_WEEK, k),
+                        version,
                         rs_hash,
                         revision: ((w - VERSION_EPOCH_WEEK).max(0) as u64) * 16 + k as u64 + 1,
                         stagger: (rng.range_f64(8.0, 25.0) * SECOND as f64) as Micros,
                         previous,
+                        cause,
                     });
                     svc_rollouts.push(idx);
                 }
@@ -230,10 +273,24 @@ impl PodPlan {
             // Walk each replica slot through rollouts and reschedules.
             let mut svc_slots = Vec::with_capacity(svc.replicas as usize);
             for slot in 0..svc.replicas {
-                let mut events: Vec<(Micros, Option<usize>)> = svc_rollouts
+                let mut events: Vec<(Micros, SlotEvent)> = svc_rollouts
                     .iter()
-                    .map(|&r| (rollouts[r].at + slot as i64 * rollouts[r].stagger, Some(r)))
+                    .map(|&r| {
+                        (
+                            rollouts[r].at + slot as i64 * rollouts[r].stagger,
+                            SlotEvent::Rollout(r),
+                        )
+                    })
                     .collect();
+                for inc in &incidents.incidents {
+                    if let RootEntity::Node(n) = inc.root {
+                        if inc.incident_type == "node_failure" {
+                            events.push((node_eviction_time(inc), SlotEvent::Evict(n)));
+                        } else if (mix64(inc.key ^ svc.key) + slot as u64).is_multiple_of(2) {
+                            events.push((inc.peak + (slot as i64) * SECOND, SlotEvent::Evict(n)));
+                        }
+                    }
+                }
                 let first_day = rollouts[svc_rollouts[0]].at.div_euclid(DAY) + 1;
                 for day in first_day..=(end - 1).div_euclid(DAY) {
                     let mut rng = Rng::derive(
@@ -241,7 +298,10 @@ impl PodPlan {
                         &[str_key("reschedule"), svc.key, slot as u64, day as u64],
                     );
                     for _ in 0..rng.poisson(rates.reschedules_per_pod_day.0) {
-                        events.push((day * DAY + rng.below(DAY as u64) as i64, None));
+                        events.push((
+                            day * DAY + rng.below(DAY as u64) as i64,
+                            SlotEvent::Reschedule,
+                        ));
                     }
                 }
                 events.sort_by_key(|e| e.0);
@@ -251,8 +311,18 @@ impl PodPlan {
                     if at >= end {
                         break;
                     }
-                    if let Some(r) = ev {
-                        current_rollout = r;
+                    match ev {
+                        SlotEvent::Rollout(r) => current_rollout = r,
+                        SlotEvent::Evict(n) => {
+                            // Only the pod on that node is evicted.
+                            if slot_pods
+                                .last()
+                                .is_none_or(|&p| pods[p].node != n || pods[p].deleted.is_some())
+                            {
+                                continue;
+                            }
+                        }
+                        SlotEvent::Reschedule => {}
                     }
                     let pod_key = stream(seed, &[str_key("pod"), svc.key, slot as u64, at as u64]);
                     let mut rng = Rng::new(pod_key);
@@ -266,23 +336,29 @@ impl PodPlan {
                     if let Some(&prev) = slot_pods.last() {
                         let p: &mut Pod = &mut pods[prev];
                         if p.deleted.is_none() {
-                            let reschedule = ev.is_none();
-                            p.deleted = Some(if reschedule {
-                                at
-                            } else {
-                                ready + 500_000 + rng.below(1_500_000) as i64
-                            });
-                            p.end = Some(if reschedule {
-                                PodEnd::Rescheduled
-                            } else {
-                                PodEnd::Rollout
-                            });
+                            let (deleted, why) = match ev {
+                                SlotEvent::Rollout(_) => (
+                                    ready + 500_000 + rng.below(1_500_000) as i64,
+                                    PodEnd::Rollout,
+                                ),
+                                SlotEvent::Reschedule => (at, PodEnd::Rescheduled),
+                                SlotEvent::Evict(_) => (at, PodEnd::Evicted),
+                            };
+                            p.deleted = Some(deleted);
+                            p.end = Some(why);
                         }
                     }
                     let prev_node = slot_pods.last().map(|&p| pods[p].node);
                     let mut node = (mix64(pod_key) % topo.nodes.len() as u64) as usize;
                     if Some(node) == prev_node && topo.nodes.len() > 1 {
                         node = (node + 1 + slot as usize) % topo.nodes.len();
+                    }
+                    // The scheduler avoids nodes that are failing.
+                    for _ in 0..topo.nodes.len() {
+                        if !node_blocked(incidents, node, created) {
+                            break;
+                        }
+                        node = (node + 1) % topo.nodes.len();
                     }
                     let ro = &rollouts[current_rollout];
                     let mut name = String::with_capacity(svc.name.len() + 17);
@@ -315,6 +391,7 @@ impl PodPlan {
                         deleted: None,
                         end: None,
                         restarts: Vec::new(),
+                        unready: Vec::new(),
                         key: pod_key,
                     });
                     slot_pods.push(pods.len() - 1);
@@ -324,6 +401,7 @@ impl PodPlan {
             slots.push(svc_slots);
         }
         // Background container restarts over each pod's serving life.
+        let rollout_causes: Vec<RolloutCause> = rollouts.iter().map(|r| r.cause).collect();
         for p in pods.iter_mut() {
             let svc = &topo.services[p.service];
             let life_end = p.deleted.unwrap_or(end).min(end);
@@ -346,6 +424,56 @@ impl PodPlan {
                     p.restarts.push(Restart { at, back, reason });
                 }
                 day += 1;
+            }
+            // Incidents: OOM kills of a leaking pod, crashes of a bad release, an
+            // unreachable node.
+            for inc in incidents.overlapping(p.created, life_end) {
+                match inc.root {
+                    RootEntity::Pod { service, slot } if service == p.service && slot == p.slot => {
+                        let mut at = inc.peak + 5 * SECOND;
+                        let mut count = 0;
+                        while at < inc.recovery && at < life_end && count < 3 {
+                            if at > p.ready {
+                                let back = at
+                                    + 10 * SECOND * (1 << count)
+                                    + startup_time(
+                                        svc.language,
+                                        &mut Rng::new(inc.key ^ at as u64),
+                                    );
+                                p.restarts.push(Restart {
+                                    at,
+                                    back,
+                                    reason: RestartReason::OomKilled,
+                                });
+                            }
+                            count += 1;
+                            at += (inc.recovery - inc.peak) / 2;
+                        }
+                    }
+                    RootEntity::Node(n) if n == p.node && inc.incident_type == "node_failure" => {
+                        let from = (inc.onset + 40 * SECOND).max(p.ready);
+                        let to = node_eviction_time(inc).min(life_end);
+                        if from < to {
+                            p.unready.push((from, to));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(inc) = match rollout_causes[p.rollout] {
+                RolloutCause::Bad(i) => incidents.incidents.get(i),
+                _ => None,
+            } {
+                let at = inc.peak + (p.slot as i64 + 1) * 7 * SECOND;
+                if at > p.ready && at < life_end {
+                    let back =
+                        at + 10 * SECOND + startup_time(svc.language, &mut Rng::new(p.key ^ 0xbad));
+                    p.restarts.push(Restart {
+                        at,
+                        back,
+                        reason: RestartReason::Error,
+                    });
+                }
             }
             p.restarts.sort_by_key(|r| r.at);
             // Restarts too close to each other merge into the first.
@@ -400,6 +528,28 @@ impl PodPlan {
     }
 }
 
+/// What happens to a replica slot.
+#[derive(Debug, Clone, Copy)]
+enum SlotEvent {
+    Rollout(usize),
+    Reschedule,
+    /// Pods on this node are evicted.
+    Evict(usize),
+}
+
+/// When the pods of a failed node are evicted (the taint-based eviction after 5 minutes,
+/// or the recovery if sooner).
+pub fn node_eviction_time(inc: &Incident) -> Micros {
+    (inc.onset + 5 * MINUTE).min(inc.recovery)
+}
+
+/// The scheduler does not place pods on a node under a node incident.
+fn node_blocked(incidents: &IncidentPlan, node: usize, t: Micros) -> bool {
+    incidents
+        .active_at(t)
+        .any(|i| i.root == RootEntity::Node(node))
+}
+
 /// A UUID (version 4 layout) derived from a key.
 pub fn uuid_from(key: u64) -> String {
     let hi = mix64(key ^ 0xa5a5_a5a5);
@@ -431,7 +581,14 @@ mod tests {
         let cfg = Config::defaults().expect("defaults");
         let topo = Topology::build(42, &cfg.services);
         let start = 1_795_392_000_000_000; // Monday
-        let plan = PodPlan::plan(42, &topo, &cfg.generation.world, start, start + DAY);
+        let plan = PodPlan::plan(
+            42,
+            &topo,
+            &cfg.generation.world,
+            &IncidentPlan::default(),
+            start,
+            start + DAY,
+        );
         // every service has serving pods all day long
         for s in 0..topo.services.len() {
             for m in (0..1440).step_by(7) {
@@ -458,6 +615,7 @@ mod tests {
             42,
             &topo,
             &cfg.generation.world,
+            &IncidentPlan::default(),
             start - 3 * DAY,
             start + DAY,
         );

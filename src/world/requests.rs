@@ -257,7 +257,9 @@ impl World {
         let mut incident = u32::MAX;
         let mut role = AnomalyRole::None;
         for inc in self.incidents.overlapping(start - 10 * MINUTE, start + 1) {
-            let Some((r, lag)) = inc.involvement(s) else { continue };
+            let Some((r, lag)) = inc.involvement(s) else {
+                continue;
+            };
             if r == AnomalyRole::Propagated || !inc.hits_pod(&self.pods, pod) {
                 continue;
             }
@@ -266,7 +268,9 @@ impl World {
                 continue;
             }
             let m = 1.0 + (inc.impact.latency_mult - 1.0) * i;
-            let fails = failure.is_none() && inc.impact.failure.is_some() && rng.chance(inc.impact.error_rate * i);
+            let fails = failure.is_none()
+                && inc.impact.failure.is_some()
+                && rng.chance(inc.impact.error_rate * i);
             if m >= 1.5 || fails {
                 latency_mult = f64::max(latency_mult, m);
                 incident = inc.index as u32;
@@ -281,7 +285,19 @@ impl World {
         for &d in &self.requests.route_deps[s][route] {
             let droute = rng.weighted(&self.requests.route_weights[d]);
             let child = out.len();
-            match self.visit(d, droute, t, depth + 1, me as u32, key | 1, trace_hi, trace_lo, root_key, rng, out) {
+            match self.visit(
+                d,
+                droute,
+                t,
+                depth + 1,
+                me as u32,
+                key | 1,
+                trace_hi,
+                trace_lo,
+                root_key,
+                rng,
+                out,
+            ) {
                 Some((dur, st)) => {
                     t += dur + 100 + rng.below(800) as Micros;
                     let failed_here = st >= 500 && status < 500 && rng.chance(0.75);

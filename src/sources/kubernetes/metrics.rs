@@ -4,11 +4,11 @@
 //! container and continuous across partitions.
 
 use crate::config::Language;
-use crate::labels::Label;
+use crate::labels::AnomalyRole;
 use crate::rng::{Rng, mix64, str_key, stream, unit};
 use crate::sources::{CommonColumns, Source, Table, table_schema};
-use crate::time::{HOUR, Micros, SECOND};
-use crate::world::{Pod, RestartReason, ServiceInfo, World};
+use crate::time::{HOUR, MINUTE, Micros, SECOND};
+use crate::world::{RestartReason, World};
 use arrow::array::{ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::error::ArrowError;
@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub struct Metrics;
 
 /// Per-pod constants of the resource model.
-struct PodModel {
+pub struct ContainerModel {
     idle_cores: f64,
     busy_cores: f64,
     base_mem: f64,
@@ -29,9 +29,31 @@ struct PodModel {
     throttle: f64,
     rx_per_tm: f64,
     tx_per_tm: f64,
+    /// Incidents that act on this pod's resources (memory leak, CPU saturation).
+    incidents: Vec<u32>,
 }
 
-fn pod_model(svc: &ServiceInfo, pod: &Pod) -> PodModel {
+/// The per-pod constants of the resource model (computed once per pod and reused).
+pub fn container_model(world: &World, p: usize) -> ContainerModel {
+    let pod = world.pod(p);
+    let svc = world.service(pod.service);
+    let incidents = world
+        .incidents
+        .overlapping(pod.created, pod.deleted.unwrap_or(Micros::MAX))
+        .filter(|inc| {
+            let effects = &world.config.incidents.types[inc.type_index]
+                .effects
+                .kubernetes;
+            effects
+                .iter()
+                .any(|e| e.value == "memory_growth" || e.value == "cpu_throttling")
+                && inc
+                    .involvement(pod.service)
+                    .is_some_and(|(r, _)| r != AnomalyRole::Propagated)
+                && inc.hits_pod(&world.pods, p)
+        })
+        .map(|inc| inc.index as u32)
+        .collect();
     let mut rng = Rng::new(pod.key ^ 0x6d65_7472);
     let req = svc.cpu_request_m as f64 / 1000.0;
     let limit = svc.memory_limit_bytes as f64;
@@ -42,7 +64,7 @@ fn pod_model(svc: &ServiceInfo, pod: &Pod) -> PodModel {
         Language::Go => (rng.range_f64(0.18, 0.3), 0.03),
     };
     let busy = req * rng.range_f64(0.35, 0.6);
-    PodModel {
+    ContainerModel {
         idle_cores: req * rng.range_f64(0.02, 0.05),
         busy_cores: busy,
         base_mem: limit * base_frac,
@@ -52,6 +74,7 @@ fn pod_model(svc: &ServiceInfo, pod: &Pod) -> PodModel {
         throttle: (busy / (svc.cpu_limit_m as f64 / 1000.0)).powi(2) * 0.05,
         rx_per_tm: rng.range_f64(1.5e6, 4e6) / svc.replicas as f64,
         tx_per_tm: rng.range_f64(4e6, 12e6) / svc.replicas as f64,
+        incidents,
     }
 }
 
@@ -70,6 +93,9 @@ pub struct ContainerSample {
     pub ready: bool,
     /// Key of the container instance (changes with each restart).
     pub container_key: u64,
+    /// The incident visibly changing these values (index into the plan), or `u32::MAX`.
+    pub incident: u32,
+    pub role: AnomalyRole,
 }
 
 /// Scrape instants of pod `p` in `[from, to)`: the scrape grid plus the pod's own offset,
@@ -100,17 +126,21 @@ pub fn scrape_times(
     (0..)
         .map(move |i| first + i * interval)
         .take_while(move |&t| t < last)
-        .filter(move |&t| t >= pod.started && !pod.restarts.iter().any(|r| r.down_at(t)))
+        .filter(move |&t| {
+            t >= pod.started
+                && !pod.restarts.iter().any(|r| r.down_at(t))
+                && !pod.unready.iter().any(|&(a, b)| t >= a && t < b)
+        })
 }
 
 /// The container values of pod `p` at `t`: what cAdvisor and kube-state-metrics report.
 /// Grafana's container panels read the same function, so their points equal these rows.
-pub fn container_sample(world: &World, p: usize, t: Micros) -> ContainerSample {
-    let pod = world.pod(p);
-    sample_with(world, &pod_model(world.service(pod.service), pod), p, t)
-}
-
-fn sample_with(world: &World, model: &PodModel, p: usize, t: Micros) -> ContainerSample {
+pub fn container_sample(
+    world: &World,
+    model: &ContainerModel,
+    p: usize,
+    t: Micros,
+) -> ContainerSample {
     let pod = world.pod(p);
     let s = pod.service;
     let svc = world.service(s);
@@ -132,11 +162,20 @@ fn sample_with(world: &World, model: &PodModel, p: usize, t: Micros) -> Containe
     let limit = svc.memory_limit_bytes as f64;
     let pod_tm = world.traffic.integral(s, pod.started, t);
     let pod_up = (t - pod.started).max(0) as f64 / SECOND as f64;
+    let fx = incident_effects(world, &model.incidents, p, cstart, t);
+    let ws = match fx.leak {
+        // A leak: the working set climbs from its normal level to the limit, where the
+        // kernel OOM-kills the container.
+        Some(progress) => ws + (limit * 0.985 - ws) * progress.powf(1.4),
+        None => ws,
+    };
+    let busy_seconds = model.busy_cores * (tm * 60.0 + fx.extra_busy_seconds);
     ContainerSample {
-        cpu_seconds: model.idle_cores * up + model.busy_cores * tm * 60.0,
+        cpu_seconds: model.idle_cores * up + busy_seconds,
         cfs_periods: per,
-        cfs_throttled: ((model.throttle * tm * 600.0) as i64).min(per),
-        working_set_bytes: ws.clamp(limit * 0.05, limit * 0.97) as i64,
+        cfs_throttled: ((model.throttle * tm * 600.0 + 6.0 * fx.extra_busy_seconds) as i64)
+            .min(per),
+        working_set_bytes: ws.clamp(limit * 0.05, limit * 0.99) as i64,
         oom_events: pod.restarts[..n_restarts]
             .iter()
             .filter(|r| r.reason == RestartReason::OomKilled)
@@ -147,7 +186,87 @@ fn sample_with(world: &World, model: &PodModel, p: usize, t: Micros) -> Containe
         last_terminated: n_restarts.checked_sub(1).map(|i| pod.restarts[i].reason),
         ready: pod.serving_at(t),
         container_key: stream(pod.key, &[str_key("container"), n_restarts as u64]),
+        incident: fx.incident,
+        role: fx.role,
     }
+}
+
+/// What incidents do to a container's resource series.
+struct IncidentEffects {
+    /// Progress of a memory leak towards the limit (0..1), while one is running.
+    leak: Option<f64>,
+    /// Extra seconds at full busy CPU since the container started (CPU saturation).
+    extra_busy_seconds: f64,
+    /// The incident visibly changing the series at this instant (label), or `u32::MAX`.
+    incident: u32,
+    role: AnomalyRole,
+}
+
+fn incident_effects(
+    world: &World,
+    incidents: &[u32],
+    p: usize,
+    cstart: Micros,
+    t: Micros,
+) -> IncidentEffects {
+    let pod = world.pod(p);
+    let mut fx = IncidentEffects {
+        leak: None,
+        extra_busy_seconds: 0.0,
+        incident: u32::MAX,
+        role: AnomalyRole::None,
+    };
+    for &i in incidents {
+        let inc = &world.incidents.incidents[i as usize];
+        if inc.start > t || inc.end + 10 * MINUTE < cstart {
+            continue;
+        }
+        let effects = &world.config.incidents.types[inc.type_index]
+            .effects
+            .kubernetes;
+        let has = |n: &str| effects.iter().any(|e| e.value == n);
+        let Some((role, lag)) = inc.involvement(pod.service) else {
+            continue;
+        };
+        if has("memory_growth") && t >= inc.start && t < inc.recovery {
+            // Grows from the later of the incident start and the container start, up to
+            // the next OOM kill (or the recovery, when the fix lands).
+            let from = inc.start.max(cstart);
+            let to = pod
+                .restarts
+                .iter()
+                .find(|r| r.at > t)
+                .map(|r| r.at)
+                .filter(|&a| a <= inc.recovery)
+                .unwrap_or(inc.recovery);
+            let progress = ((t - from) as f64 / (to - from).max(1) as f64).clamp(0.0, 1.0);
+            fx.leak = Some(progress);
+            fx.incident = inc.index as u32;
+            fx.role = role;
+        }
+        if has("cpu_throttling") {
+            // ∫ intensity over [max(start, cstart), t], trapezoids on 24 steps.
+            let a = inc.start.max(cstart);
+            let b = t.min(inc.end + lag);
+            if b > a {
+                let n = 24;
+                let h = (b - a) as f64 / n as f64;
+                let mut acc = 0.0;
+                for k in 0..n {
+                    let x0 = a + (h * k as f64) as Micros;
+                    let x1 = a + (h * (k + 1) as f64) as Micros;
+                    acc +=
+                        0.5 * (inc.intensity(x0, lag) + inc.intensity(x1, lag)) * h / SECOND as f64;
+                }
+                fx.extra_busy_seconds += 2.5 * acc;
+            }
+            if inc.intensity(t, lag) > 0.05 {
+                fx.incident = inc.index as u32;
+                fx.role = role;
+            }
+        }
+    }
+    fx
 }
 
 impl Table for Metrics {
@@ -241,14 +360,16 @@ impl Table for Metrics {
         let mut restarts = Int64Builder::with_capacity(n);
         let mut last_reason = StringBuilder::with_capacity(n, n * 4);
         let registry = &world.config.services.cluster.registry;
-        let mut models: Vec<Option<PodModel>> = (0..world.pods.pods.len()).map(|_| None).collect();
+        let mut models: Vec<Option<ContainerModel>> =
+            (0..world.pods.pods.len()).map(|_| None).collect();
         for &(t, p) in &samples {
             let pod = world.pod(p as usize);
             let svc = world.service(pod.service);
-            let model = models[p as usize].get_or_insert_with(|| pod_model(svc, pod));
-            let x = sample_with(world, model, p as usize, t);
+            let model =
+                models[p as usize].get_or_insert_with(|| container_model(world, p as usize));
+            let x = container_sample(world, model, p as usize, t);
             let node = &world.topology.nodes[pod.node];
-            common.append(t, &svc.name, &Label::NORMAL);
+            common.append(t, &svc.name, &world.label(x.incident, x.role, t));
             namespace.append_value(&svc.namespace);
             pod_col.append_value(&pod.name);
             container.append_value(&svc.name);

@@ -7,5 +7,7 @@ mod pod_logs;
 pub mod templates;
 
 pub use events::Events;
-pub use metrics::{ContainerSample, Metrics, container_sample, scrape_times};
+pub use metrics::{
+    ContainerModel, ContainerSample, Metrics, container_model, container_sample, scrape_times,
+};
 pub use pod_logs::PodLogs;

@@ -4,9 +4,11 @@
 //! crashes).
 
 use super::logfmt::{Envelope, stream_for, write_trace};
-use super::templates::{LineCtx, Tmpl, USER_AGENTS, client_user_agent, logger_for, render};
+use super::templates::{
+    LineCtx, SymptomLine, Tmpl, USER_AGENTS, client_user_agent, logger_for, render,
+};
 use crate::config::{Language, ServiceKind};
-use crate::labels::Label;
+use crate::labels::{AnomalyRole, Label};
 use crate::rng::{Rng, str_key, stream};
 use crate::sources::{CommonColumns, Source, Table, table_schema};
 use crate::time::{HOUR, MINUTE, Micros, SECOND};
@@ -31,6 +33,8 @@ struct Row {
     /// Upstream service for upstream templates, or `u16::MAX`.
     upstream: u16,
     key: u64,
+    /// Incident behind a symptom line (index into the plan), or `u32::MAX`.
+    incident: u32,
 }
 
 impl Table for PodLogs {
@@ -109,6 +113,7 @@ impl Table for PodLogs {
                             visit: u32::MAX,
                             upstream: u16::MAX,
                             key: rng.next_u64(),
+                            incident: u32::MAX,
                         });
                     }
                     m += MINUTE;
@@ -123,6 +128,7 @@ impl Table for PodLogs {
                             visit: u32::MAX,
                             upstream: u16::MAX,
                             key: stream(pod.key, &[ts as u64]),
+                            incident: u32::MAX,
                         });
                     }
                 };
@@ -157,8 +163,62 @@ impl Table for PodLogs {
             }
         }
 
+        // 4. Lines incidents make the pods they hit write.
+        symptom_lines(world, hour, end, key, &mut rows);
+
         rows.sort_by_key(|r| (r.ts, r.pod, r.key));
         write_rows(self, world, hour, &visits, &rows)
+    }
+}
+
+/// Plans the symptom lines of every incident overlapping `[hour, end)`: each pod an
+/// incident hits writes its effect lines at a rate that follows the incident's intensity.
+fn symptom_lines(world: &World, hour: Micros, end: Micros, key: u64, rows: &mut Vec<Row>) {
+    for inc in world.incidents.overlapping(hour - 10 * MINUTE, end) {
+        let t = &world.config.incidents.types[inc.type_index];
+        let lines: Vec<Tmpl> = t
+            .effects
+            .kubernetes
+            .iter()
+            .filter_map(|e| SymptomLine::for_effect(&e.value))
+            .map(Tmpl::Symptom)
+            .collect();
+        if lines.is_empty() {
+            continue;
+        }
+        for a in inc.affected.iter().filter(|a| a.depth == 0) {
+            for p in world.pods.pods_overlapping(a.service, hour, end) {
+                if !inc.hits_pod(&world.pods, p) {
+                    continue;
+                }
+                let pod = world.pod(p);
+                let mut rng = Rng::derive(key, &[str_key("symptoms"), inc.key, pod.key]);
+                let mut m = hour.max(inc.start - inc.start.rem_euclid(MINUTE));
+                while m < end.min(inc.end + a.lag + MINUTE) {
+                    let intensity = inc.intensity(m + 30 * SECOND, a.lag);
+                    for _ in 0..rng.poisson(4.0 * intensity) {
+                        let ts = m + rng.below(MINUTE as u64) as Micros;
+                        if ts >= hour
+                            && ts < end
+                            && pod.alive_at(ts)
+                            && inc.intensity(ts, a.lag) > 0.0
+                        {
+                            let tmpl = *rng.pick(&lines);
+                            rows.push(Row {
+                                ts,
+                                pod: p as u32,
+                                tmpl,
+                                visit: u32::MAX,
+                                upstream: u16::MAX,
+                                key: rng.next_u64(),
+                                incident: inc.index as u32,
+                            });
+                        }
+                    }
+                    m += MINUTE;
+                }
+            }
+        }
     }
 }
 
@@ -183,6 +243,7 @@ fn plan_visit_lines(
                 visit: vi as u32,
                 upstream,
                 key: rng.next_u64(),
+                incident: u32::MAX,
             });
         }
     };
@@ -253,7 +314,9 @@ fn plan_visit_lines(
             );
         }
     }
-    if v.own_error {
+    if let Some(f) = v.failure {
+        push(v.end() - 400, Tmpl::Failure(f), u16::MAX, &mut rng, rows);
+    } else if v.own_error {
         push(
             v.end() - 400,
             Tmpl::UnhandledError,
@@ -374,7 +437,18 @@ fn write_rows(
         };
         render(&mut message, r.tmpl, ctx);
         message.append_value("");
-        common.append(r.ts, &svc.name, &Label::NORMAL);
+        let label = match (visit, r.incident) {
+            (Some(v), _) if r.tmpl.carries_request_label() => world.visit_label(v, r.ts),
+            (_, i) if i != u32::MAX => {
+                let role = world.incidents.incidents[i as usize]
+                    .involvement(pod.service)
+                    .map(|x| x.0)
+                    .unwrap_or(AnomalyRole::Symptom);
+                world.label(i, role, r.ts)
+            }
+            _ => Label::NORMAL,
+        };
+        common.append(r.ts, &svc.name, &label);
         namespace.append_value(&svc.namespace);
         pod_col.append_value(&pod.name);
         container.append_value(&svc.name);

@@ -3,6 +3,7 @@
 
 use super::logfmt::{Body, Envelope, Level, write_line};
 use crate::config::{Language, ServiceKind};
+use crate::incidents::FailureKind;
 use crate::rng::Rng;
 use crate::world::{LogStyle, ServiceInfo, Visit};
 use std::fmt::Write;
@@ -41,6 +42,44 @@ pub enum Tmpl {
     ShutdownDone,
     CrashOom,
     CrashError,
+    // Incidents.
+    /// A request failed because of an incident, in the failure's own words.
+    Failure(FailureKind),
+    /// A line an incident makes a pod write besides its requests.
+    Symptom(SymptomLine),
+}
+
+/// Lines incidents add to the logs of the pods they hit (named after the effects in
+/// `incident_patterns.yaml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SymptomLine {
+    /// `gc_pressure_logs`: heap pressure warnings.
+    GcPressure,
+    /// `pool_timeout_logs`: pool exhausted.
+    PoolExhausted,
+    /// `consumer_lag_logs`: queue consumer falling behind.
+    ConsumerLag,
+    /// `disk_full_logs`: writes failing.
+    DiskFull,
+    /// `tls_handshake_logs`: handshakes rejected.
+    TlsHandshake,
+    /// `latency_logs`: slow request warnings.
+    SlowRequest,
+}
+
+impl SymptomLine {
+    /// The line for a Kubernetes effect name, if that effect writes log lines.
+    pub fn for_effect(name: &str) -> Option<SymptomLine> {
+        Some(match name {
+            "gc_pressure_logs" => SymptomLine::GcPressure,
+            "pool_timeout_logs" => SymptomLine::PoolExhausted,
+            "consumer_lag_logs" => SymptomLine::ConsumerLag,
+            "disk_full_logs" => SymptomLine::DiskFull,
+            "tls_handshake_logs" => SymptomLine::TlsHandshake,
+            "latency_logs" => SymptomLine::SlowRequest,
+            _ => return None,
+        })
+    }
 }
 
 impl Tmpl {
@@ -95,7 +134,35 @@ impl Tmpl {
             ShutdownDone => "lifecycle.shutdown_complete",
             CrashOom => "crash.out_of_memory",
             CrashError => "crash.fatal_error",
+            Failure(f) => match f {
+                FailureKind::OutOfMemory => "error.out_of_memory",
+                FailureKind::Regression => "error.null_dereference",
+                FailureKind::PoolTimeout => "db.pool_timeout",
+                FailureKind::ConnectionRefused => "net.connection_refused",
+                FailureKind::Timeout => "upstream.timeout",
+                FailureKind::Tls => "tls.handshake_error",
+                FailureKind::Io => "io.no_space_left",
+                FailureKind::JobTimeout => "worker.job_timeout",
+            },
+            Symptom(l) => match l {
+                SymptomLine::GcPressure => "runtime.heap_pressure",
+                SymptomLine::PoolExhausted => "db.pool_exhausted",
+                SymptomLine::ConsumerLag => "queue.consumer_lag",
+                SymptomLine::DiskFull => "io.disk_full",
+                SymptomLine::TlsHandshake => "tls.certificate_expired",
+                SymptomLine::SlowRequest => "http.slow_request",
+            },
         }
+    }
+
+    /// Whether the line is a consequence of the request's outcome (and so carries the
+    /// incident label of a labelled request), rather than routine request chatter.
+    pub fn carries_request_label(self) -> bool {
+        use Tmpl::*;
+        matches!(
+            self,
+            Access | SlowQuery | UpstreamRetry | UpstreamError | UnhandledError | Failure(_)
+        )
     }
 
     pub fn level(self, v: Option<&Visit>) -> Level {
@@ -109,8 +176,10 @@ impl Tmpl {
             DbQuery | CacheHit | CacheMiss | PoolStats | RuntimeStats => Level::Debug,
             SlowQuery | UpstreamRetry | ClientRejected | EventLoopLag | DeprecationWarning
             | ConnectionReset => Level::Warn,
-            UpstreamError | UnhandledError => Level::Error,
+            UpstreamError | UnhandledError | Failure(_) => Level::Error,
             CrashOom | CrashError => Level::Fatal,
+            Symptom(SymptomLine::DiskFull) => Level::Error,
+            Symptom(_) => Level::Warn,
             _ => Level::Info,
         }
     }
@@ -458,21 +527,7 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
             });
         }
         UnhandledError => {
-            let (class, text) = match s.language {
-                Language::Java => (
-                    "java.lang.IllegalStateException",
-                    "Request processing failed: order state is CANCELLED",
-                ),
-                Language::Python => ("KeyError", "'shipping_address'"),
-                Language::Node => (
-                    "TypeError",
-                    "Cannot read properties of undefined (reading 'price')",
-                ),
-                Language::Go => (
-                    "*errors.errorString",
-                    "sql: transaction has already been committed or rolled back",
-                ),
-            };
+            let (class, text) = unhandled_text(s.language);
             write_line(
                 out,
                 &c.env,
@@ -643,6 +698,70 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
             };
             write_line(out, &c.env, msg, |_| {});
         }
+        Failure(f) => {
+            let (class, text): (&str, &str) = failure_text(f, s.language);
+            write_line(out, &c.env, format_args!("{class}: {text}"), |b| {
+                b.str_field("exception", class)
+                    .field("status", status)
+                    .field("duration_ms", format_args!("{dur_ms:.1}"));
+            });
+        }
+        Symptom(l) => {
+            let limit_mb = s.memory_limit_bytes / (1 << 20);
+            match l {
+                SymptomLine::GcPressure => write_line(
+                    out,
+                    &c.env,
+                    "heap usage above threshold, GC cannot keep up",
+                    |b| {
+                        b.field("heap_used_mb", limit_mb * (85 + rng.below(14)) / 100)
+                            .field("heap_max_mb", limit_mb)
+                            .field(
+                                "gc_time_ratio",
+                                format_args!("{:.2}", rng.range_f64(0.2, 0.6)),
+                            );
+                    },
+                ),
+                SymptomLine::PoolExhausted => {
+                    write_line(out, &c.env, "connection pool exhausted", |b| {
+                        b.str_field("db", s.rds.first().map(|x| x.as_str()).unwrap_or("primary"))
+                            .field("active", 10)
+                            .field("idle", 0)
+                            .field("waiting", 5 + rng.below(60));
+                    })
+                }
+                SymptomLine::ConsumerLag => write_line(out, &c.env, "consumer lag growing", |b| {
+                    b.str_field("queue", s.sqs.first().map(|q| q.as_str()).unwrap_or("jobs"))
+                        .field("approximate_backlog", 500 + rng.below(20_000))
+                        .field("oldest_message_age_s", 60 + rng.below(1200));
+                }),
+                SymptomLine::DiskFull => write_line(
+                    out,
+                    &c.env,
+                    "write /var/log/app/app.log: no space left on device",
+                    |b| {
+                        b.str_field("path", "/var/log/app/app.log")
+                            .field("errno", 28);
+                    },
+                ),
+                SymptomLine::TlsHandshake => write_line(
+                    out,
+                    &c.env,
+                    "TLS handshake error: remote error: tls: bad certificate",
+                    |b| {
+                        b.str_field("remote_addr", c.client_ip)
+                            .str_field("reason", "certificate has expired");
+                    },
+                ),
+                SymptomLine::SlowRequest => write_line(out, &c.env, "slow request", |b| {
+                    b.field(
+                        "duration_ms",
+                        format_args!("{:.0}", rng.range_f64(1500.0, 9000.0)),
+                    )
+                    .field("threshold_ms", 1000);
+                }),
+            }
+        }
         CrashError => {
             let msg = match s.language {
                 Language::Java => {
@@ -656,5 +775,106 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
             };
             write_line(out, &c.env, msg, |_| {});
         }
+    }
+}
+
+/// The exception class and message of an incident failure, per runtime.
+pub fn failure_text(f: FailureKind, lang: Language) -> (&'static str, &'static str) {
+    use FailureKind::*;
+    use Language::*;
+    match (f, lang) {
+        (OutOfMemory, Java) => ("java.lang.OutOfMemoryError", "Java heap space"),
+        (OutOfMemory, Python) => ("MemoryError", "unable to allocate 64.0 MiB for an array"),
+        (OutOfMemory, Node) => ("RangeError", "Array buffer allocation failed"),
+        (OutOfMemory, Go) => (
+            "runtime.Error",
+            "out of memory: cannot allocate 67108864-byte block",
+        ),
+        (Regression, Java) => (
+            "java.lang.NullPointerException",
+            "Cannot invoke com.shop.model.Cart.getItems() because cart is null",
+        ),
+        (Regression, Python) => (
+            "AttributeError",
+            "'NoneType' object has no attribute 'currency'",
+        ),
+        (Regression, Node) => (
+            "TypeError",
+            "Cannot read properties of null (reading 'currency')",
+        ),
+        (Regression, Go) => ("runtime.Error", "index out of range [3] with length 3"),
+        (PoolTimeout, Java) => (
+            "java.sql.SQLTransientConnectionException",
+            "HikariPool-1 - Connection is not available, request timed out after 30000ms.",
+        ),
+        (PoolTimeout, Python) => (
+            "sqlalchemy.exc.TimeoutError",
+            "QueuePool limit of size 10 overflow 20 reached, connection timed out, timeout 30.00",
+        ),
+        (PoolTimeout, Node) => (
+            "KnexTimeoutError",
+            "Knex: Timeout acquiring a connection. The pool is probably full.",
+        ),
+        (PoolTimeout, Go) => (
+            "*pgconn.ConnectError",
+            "failed to acquire connection: context deadline exceeded",
+        ),
+        (ConnectionRefused, Java) => ("java.net.ConnectException", "Connection refused"),
+        (ConnectionRefused, Python) => (
+            "requests.exceptions.ConnectionError",
+            "[Errno 111] Connection refused",
+        ),
+        (ConnectionRefused, Node) => ("Error", "connect ECONNREFUSED"),
+        (ConnectionRefused, Go) => ("*net.OpError", "dial tcp: connect: connection refused"),
+        (Timeout, Java) => ("java.net.SocketTimeoutException", "Read timed out"),
+        (Timeout, Python) => ("httpx.ReadTimeout", "timed out"),
+        (Timeout, Node) => ("AbortError", "The operation was aborted due to timeout"),
+        (Timeout, Go) => (
+            "*url.Error",
+            "context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
+        ),
+        (Tls, Java) => (
+            "javax.net.ssl.SSLHandshakeException",
+            "PKIX path validation failed: validity check failed",
+        ),
+        (Tls, Python) => (
+            "ssl.SSLCertVerificationError",
+            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired",
+        ),
+        (Tls, Node) => ("Error", "certificate has expired (CERT_HAS_EXPIRED)"),
+        (Tls, Go) => (
+            "x509.CertificateInvalidError",
+            "x509: certificate has expired or is not yet valid",
+        ),
+        (Io, Java) => ("java.io.IOException", "No space left on device"),
+        (Io, Python) => ("OSError", "[Errno 28] No space left on device"),
+        (Io, Node) => ("Error", "ENOSPC: no space left on device, write"),
+        (Io, Go) => (
+            "*fs.PathError",
+            "write /var/lib/app/cache: no space left on device",
+        ),
+        (JobTimeout, _) => (
+            "JobTimeoutError",
+            "job exceeded its visibility timeout of 30s and will be redelivered",
+        ),
+    }
+}
+
+/// The exception pod_logs writes for a service's own bug (its `Unhandled exception` line).
+pub fn unhandled_text(lang: Language) -> (&'static str, &'static str) {
+    match lang {
+        Language::Java => (
+            "java.lang.IllegalStateException",
+            "Request processing failed: order state is CANCELLED",
+        ),
+        Language::Python => ("KeyError", "'shipping_address'"),
+        Language::Node => (
+            "TypeError",
+            "Cannot read properties of undefined (reading 'price')",
+        ),
+        Language::Go => (
+            "*errors.errorString",
+            "sql: transaction has already been committed or rolled back",
+        ),
     }
 }

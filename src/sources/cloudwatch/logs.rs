@@ -1,0 +1,1298 @@
+//! `cloudwatch/logs`: log events of AWS service log groups.
+//!
+//! - `/aws/lambda/<function>`: START, END and REPORT lines of every invocation (the same
+//!   invocations the `Invocations` metric counts), an application line for some, the
+//!   error for failed ones.
+//! - `/aws/rds/instance/<id>/postgresql` (PostgreSQL) or `.../error` and `.../slowquery`
+//!   (MySQL), stream `<id>`: checkpoints every five minutes, connections opened by the
+//!   callers' pools (log_connections), slow statements of the callers' slow requests
+//!   (log_min_duration_statement = 1 s, long_query_time = 1), autovacuum runs (the same
+//!   minutes the CPU shows them), errors of some failed requests, benign noise.
+//! - `/aws/alb/<name>`: one ALB access-log line per root request to the services behind
+//!   the load balancer (flag `alb_access_logs`), in the real format, plus a line per
+//!   request the ALB rejected itself (503, no healthy target). ALB access logs are
+//!   delivered to S3 natively; here they are in a log group as a forwarder would ship
+//!   them, one stream per 5-minute delivery file.
+//! - `/aws/vpc/flowlogs/<vpc>`, stream `<eni>-all`: VPC flow log records (version 2),
+//!   one-minute aggregation windows, about `vpc_flow_records_per_minute` x traffic, between
+//!   the pods, nodes, ALB, RDS instances and AWS endpoints of the world.
+//!
+//! Requests are expanded as in `kubernetes/pod_logs`: the minutes `[h - 1 min, h + 60 min)`,
+//! keeping lines whose timestamps fall in the hour.
+
+use super::model::{Invocation, Model, ReqMinute, alb_bytes, invocations};
+use super::series::{DatapointCache, autovacuum_runs};
+use super::write_event_id;
+use crate::config::DbEngine;
+use crate::labels::Label;
+use crate::rng::{Rng, mix64, str_key, stream};
+use crate::sources::kubernetes::logfmt::write_trace;
+use crate::sources::kubernetes::templates::{USER_AGENTS, route_method, write_path};
+use crate::sources::{CommonColumns, Source, Table, table_schema, timestamp_type};
+use crate::time::{HOUR, MINUTE, Micros, SECOND, civil};
+use crate::world::{Visit, World};
+use arrow::array::{ArrayRef, StringBuilder, TimestampMicrosecondBuilder};
+use arrow::datatypes::{DataType, Field, SchemaRef};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use std::fmt::Write;
+use std::sync::Arc;
+
+pub struct Logs;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    AlbAccess,
+    AlbRejected,
+    LambdaStart,
+    LambdaApp,
+    LambdaError,
+    LambdaEnd,
+    LambdaReport,
+    PgCheckpointStart,
+    PgCheckpointDone,
+    PgConnReceived,
+    PgConnAuthorized,
+    PgDisconnect,
+    PgSlow,
+    PgAutovacuum,
+    PgAutoanalyze,
+    PgError,
+    PgAuthFailed,
+    PgConnReset,
+    MyAborted,
+    MyPageCleaner,
+    MySlow,
+    VpcAccept,
+    VpcReject,
+    VpcNoData,
+}
+
+/// A planned event, rendered after sorting.
+#[derive(Clone, Copy)]
+struct Row {
+    ts: Micros,
+    kind: Kind,
+    /// Visit index, invocation index, or `u32::MAX`.
+    a: u32,
+    /// Resource index (ALB, function, RDS instance, node), or a service for rejected lines.
+    b: u32,
+    key: u64,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Common first octets of residential and mobile client addresses.
+const CLIENT_OCTETS: [u8; 16] = [
+    24, 67, 68, 71, 73, 76, 81, 86, 92, 98, 99, 108, 174, 185, 188, 212,
+];
+
+fn write_client_ip(out: &mut impl Write, k: u64) {
+    let _ = write!(
+        out,
+        "{}.{}.{}.{}",
+        CLIENT_OCTETS[(k % 16) as usize],
+        (k >> 8) % 256,
+        (k >> 16) % 256,
+        1 + (k >> 24) % 254
+    );
+}
+
+impl Table for Logs {
+    fn source(&self) -> Source {
+        Source::Cloudwatch
+    }
+    fn name(&self) -> &'static str {
+        "logs"
+    }
+    fn code(&self) -> &'static str {
+        "cwl"
+    }
+
+    fn schema(&self) -> SchemaRef {
+        table_schema(vec![
+            Field::new("log_group", DataType::Utf8, false),
+            Field::new("log_stream", DataType::Utf8, false),
+            Field::new("message", DataType::Utf8, false),
+            Field::new("ingestion_time", timestamp_type(), false),
+            Field::new("event_id", DataType::Utf8, false),
+            Field::new("request_id", DataType::Utf8, true),
+            Field::new("trace_id", DataType::Utf8, true),
+            Field::new("template_id", DataType::Utf8, false),
+        ])
+    }
+
+    fn render(&self, world: &World, hour: Micros) -> Result<RecordBatch, ArrowError> {
+        let end = hour + HOUR;
+        // Per-minute aggregates of the expanded minutes are shared with the datapoints the
+        // RDS logs read (connections), so no minute is expanded twice.
+        let cache = DatapointCache::new(world);
+        let model = &cache.model;
+        let cw = &world.config.generation.sources.cloudwatch;
+        let mut visits: Vec<Visit> = Vec::new();
+        // visits of minute k (k = 0 for h - 1 min): visits[bounds[k]..bounds[k + 1]]
+        let mut bounds: Vec<usize> = vec![0];
+        let mut rows: Vec<Row> = Vec::new();
+        let inside = |ts: Micros| ts >= hour && ts < end;
+
+        let mut minute = hour - MINUTE;
+        while minute < end {
+            let from = visits.len();
+            world.expand_minute(minute, &mut visits);
+            bounds.push(visits.len());
+            let mv = &visits[from..];
+            // ALB access lines.
+            if cw.alb_access_logs {
+                for (i, v) in mv.iter().enumerate() {
+                    if !v.is_root() {
+                        continue;
+                    }
+                    if let Some((a, _)) = model.svc_alb[v.service as usize] {
+                        let t = alb_times(v);
+                        if inside(t.time) {
+                            rows.push(Row {
+                                ts: t.time,
+                                kind: Kind::AlbAccess,
+                                a: (from + i) as u32,
+                                b: a as u32,
+                                key: mix64(v.key ^ 0xa1b),
+                            });
+                        }
+                    }
+                }
+            }
+            let agg = ReqMinute::from_visits(world, model, minute, mv);
+            if cw.alb_access_logs {
+                for (s, m) in agg.svc.iter().enumerate() {
+                    if model.svc_alb[s].is_none() {
+                        continue;
+                    }
+                    for j in 0..m.arrived.saturating_sub(m.roots) {
+                        let k = stream(
+                            world.seed,
+                            &[str_key("cw-alb-503"), s as u64, minute as u64, j as u64],
+                        );
+                        let ts = minute + (k % MINUTE as u64) as Micros + 800;
+                        if inside(ts) {
+                            rows.push(Row {
+                                ts,
+                                kind: Kind::AlbRejected,
+                                a: NONE,
+                                b: s as u32,
+                                key: k,
+                            });
+                        }
+                    }
+                }
+            }
+            cache.prime(minute, agg);
+            minute += MINUTE;
+        }
+
+        // Lambda invocations of the same minutes.
+        let mut invs: Vec<(u32, Invocation, u32)> = Vec::new();
+        for f in 0..model.functions.len() {
+            let func = &model.functions[f];
+            let mut minute = hour - MINUTE;
+            let mut k = 0usize;
+            while minute < end {
+                let mv = &visits[bounds[k]..bounds[k + 1]];
+                for inv in invocations(world, model, f, minute) {
+                    // The caller's request in progress: the latest visit of a calling
+                    // service that started before the invocation, in the same minute.
+                    let visit = mv
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| {
+                            func.callers.contains(&(v.service as usize)) && v.start <= inv.start
+                        })
+                        .map(|(i, _)| (bounds[k] + i) as u32)
+                        .next_back()
+                        .unwrap_or(NONE);
+                    let idx = invs.len() as u32;
+                    let mut rng = Rng::new(inv.key ^ 0x6c67);
+                    let d = (inv.duration_ms * 1000.0) as Micros;
+                    let mut push = |ts: Micros, kind: Kind| {
+                        if inside(ts) {
+                            rows.push(Row {
+                                ts,
+                                kind,
+                                a: idx,
+                                b: f as u32,
+                                key: mix64(inv.key ^ kind as u64),
+                            });
+                        }
+                    };
+                    push(inv.start, Kind::LambdaStart);
+                    if rng.chance(0.5) {
+                        push(inv.start + d / 3 + 200, Kind::LambdaApp);
+                    }
+                    if inv.error {
+                        push(inv.start + d - d / 20, Kind::LambdaError);
+                    }
+                    push(inv.end(), Kind::LambdaEnd);
+                    push(inv.end(), Kind::LambdaReport);
+                    invs.push((f as u32, inv, visit));
+                }
+                minute += MINUTE;
+                k += 1;
+            }
+        }
+
+        // RDS logs.
+        for (ri, rds) in model.rds.iter().enumerate() {
+            plan_rds(world, &cache, ri, rds, hour, &visits, &mut rows);
+        }
+
+        // VPC flow logs: one-minute windows starting at the minute plus the ENI's offset.
+        let rate = cw.vpc_flow_records_per_minute.0 * world.scale;
+        let mut minute = hour;
+        let mut k = 1usize;
+        while minute < end {
+            let mv = (bounds[k] as u32, bounds[k + 1] as u32);
+            let mut rng = Rng::derive(world.seed, &[str_key("cw-vpc"), minute as u64]);
+            let n = rng.poisson(rate * world.traffic.global(minute));
+            for j in 0..n {
+                let rk = stream(world.seed, &[str_key("cw-vpc-rec"), minute as u64, j]);
+                plan_flow(world, model, &visits, mv, minute, rk, &mut rows);
+            }
+            minute += MINUTE;
+            k += 1;
+        }
+
+        rows.sort_by_key(|r| (r.ts, r.kind, r.b, r.key));
+        write_rows(self, world, model, hour, &visits, &invs, &rows)
+    }
+}
+
+/// Timing of a root request at the load balancer.
+struct AlbTimes {
+    /// Request received (`request_creation_time`), in the minute the request started.
+    creation: Micros,
+    request_processing: Micros,
+    response_processing: Micros,
+    /// Response sent (`time`, the event timestamp).
+    time: Micros,
+}
+
+fn alb_times(v: &Visit) -> AlbTimes {
+    let k = mix64(v.key ^ 0x616c_6274);
+    let into_minute = v.start.rem_euclid(MINUTE);
+    let request_processing = ((k % 1_400) as Micros).min(into_minute);
+    let response_processing = ((k >> 16) % 600) as Micros;
+    AlbTimes {
+        creation: v.start - request_processing,
+        request_processing,
+        response_processing,
+        time: v.end() + response_processing,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_rds(
+    world: &World,
+    cache: &DatapointCache,
+    ri: usize,
+    rds: &super::model::Rds,
+    hour: Micros,
+    visits: &[Visit],
+    rows: &mut Vec<Row>,
+) {
+    let end = hour + HOUR;
+    let inside = |ts: Micros| ts >= hour && ts < end;
+    let pg = rds.engine == DbEngine::Postgres;
+    let push = |rows: &mut Vec<Row>, ts: Micros, kind: Kind, a: u32, k: u64| {
+        if inside(ts) {
+            rows.push(Row {
+                ts,
+                kind,
+                a,
+                b: ri as u32,
+                key: k,
+            });
+        }
+    };
+    // Slow statements and errors of the callers' requests (minutes h - 1 .. h + 59).
+    for (i, v) in visits.iter().enumerate() {
+        if !rds.services.contains(&(v.service as usize)) {
+            continue;
+        }
+        if v.duration > SECOND {
+            let k = mix64(v.key ^ 0x736c_6f77);
+            let ts = v.start + v.duration * 9 / 10;
+            push(
+                rows,
+                ts,
+                if pg { Kind::PgSlow } else { Kind::MySlow },
+                i as u32,
+                k,
+            );
+        } else if pg && v.own_error && mix64(v.key ^ 0x6462_6572).is_multiple_of(4) {
+            push(
+                rows,
+                v.end() - 900,
+                Kind::PgError,
+                i as u32,
+                mix64(v.key ^ 0x6572),
+            );
+        }
+    }
+    let series_conns = super::series::make_series(
+        world,
+        &cache.model,
+        super::series::CATALOG
+            .iter()
+            .find(|d| d.name == "DatabaseConnections")
+            .expect("catalog has DatabaseConnections"),
+        ri,
+        0,
+        crate::config::Statistic::Average,
+        60,
+    );
+    let resolved = cache.resolve(&series_conns);
+    // Per minute background: checkpoints, connections, vacuum, noise. Checkpoints run
+    // every five minutes and complete 270 s later, so start five minutes back.
+    let mut minute = hour - 5 * MINUTE;
+    while minute < end {
+        let mut rng = Rng::derive(rds.key, &[str_key("rds-minute"), minute as u64]);
+        if pg && minute.rem_euclid(5 * MINUTE) == 0 {
+            let start = minute + (rds.key % 40) as Micros * SECOND + rng.below(900_000) as Micros;
+            push(rows, start, Kind::PgCheckpointStart, NONE, rng.next_u64());
+            let done = start + 269 * SECOND + rng.below(1_500_000) as Micros;
+            push(rows, done, Kind::PgCheckpointDone, NONE, rng.next_u64());
+        }
+        if minute >= hour {
+            if pg {
+                // Pools recycle connections (max lifetime 30 min) and new pods open theirs.
+                let conns = resolved
+                    .and_then(|r| cache.stat_set(r, 60, minute))
+                    .map_or(0.0, |s| s.sum);
+                let mut opened = rng.poisson(conns / 30.0);
+                for &s in &rds.services {
+                    for p in world.pods.pods_overlapping(s, minute, minute + MINUTE) {
+                        let pod = world.pod(p);
+                        if pod.ready >= minute && pod.ready < minute + MINUTE {
+                            opened += 2 + pod.key % 4;
+                        }
+                    }
+                }
+                for _ in 0..opened {
+                    let k = rng.next_u64();
+                    let ts = minute + (k % MINUTE as u64) as Micros;
+                    push(rows, ts, Kind::PgConnReceived, NONE, k);
+                    push(
+                        rows,
+                        ts + 2_500 + (k >> 40) as Micros % 9_000,
+                        Kind::PgConnAuthorized,
+                        NONE,
+                        k,
+                    );
+                    if rng.chance(0.8) {
+                        push(
+                            rows,
+                            ts - 40_000 - (k >> 20) as Micros % 90_000,
+                            Kind::PgDisconnect,
+                            NONE,
+                            mix64(k),
+                        );
+                    }
+                }
+                if autovacuum_runs(rds.key, minute) {
+                    let k = rng.next_u64();
+                    let ts = minute + 20 * SECOND + (k % 30_000_000) as Micros;
+                    push(rows, ts, Kind::PgAutovacuum, NONE, k);
+                    if k.is_multiple_of(2) {
+                        push(rows, ts + 400_000, Kind::PgAutoanalyze, NONE, k ^ 2);
+                    }
+                }
+                if rng.chance(0.003) {
+                    let k = rng.next_u64();
+                    push(
+                        rows,
+                        minute + (k % MINUTE as u64) as Micros,
+                        Kind::PgAuthFailed,
+                        NONE,
+                        k,
+                    );
+                }
+                if rng.chance(0.015) {
+                    let k = rng.next_u64();
+                    push(
+                        rows,
+                        minute + (k % MINUTE as u64) as Micros,
+                        Kind::PgConnReset,
+                        NONE,
+                        k,
+                    );
+                }
+            } else {
+                // Pools of deleted pods are cut off: the server logs aborted connections.
+                let mut aborted = rng.poisson(0.012);
+                for &s in &rds.services {
+                    for p in world.pods.pods_overlapping(s, minute, minute + MINUTE) {
+                        if world
+                            .pod(p)
+                            .deleted
+                            .is_some_and(|d| d >= minute && d < minute + MINUTE)
+                        {
+                            aborted += 1 + world.pod(p).key % 3;
+                        }
+                    }
+                }
+                for _ in 0..aborted {
+                    let k = rng.next_u64();
+                    push(
+                        rows,
+                        minute + (k % MINUTE as u64) as Micros,
+                        Kind::MyAborted,
+                        NONE,
+                        k,
+                    );
+                }
+                if rng.chance(0.01) {
+                    let k = rng.next_u64();
+                    push(
+                        rows,
+                        minute + (k % MINUTE as u64) as Micros,
+                        Kind::MyPageCleaner,
+                        NONE,
+                        k,
+                    );
+                }
+            }
+            // Statements of background jobs (reports, batch updates) that run long.
+            if rng.chance(0.012) {
+                let k = rng.next_u64();
+                let kind = if pg { Kind::PgSlow } else { Kind::MySlow };
+                push(rows, minute + (k % MINUTE as u64) as Micros, kind, NONE, k);
+            }
+        }
+        minute += MINUTE;
+    }
+}
+
+/// ALB node address seen by the pods (the `client_ip` of root requests in pod_logs).
+fn alb_private_ip(out: &mut impl Write, root_key: u64) {
+    let _ = write!(
+        out,
+        "10.0.{}.{}",
+        (root_key >> 8) % 96,
+        2 + (root_key >> 16) % 250
+    );
+}
+
+/// Plans one VPC flow record of minute `minute` from the visits `mv` of that minute.
+fn plan_flow(
+    world: &World,
+    model: &Model,
+    visits: &[Visit],
+    mv: (u32, u32),
+    minute: Micros,
+    rk: u64,
+    rows: &mut Vec<Row>,
+) {
+    let mut rng = Rng::new(rk);
+    let x = rng.f64();
+    let (lo, hi) = mv;
+    let pick = |rng: &mut Rng, f: &dyn Fn(&Visit) -> bool| -> Option<u32> {
+        if hi <= lo {
+            return None;
+        }
+        // A few tries at a random visit of the minute matching `f`.
+        for _ in 0..6 {
+            let i = lo + rng.below((hi - lo) as u64) as u32;
+            if f(&visits[i as usize]) {
+                return Some(i);
+            }
+        }
+        None
+    };
+    // (kind, visit, node)
+    let (kind, visit, node): (Kind, u32, usize) = if x < 0.02 {
+        (Kind::VpcNoData, NONE, rng.index(model.node_eni.len()))
+    } else if x < 0.06 {
+        (Kind::VpcReject, NONE, rng.index(model.node_eni.len()))
+    } else {
+        match pick(&mut rng, &|_| true) {
+            Some(i) => {
+                let v = &visits[i as usize];
+                // Ingress records for root requests (ALB to pod) are captured on the
+                // target's node; the others on the sender's node.
+                let node = if v.is_root() {
+                    world.pod(v.pod as usize).node
+                } else {
+                    world.pod(visits[v.parent as usize].pod as usize).node
+                };
+                (Kind::VpcAccept, i, node)
+            }
+            None => (Kind::VpcNoData, NONE, rng.index(model.node_eni.len())),
+        }
+    };
+    let offset = (mix64(str_key(&model.node_eni[node])) % 60) as Micros * SECOND;
+    rows.push(Row {
+        ts: minute + offset,
+        kind,
+        a: visit,
+        b: node as u32,
+        key: rng.next_u64(),
+    });
+}
+
+/// SQL text of a statement against a database of the world.
+fn write_statement(out: &mut impl Write, db: &str, k: u64, pg: bool) {
+    let p = |i: u32| if pg { format!("${i}") } else { "?".to_string() };
+    let _ = match (db.contains("order"), db.contains("user"), k % 3) {
+        (true, _, 0) => write!(
+            out,
+            "SELECT o.id, o.status, o.total_cents, o.created_at FROM orders o JOIN order_items i ON i.order_id = o.id WHERE o.user_id = {} ORDER BY o.created_at DESC LIMIT 20",
+            p(1)
+        ),
+        (true, _, 1) => write!(
+            out,
+            "UPDATE orders SET status = {}, updated_at = now() WHERE id = {} AND status = 'pending'",
+            p(1),
+            p(2)
+        ),
+        (true, _, _) => write!(
+            out,
+            "SELECT sum(amount_cents) FROM payments WHERE captured_at >= {} AND merchant_id = {} GROUP BY currency",
+            p(1),
+            p(2)
+        ),
+        (_, true, 0) => write!(
+            out,
+            "SELECT u.id, u.email, a.line1, a.city FROM users u LEFT JOIN addresses a ON a.user_id = u.id WHERE u.id = {}",
+            p(1)
+        ),
+        (_, true, _) => write!(
+            out,
+            "SELECT id, email FROM users WHERE lower(email) LIKE {} ORDER BY created_at LIMIT 50",
+            p(1)
+        ),
+        (_, _, 0) => write!(
+            out,
+            "SELECT p.id, p.sku, p.title, p.price_cents FROM products p JOIN categories c ON c.id = p.category_id WHERE c.slug = {} ORDER BY p.popularity DESC LIMIT 48",
+            p(1)
+        ),
+        (_, _, 1) => write!(
+            out,
+            "SELECT sku, sum(quantity) FROM stock_movements WHERE warehouse_id = {} AND created_at > {} GROUP BY sku",
+            p(1),
+            p(2)
+        ),
+        _ => write!(
+            out,
+            "UPDATE inventory SET reserved = reserved + {} WHERE sku = {} AND available >= {}",
+            p(1),
+            p(2),
+            p(3)
+        ),
+    };
+}
+
+/// `2026-11-23 08:41:02 UTC`
+fn write_pg_time(out: &mut impl Write, t: Micros) {
+    let c = civil(t);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    );
+}
+
+/// A pod address of one of the instance's callers at `t` (falls back to a node).
+fn caller_ip<'w>(world: &'w World, services: &[usize], t: Micros, k: u64) -> &'w str {
+    if !services.is_empty() {
+        let s = services[(k % services.len() as u64) as usize];
+        if let Some(p) = world.pods.serving_pod(s, t, k >> 8) {
+            return &world.pod(p).ip;
+        }
+    }
+    &world.topology.nodes[(k % world.topology.nodes.len() as u64) as usize].ip
+}
+
+fn write_rows(
+    table: &Logs,
+    world: &World,
+    model: &Model,
+    hour: Micros,
+    visits: &[Visit],
+    invs: &[(u32, Invocation, u32)],
+    rows: &[Row],
+) -> Result<RecordBatch, ArrowError> {
+    let n = rows.len();
+    let cfg = &world.config.services.cluster;
+    let mut common = CommonColumns::new(table.code(), hour, n);
+    let mut group = StringBuilder::with_capacity(n, n * 30);
+    let mut stream_col = StringBuilder::with_capacity(n, n * 40);
+    let mut message = StringBuilder::with_capacity(n, n * 200);
+    let mut ingestion = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut event_id = StringBuilder::with_capacity(n, n * 56);
+    let mut request_id = StringBuilder::with_capacity(n, n * 30);
+    let mut trace_id = StringBuilder::with_capacity(n, n * 20);
+    let mut template = StringBuilder::with_capacity(n, n * 20);
+    for (seq, r) in rows.iter().enumerate() {
+        let mut rng = Rng::new(r.key);
+        let ingest: Micros;
+        let service: &str;
+        let tmpl: &'static str;
+        let mut trace: Option<(u64, u64)> = None;
+        match r.kind {
+            Kind::AlbAccess => {
+                let v = &visits[r.a as usize];
+                let alb = &model.albs[r.b as usize];
+                let svc = world.service(v.service as usize);
+                let (_, tg) = model.svc_alb[v.service as usize].unwrap_or((0, 0));
+                let pod = world.pod(v.pod as usize);
+                let t = alb_times(v);
+                let (rx, tx) = alb_bytes(world, v);
+                let h2 = mix64(v.root_key) % 10 < 6;
+                let tls13 = mix64(v.root_key ^ 7) % 10 < 7;
+                let route = &svc.routes[v.route as usize % svc.routes.len()];
+                service = &svc.name;
+                tmpl = "alb.access";
+                trace = Some((v.trace_hi, v.trace_lo));
+                let m = &mut message;
+                m.write_str(if h2 { "h2 " } else { "https " }).ok();
+                super::iso(m, t.time, 6);
+                let _ = write!(m, " {} ", alb.dim);
+                write_client_ip(m, v.root_key);
+                let _ = write!(
+                    m,
+                    ":{} {}:{} {:.3} {:.3} {:.3} {} {} {rx} {tx} \"{} https://{}:443",
+                    1024 + (v.root_key >> 33) % 64_000,
+                    pod.ip,
+                    svc.port,
+                    t.request_processing as f64 / 1e6,
+                    v.duration as f64 / 1e6,
+                    t.response_processing as f64 / 1e6,
+                    v.status,
+                    v.status,
+                    route_method(route),
+                    alb.domain
+                );
+                write_path(m, route, v.key);
+                let _ = write!(
+                    m,
+                    " HTTP/{}\" \"{}\" {} {} {} \"",
+                    if h2 { "2.0" } else { "1.1" },
+                    USER_AGENTS[(v.root_key % USER_AGENTS.len() as u64) as usize],
+                    if tls13 {
+                        "TLS_AES_128_GCM_SHA256"
+                    } else {
+                        "ECDHE-RSA-AES128-GCM-SHA256"
+                    },
+                    if tls13 { "TLSv1.3" } else { "TLSv1.2" },
+                    alb.tg_arns.get(tg).map_or("-", |s| s.as_str())
+                );
+                write_amzn_trace(m, t.creation, v.trace_hi, v.trace_lo);
+                let _ = write!(
+                    m,
+                    "\" \"{}\" \"arn:aws:acm:{}:{}:certificate/",
+                    alb.domain, cfg.region, cfg.account_id
+                );
+                super::model::write_uuid(m, alb.key);
+                let _ = write!(m, "\" {} ", 1 + tg);
+                super::iso(m, t.creation, 6);
+                let _ = write!(
+                    m,
+                    " \"forward\" \"-\" \"-\" \"{}:{}\" \"{}\" \"-\" \"-\" TID_",
+                    pod.ip, svc.port, v.status
+                );
+                super::hex(m, mix64(v.root_key ^ 0x0074_6964), 16);
+                super::hex(m, mix64(v.root_key ^ 0x0074_6965), 16);
+                message.append_value("");
+                write_amzn_trace(&mut request_id, t.creation, v.trace_hi, v.trace_lo);
+                request_id.append_value("");
+                write_alb_stream(&mut stream_col, cfg, alb, t.time);
+                let _ = write!(group, "/aws/alb/{}", alb.name);
+                ingest = (t.time - t.time.rem_euclid(5 * MINUTE))
+                    + 5 * MINUTE
+                    + 20 * SECOND
+                    + rng.below(120_000_000) as Micros;
+            }
+            Kind::AlbRejected => {
+                let s = r.b as usize;
+                let svc = world.service(s);
+                let (a, tg) = model.svc_alb[s].unwrap_or((0, 0));
+                let alb = &model.albs[a];
+                service = &svc.name;
+                tmpl = "alb.access.no_target";
+                let route = &svc.routes[(r.key % svc.routes.len() as u64) as usize];
+                let m = &mut message;
+                m.write_str("https ").ok();
+                super::iso(m, r.ts + 400, 6);
+                let _ = write!(m, " {} ", alb.dim);
+                write_client_ip(m, r.key);
+                let _ = write!(
+                    m,
+                    ":{} - -1 -1 -1 503 - {} 306 \"{} https://{}:443",
+                    1024 + (r.key >> 33) % 64_000,
+                    240 + (r.key >> 7) % 600,
+                    route_method(route),
+                    alb.domain
+                );
+                write_path(m, route, r.key);
+                let _ = write!(
+                    m,
+                    " HTTP/1.1\" \"{}\" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 {} \"",
+                    USER_AGENTS[(r.key % USER_AGENTS.len() as u64) as usize],
+                    alb.tg_arns.get(tg).map_or("-", |s| s.as_str())
+                );
+                write_amzn_trace(m, r.ts, r.key, mix64(r.key));
+                let _ = write!(
+                    m,
+                    "\" \"{}\" \"arn:aws:acm:{}:{}:certificate/",
+                    alb.domain, cfg.region, cfg.account_id
+                );
+                super::model::write_uuid(m, alb.key);
+                let _ = write!(m, "\" {} ", 1 + tg);
+                super::iso(m, r.ts, 6);
+                m.write_str(" \"forward\" \"-\" \"-\" \"-\" \"-\" \"-\" \"-\" TID_")
+                    .ok();
+                super::hex(m, mix64(r.key ^ 0x0074_6964), 16);
+                super::hex(m, mix64(r.key ^ 0x0074_6965), 16);
+                message.append_value("");
+                write_amzn_trace(&mut request_id, r.ts, r.key, mix64(r.key));
+                request_id.append_value("");
+                write_alb_stream(&mut stream_col, cfg, alb, r.ts);
+                let _ = write!(group, "/aws/alb/{}", alb.name);
+                ingest = (r.ts - r.ts.rem_euclid(5 * MINUTE))
+                    + 5 * MINUTE
+                    + 20 * SECOND
+                    + rng.below(120_000_000) as Micros;
+            }
+            Kind::LambdaStart
+            | Kind::LambdaApp
+            | Kind::LambdaError
+            | Kind::LambdaEnd
+            | Kind::LambdaReport => {
+                let (f, inv, vi) = &invs[r.a as usize];
+                let func = &model.functions[*f as usize];
+                let visit = (*vi != NONE).then(|| &visits[*vi as usize]);
+                service = match visit {
+                    Some(v) => &world.service(v.service as usize).name,
+                    None => model.resource_service(world, super::model::Kind::Lambda, *f as usize),
+                };
+                trace = visit.map(|v| (v.trace_hi, v.trace_lo));
+                let python = func.runtime.starts_with("python");
+                let m = &mut message;
+                tmpl = match r.kind {
+                    Kind::LambdaStart => {
+                        m.write_str("START RequestId: ").ok();
+                        super::model::write_uuid(m, inv.key);
+                        m.write_str(" Version: $LATEST").ok();
+                        "lambda.start"
+                    }
+                    Kind::LambdaEnd => {
+                        m.write_str("END RequestId: ").ok();
+                        super::model::write_uuid(m, inv.key);
+                        "lambda.end"
+                    }
+                    Kind::LambdaReport => {
+                        m.write_str("REPORT RequestId: ").ok();
+                        super::model::write_uuid(m, inv.key);
+                        let _ = write!(
+                            m,
+                            "\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB\t",
+                            inv.duration_ms,
+                            inv.billed_ms(),
+                            func.memory_mb,
+                            inv.max_memory_mb
+                        );
+                        if let Some(init) = inv.init_ms {
+                            let _ = write!(m, "Init Duration: {init:.2} ms\t");
+                            "lambda.report.cold_start"
+                        } else {
+                            "lambda.report"
+                        }
+                    }
+                    Kind::LambdaApp => {
+                        write_lambda_prefix(m, python, "INFO", r.ts, inv.key);
+                        write_lambda_app(m, &func.id, inv, &mut rng);
+                        "lambda.app.info"
+                    }
+                    _ => {
+                        write_lambda_error(m, &func.id, python, r.ts, inv.key, &mut rng);
+                        "lambda.error"
+                    }
+                };
+                message.append_value("");
+                super::model::write_uuid(&mut request_id, inv.key);
+                request_id.append_value("");
+                let _ = write!(group, "/aws/lambda/{}", func.id);
+                write_lambda_stream(&mut stream_col, func.key, inv);
+                ingest = r.ts + 150_000 + rng.below(1_600_000) as Micros;
+            }
+            Kind::VpcAccept | Kind::VpcReject | Kind::VpcNoData => {
+                let node = r.b as usize;
+                let eni = &model.node_eni[node];
+                let start_s = r.ts / SECOND;
+                let m = &mut message;
+                let _ = write!(m, "2 {} {eni} ", cfg.account_id);
+                let v = (r.a != NONE).then(|| &visits[r.a as usize]);
+                service = v.map_or(model.cluster.as_str(), |v| {
+                    &world.service(v.service as usize).name
+                });
+                tmpl = match (r.kind, v) {
+                    (Kind::VpcAccept, Some(v)) => {
+                        let svc = world.service(v.service as usize);
+                        let dst = &world.pod(v.pod as usize).ip;
+                        let x = rng.f64();
+                        let packets = (rng.lognormal(14.0, 1.0) as u64).max(1);
+                        let bytes = packets * (120 + rng.below(1_300));
+                        let sport = 32_768 + rng.below(28_000);
+                        if v.is_root() {
+                            alb_private_ip(m, v.root_key);
+                            let _ = write!(m, " {dst} {sport} {} 6", svc.port);
+                        } else if x < 0.25 && !svc.rds.is_empty() {
+                            // The pod's database traffic.
+                            let ri = model
+                                .rds
+                                .iter()
+                                .position(|d| svc.rds.contains(&d.id))
+                                .unwrap_or(0);
+                            let d = &model.rds[ri];
+                            let port = if d.engine == DbEngine::Postgres {
+                                5432
+                            } else {
+                                3306
+                            };
+                            let _ = write!(m, "{dst} {} {sport} {port} 6", d.ip);
+                        } else if x < 0.4
+                            && (!svc.sqs.is_empty()
+                                || !svc.dynamodb.is_empty()
+                                || !svc.lambda.is_empty())
+                        {
+                            // AWS API endpoints (through the NAT gateway / VPC endpoints).
+                            let _ = write!(
+                                m,
+                                "{dst} {}.{}.{}.{} {sport} 443 6",
+                                [52u64, 54, 3, 18][(r.key % 4) as usize],
+                                94 + (r.key >> 8) % 40,
+                                (r.key >> 16) % 256,
+                                1 + (r.key >> 24) % 254
+                            );
+                        } else if x < 0.5 {
+                            // DNS lookups to the VPC resolver.
+                            let _ = write!(m, "{dst} 10.0.0.2 {sport} 53 17");
+                        } else {
+                            let src = &world.pod(visits[v.parent as usize].pod as usize).ip;
+                            let _ = write!(m, "{src} {dst} {sport} {} 6", svc.port);
+                        }
+                        let _ =
+                            write!(m, " {packets} {bytes} {start_s} {} ACCEPT OK", start_s + 60);
+                        "vpc.flow.accept"
+                    }
+                    (Kind::VpcReject, _) => {
+                        let node_ip = &world.topology.nodes[node].ip;
+                        let port = [22u64, 10255, 2379, 3389, 9100][(r.key % 5) as usize];
+                        let _ = write!(
+                            m,
+                            "10.0.{}.{} {node_ip} {} {port} 6 {} {} {start_s} {} REJECT OK",
+                            (r.key >> 8) % 96,
+                            2 + (r.key >> 16) % 250,
+                            32_768 + (r.key >> 24) % 28_000,
+                            1 + (r.key >> 40) % 3,
+                            44 + (r.key >> 44) % 80,
+                            start_s + 60
+                        );
+                        "vpc.flow.reject"
+                    }
+                    _ => {
+                        let _ = write!(m, "- - - - - - - {start_s} {} - NODATA", start_s + 60);
+                        "vpc.flow.nodata"
+                    }
+                };
+                message.append_value("");
+                request_id.append_null();
+                let _ = write!(group, "/aws/vpc/flowlogs/{}", model.vpc_id);
+                let _ = write!(stream_col, "{eni}-all");
+                ingest = r.ts + MINUTE + 60 * SECOND + rng.below(480_000_000) as Micros;
+            }
+            _ => {
+                // RDS
+                let rds = &model.rds[r.b as usize];
+                service = model.resource_service(world, super::model::Kind::Rds, r.b as usize);
+                let v = (r.a != NONE).then(|| &visits[r.a as usize]);
+                trace = v.map(|v| (v.trace_hi, v.trace_lo));
+                let pg = rds.engine == DbEngine::Postgres;
+                tmpl = write_rds(&mut message, world, rds, r, v, &mut rng);
+                message.append_value("");
+                request_id.append_null();
+                let suffix = match (pg, r.kind) {
+                    (true, _) => "postgresql",
+                    (false, Kind::MySlow) => "slowquery",
+                    _ => "error",
+                };
+                let _ = write!(group, "/aws/rds/instance/{}/{suffix}", rds.id);
+                let _ = write!(stream_col, "{}", rds.id);
+                ingest = r.ts + 800_000 + rng.below(4_000_000) as Micros;
+            }
+        }
+        group.append_value("");
+        stream_col.append_value("");
+        common.append(r.ts, service, &Label::NORMAL);
+        ingestion.append_value(ingest);
+        write_event_id(&mut event_id, r.ts, r.key ^ seq as u64);
+        event_id.append_value("");
+        match trace {
+            Some((hi, lo)) => {
+                write_trace(&mut trace_id, hi, lo);
+                trace_id.append_value("");
+            }
+            None => trace_id.append_null(),
+        }
+        template.append_value(tmpl);
+    }
+    let own: Vec<ArrayRef> = vec![
+        Arc::new(group.finish()),
+        Arc::new(stream_col.finish()),
+        Arc::new(message.finish()),
+        Arc::new(ingestion.finish()),
+        Arc::new(event_id.finish()),
+        Arc::new(request_id.finish()),
+        Arc::new(trace_id.finish()),
+        Arc::new(template.finish()),
+    ];
+    common.finish(table.schema(), own)
+}
+
+/// `Root=1-<8 hex epoch seconds>-<24 hex>`: the X-Amzn-Trace-Id the ALB adds; its last 24
+/// hex digits are the last 24 of the request's trace id in the other sources.
+fn write_amzn_trace(out: &mut impl Write, at: Micros, hi: u64, lo: u64) {
+    let _ = write!(out, "Root=1-{:08x}-", (at / SECOND) as u32);
+    super::hex(out, hi, 8);
+    super::hex(out, lo, 16);
+}
+
+/// `<account>_elasticloadbalancing_<region>_app.<name>.<id>_<YYYYMMDDTHHMMZ>`: the
+/// 5-minute delivery file the line belongs to.
+fn write_alb_stream(
+    out: &mut impl Write,
+    cfg: &crate::config::Cluster,
+    alb: &super::model::Alb,
+    t: Micros,
+) {
+    let end = t - t.rem_euclid(5 * MINUTE) + 5 * MINUTE;
+    let c = civil(end);
+    let id = alb.dim.rsplit('/').next().unwrap_or("");
+    let _ = write!(
+        out,
+        "{}_elasticloadbalancing_{}_app.{}.{id}_{:04}{:02}{:02}T{:02}{:02}Z",
+        cfg.account_id, cfg.region, alb.name, c.year, c.month, c.day, c.hour, c.minute
+    );
+}
+
+/// `2026/11/23/[$LATEST]<32 hex>`: the execution environment's stream. Environments are
+/// recycled every 40 minutes or so; concurrent invocations use parallel ones.
+fn write_lambda_stream(out: &mut impl Write, fkey: u64, inv: &Invocation) {
+    let slot = mix64(inv.key) % 3;
+    let life = 40 * MINUTE;
+    let shift = (mix64(fkey ^ slot) % life as u64) as Micros;
+    let epoch = (inv.start + shift).div_euclid(life);
+    let env = stream(fkey, &[slot, epoch as u64]);
+    let born = epoch * life - shift;
+    let c = civil(born);
+    let _ = write!(out, "{:04}/{:02}/{:02}/[$LATEST]", c.year, c.month, c.day);
+    super::hex(out, env, 16);
+    super::hex(out, mix64(env), 16);
+}
+
+fn write_lambda_prefix(out: &mut impl Write, python: bool, level: &str, t: Micros, key: u64) {
+    if python {
+        let _ = write!(out, "[{level}]\t");
+        super::iso(out, t, 3);
+        out.write_char('\t').ok();
+        super::model::write_uuid(out, key);
+        out.write_char('\t').ok();
+    } else {
+        super::iso(out, t, 3);
+        out.write_char('\t').ok();
+        super::model::write_uuid(out, key);
+        let _ = write!(out, "\t{level}\t");
+    }
+}
+
+fn write_lambda_app(out: &mut impl Write, fid: &str, inv: &Invocation, rng: &mut Rng) {
+    let k = rng.next_u64();
+    if fid.contains("image") || fid.contains("resize") {
+        let _ = write!(
+            out,
+            "Resized s3://media-uploads-prod/products/{:08x}.jpg into 3 variants (1600, 800, 320 px) in {} ms",
+            (k >> 32) as u32,
+            (inv.duration_ms * 0.8) as u64
+        );
+    } else if fid.contains("pdf") || fid.contains("invoice") {
+        let _ = write!(
+            out,
+            "Rendered invoice INV-2026-{:06} ({} pages) to s3://billing-documents-prod/invoices/ in {} ms",
+            k % 1_000_000,
+            1 + (k >> 20) % 4,
+            (inv.duration_ms * 0.85) as u64
+        );
+    } else {
+        let _ = write!(
+            out,
+            "Processed {} record(s) in {} ms",
+            1 + k % 10,
+            (inv.duration_ms * 0.8) as u64
+        );
+    }
+}
+
+fn write_lambda_error(
+    out: &mut impl Write,
+    fid: &str,
+    python: bool,
+    t: Micros,
+    key: u64,
+    rng: &mut Rng,
+) {
+    let k = rng.next_u64();
+    if python {
+        let (ty, msg) = if fid.contains("image") || fid.contains("resize") {
+            (
+                "UnidentifiedImageError",
+                format!("cannot identify image file '/tmp/{:08x}.jpg'", k as u32),
+            )
+        } else {
+            ("ClientError", "An error occurred (SlowDown) when calling the PutObject operation (reached max retries: 4): Please reduce your request rate.".to_string())
+        };
+        let _ = write!(
+            out,
+            "[ERROR] {ty}: {msg}\nTraceback (most recent call last):\n  File \"/var/task/handler.py\", line {}, in handler\n    result = process(event[\"Records\"][0])\n  File \"/var/task/handler.py\", line {}, in process\n    raise {ty}(msg)",
+            20 + k % 30,
+            60 + (k >> 8) % 80
+        );
+    } else {
+        write_lambda_prefix(out, false, "ERROR", t, key);
+        let (ty, msg) = if fid.contains("pdf") || fid.contains("invoice") {
+            ("TimeoutError", "Navigation timeout of 20000 ms exceeded")
+        } else {
+            ("Error", "socket hang up")
+        };
+        let _ = write!(
+            out,
+            "Invoke Error \t{{\"errorType\":\"{ty}\",\"errorMessage\":\"{msg}\",\"stack\":[\"{ty}: {msg}\",\"    at /var/task/index.js:{}:{}\",\"    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)\"]}}",
+            30 + k % 90,
+            9 + (k >> 8) % 20
+        );
+    }
+}
+
+/// Writes an RDS log event, returning its template id.
+fn write_rds(
+    m: &mut StringBuilder,
+    world: &World,
+    rds: &super::model::Rds,
+    r: &Row,
+    v: Option<&Visit>,
+    rng: &mut Rng,
+) -> &'static str {
+    let t = r.ts;
+    let k = r.key;
+    let ip = match v {
+        Some(v) => world.pod(v.pod as usize).ip.as_str(),
+        None => caller_ip(world, &rds.services, t, k),
+    };
+    let pid = 1_000 + k % 60_000;
+    let port = 32_768 + (k >> 16) % 28_000;
+    // log_line_prefix '%t:%r:%u@%d:[%p]:'
+    let client_prefix = |m: &mut StringBuilder| {
+        write_pg_time(m, t);
+        let _ = write!(m, ":{ip}({port}):{}@{}:[{pid}]:", rds.user, rds.db_name);
+    };
+    let background_prefix = |m: &mut StringBuilder, pid: u64| {
+        write_pg_time(m, t);
+        let _ = write!(m, "::@:[{pid}]:");
+    };
+    match r.kind {
+        Kind::PgCheckpointStart => {
+            background_prefix(m, 400 + rds.key % 500);
+            m.write_str("LOG:  checkpoint starting: time").ok();
+            "rds.postgres.checkpoint_starting"
+        }
+        Kind::PgCheckpointDone => {
+            background_prefix(m, 400 + rds.key % 500);
+            let buffers = 800 + rng.below(9_000);
+            let write_s = 269.0 + rng.f64() * 0.95;
+            let sync = rng.f64() * 0.01;
+            let files = 20 + rng.below(60);
+            let dist = 8_000 + rng.below(60_000);
+            let _ = write!(
+                m,
+                "LOG:  checkpoint complete: wrote {buffers} buffers ({:.1}%); 0 WAL file(s) added, 0 removed, {} recycled; write={write_s:.3} s, sync={sync:.3} s, total={:.3} s; sync files={files}, longest=0.00{} s, average=0.001 s; distance={dist} kB, estimate={} kB",
+                buffers as f64 / 1310.72,
+                1 + rng.below(3),
+                write_s + sync + 0.004,
+                1 + rng.below(8),
+                dist + rng.below(4_000)
+            );
+            "rds.postgres.checkpoint_complete"
+        }
+        Kind::PgConnReceived => {
+            write_pg_time(m, t);
+            let _ = write!(
+                m,
+                ":{ip}({port}):[unknown]@[unknown]:[{pid}]:LOG:  connection received: host={ip} port={port}"
+            );
+            "rds.postgres.connection_received"
+        }
+        Kind::PgConnAuthorized => {
+            client_prefix(m);
+            let _ = write!(
+                m,
+                "LOG:  connection authorized: user={} database={} SSL enabled (protocol=TLSv1.3, cipher=TLS_AES_256_GCM_SHA384, bits=256)",
+                rds.user, rds.db_name
+            );
+            "rds.postgres.connection_authorized"
+        }
+        Kind::PgDisconnect => {
+            client_prefix(m);
+            let secs = 1_790 + rng.below(20);
+            let _ = write!(
+                m,
+                "LOG:  disconnection: session time: 0:{:02}:{:02}.{:03} user={} database={} host={ip} port={port}",
+                secs / 60,
+                secs % 60,
+                rng.below(1000),
+                rds.user,
+                rds.db_name
+            );
+            "rds.postgres.disconnection"
+        }
+        Kind::PgSlow => {
+            client_prefix(m);
+            // Above log_min_duration_statement (1 s), within the request.
+            let ms = match v {
+                Some(v) => {
+                    1_000.0 + (v.duration as f64 / 1000.0 - 1_000.0) * rng.range_f64(0.3, 0.95)
+                }
+                None => rng.range_f64(1_050.0, 9_000.0),
+            };
+            let _ = write!(m, "LOG:  duration: {ms:.3} ms  execute <unnamed>: ");
+            write_statement(m, &rds.db_name, k, true);
+            "rds.postgres.slow_statement"
+        }
+        Kind::PgAutovacuum | Kind::PgAutoanalyze => {
+            background_prefix(m, 20_000 + k % 40_000);
+            let table = match rds.db_name.as_str() {
+                d if d.contains("order") => ["orders", "order_items", "payments"][(k % 3) as usize],
+                d if d.contains("user") => ["users", "addresses", "sessions"][(k % 3) as usize],
+                _ => ["products", "inventory", "stock_movements"][(k % 3) as usize],
+            };
+            if r.kind == Kind::PgAutovacuum {
+                let pages = 2_000 + rng.below(80_000);
+                let removed = rng.below(5_000);
+                let _ = write!(
+                    m,
+                    "LOG:  automatic vacuum of table \"{}.public.{table}\": index scans: 1\n\tpages: 0 removed, {pages} remain, {} scanned ({:.2}% of total)\n\ttuples: {removed} removed, {} remain, 0 are dead but not yet removable\n\tsystem usage: CPU: user: {:.2} s, system: {:.2} s, elapsed: {:.2} s",
+                    rds.db_name,
+                    pages / 20,
+                    5.0,
+                    pages * 40,
+                    rng.f64() * 0.5,
+                    rng.f64() * 0.05,
+                    0.5 + rng.f64() * 4.0
+                );
+                "rds.postgres.autovacuum"
+            } else {
+                let _ = write!(
+                    m,
+                    "LOG:  automatic analyze of table \"{}.public.{table}\"\n\tsystem usage: CPU: user: {:.2} s, system: {:.2} s, elapsed: {:.2} s",
+                    rds.db_name,
+                    rng.f64() * 0.3,
+                    rng.f64() * 0.02,
+                    0.2 + rng.f64() * 1.5
+                );
+                "rds.postgres.autoanalyze"
+            }
+        }
+        Kind::PgError => {
+            client_prefix(m);
+            let msg = match k % 3 {
+                0 => "canceling statement due to statement timeout",
+                1 => "could not serialize access due to concurrent update",
+                _ => "deadlock detected",
+            };
+            let _ = writeln!(m, "ERROR:  {msg}");
+            client_prefix(m);
+            m.write_str("STATEMENT:  ").ok();
+            write_statement(m, &rds.db_name, k >> 3, true);
+            "rds.postgres.statement_error"
+        }
+        Kind::PgAuthFailed => {
+            write_pg_time(m, t);
+            let _ = write!(
+                m,
+                ":{ip}({port}):readonly@{}:[{pid}]:FATAL:  password authentication failed for user \"readonly\"",
+                rds.db_name
+            );
+            "rds.postgres.auth_failed"
+        }
+        Kind::PgConnReset => {
+            client_prefix(m);
+            m.write_str("LOG:  could not receive data from client: Connection reset by peer")
+                .ok();
+            "rds.postgres.connection_reset"
+        }
+        Kind::MyAborted => {
+            let c = civil(t);
+            let id = 10_000 + k % 900_000;
+            let _ = write!(
+                m,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z {id} [Note] [MY-010914] [Server] Aborted connection {id} to db: '{}' user: '{}' host: '{ip}' (Got an error reading communication packets).",
+                c.year, c.month, c.day, c.hour, c.minute, c.second, c.micros, rds.db_name, rds.user
+            );
+            "rds.mysql.aborted_connection"
+        }
+        Kind::MyPageCleaner => {
+            let c = civil(t);
+            let _ = write!(
+                m,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z 0 [Note] [MY-011953] [InnoDB] Page cleaner took {}ms to flush {} and evict 0 pages",
+                c.year,
+                c.month,
+                c.day,
+                c.hour,
+                c.minute,
+                c.second,
+                c.micros,
+                4_000 + rng.below(3_000),
+                100 + rng.below(900)
+            );
+            "rds.mysql.page_cleaner"
+        }
+        _ => {
+            // MySQL slow query log entry.
+            let c = civil(t);
+            // Above long_query_time (1 s), within the request.
+            let secs = match v {
+                Some(v) => 1.0 + (v.duration as f64 / 1e6 - 1.0) * rng.range_f64(0.3, 0.95),
+                None => rng.range_f64(1.05, 12.0),
+            };
+            let _ = write!(
+                m,
+                "# Time: {:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z\n# User@Host: {}[{}] @  [{ip}]  Id: {}\n# Query_time: {secs:.6}  Lock_time: 0.{:06} Rows_sent: {}  Rows_examined: {}\nSET timestamp={};\n",
+                c.year,
+                c.month,
+                c.day,
+                c.hour,
+                c.minute,
+                c.second,
+                c.micros,
+                rds.user,
+                rds.user,
+                10_000 + k % 900_000,
+                rng.below(300),
+                rng.below(200),
+                20_000 + rng.below(900_000),
+                t / SECOND
+            );
+            write_statement(m, &rds.db_name, k, false);
+            m.write_char(';').ok();
+            "rds.mysql.slow_query"
+        }
+    }
+}

@@ -1,0 +1,1191 @@
+//! CloudWatch metric series and their datapoints, as pure functions of the world.
+//!
+//! Every metric is modelled at one-minute granularity as a *statistic set* (sum, sample
+//! count, minimum, maximum) per minute, the way CloudWatch stores it; a datapoint of any
+//! period is the aggregation of the minutes of that period, and the requested statistic
+//! is read from the aggregate. The metrics table, the alarm evaluation and Grafana panels
+//! all go through [`datapoint`] (or a [`DatapointCache`]), so they agree exactly.
+//!
+//! Resolution: every metric is published at one minute (`period_seconds` 60), except the
+//! EC2 metrics of the nodes when `ec2_detailed_monitoring` is off (five minutes, basic
+//! monitoring). RDS, SQS, DynamoDB, Lambda and ALB metrics are one-minute metrics in AWS.
+//! A datapoint for a period shorter than the metric's resolution, or a period start not
+//! aligned to the period, is `None`.
+
+use super::model::{AlbMinute, Invocation, Kind, Model, NodeMinute, ReqMinute, invocations};
+use crate::config::{Language, Statistic};
+use crate::rng::{Rng, str_key};
+use crate::time::{DAY, MINUTE, Micros, SECOND};
+use crate::world::{Visit, World};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// One CloudWatch metric series: a (namespace, metric, dimensions) with its unit, statistic and period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSeries {
+    pub namespace: &'static str,
+    pub metric: &'static str,
+    pub unit: &'static str,
+    pub statistic: crate::config::Statistic,
+    pub period_seconds: u32,
+    /// (name, value) pairs, e.g. [("LoadBalancer", "app/storefront-alb/50dc6c495c0c9188")] or [("DBInstanceIdentifier","orders-db")]
+    pub dimensions: Vec<(&'static str, String)>,
+    /// id of the aws resource (as in services_config aws:) or the node name for AWS/EC2
+    pub resource: String,
+}
+
+/// The metrics we model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum M {
+    AlbRequests,
+    AlbTarget2xx,
+    AlbTarget3xx,
+    AlbTarget4xx,
+    AlbTarget5xx,
+    AlbElb5xx,
+    AlbResponseTime,
+    AlbHealthy,
+    AlbUnhealthy,
+    AlbActiveConns,
+    AlbNewConns,
+    AlbProcessedBytes,
+    RdsCpu,
+    RdsConnections,
+    RdsFreeableMemory,
+    RdsReadLatency,
+    RdsWriteLatency,
+    RdsReadIops,
+    RdsWriteIops,
+    RdsFreeStorage,
+    SqsSent,
+    SqsReceived,
+    SqsDeleted,
+    SqsVisible,
+    SqsNotVisible,
+    SqsOldestAge,
+    SqsEmptyReceives,
+    DdbReadUnits,
+    DdbWriteUnits,
+    DdbGetLatency,
+    DdbPutLatency,
+    DdbThrottled,
+    LambdaInvocations,
+    LambdaErrors,
+    LambdaThrottles,
+    LambdaDuration,
+    LambdaConcurrent,
+    Ec2Cpu,
+    Ec2NetIn,
+    Ec2NetOut,
+    Ec2PacketsIn,
+    Ec2PacketsOut,
+    Ec2StatusFailed,
+    Ec2StatusInstance,
+    Ec2StatusSystem,
+    Ec2EbsReadBytes,
+    Ec2EbsWriteBytes,
+    Ec2EbsReadOps,
+    Ec2EbsWriteOps,
+}
+
+/// A catalog entry: the metric, its name and unit, and the statistic the metrics table
+/// writes for it.
+pub(crate) struct Def {
+    pub m: M,
+    pub kind: Kind,
+    pub name: &'static str,
+    pub unit: &'static str,
+    pub stat: Statistic,
+    /// Extra dimension after the resource's (DynamoDB `Operation`).
+    pub operation: Option<&'static str>,
+}
+
+const fn def(m: M, kind: Kind, name: &'static str, unit: &'static str, stat: Statistic) -> Def {
+    Def {
+        m,
+        kind,
+        name,
+        unit,
+        stat,
+        operation: None,
+    }
+}
+
+use Statistic::{Average, Maximum, Sum};
+
+/// Every metric, in the order the metrics table writes them (per resource).
+pub(crate) const CATALOG: &[Def] = &[
+    def(M::AlbRequests, Kind::Alb, "RequestCount", "Count", Sum),
+    def(
+        M::AlbTarget2xx,
+        Kind::Alb,
+        "HTTPCode_Target_2XX_Count",
+        "Count",
+        Sum,
+    ),
+    def(
+        M::AlbTarget3xx,
+        Kind::Alb,
+        "HTTPCode_Target_3XX_Count",
+        "Count",
+        Sum,
+    ),
+    def(
+        M::AlbTarget4xx,
+        Kind::Alb,
+        "HTTPCode_Target_4XX_Count",
+        "Count",
+        Sum,
+    ),
+    def(
+        M::AlbTarget5xx,
+        Kind::Alb,
+        "HTTPCode_Target_5XX_Count",
+        "Count",
+        Sum,
+    ),
+    def(
+        M::AlbElb5xx,
+        Kind::Alb,
+        "HTTPCode_ELB_5XX_Count",
+        "Count",
+        Sum,
+    ),
+    def(
+        M::AlbResponseTime,
+        Kind::Alb,
+        "TargetResponseTime",
+        "Seconds",
+        Average,
+    ),
+    def(
+        M::AlbHealthy,
+        Kind::Alb,
+        "HealthyHostCount",
+        "Count",
+        Average,
+    ),
+    def(
+        M::AlbUnhealthy,
+        Kind::Alb,
+        "UnHealthyHostCount",
+        "Count",
+        Average,
+    ),
+    def(
+        M::AlbActiveConns,
+        Kind::Alb,
+        "ActiveConnectionCount",
+        "Count",
+        Sum,
+    ),
+    def(
+        M::AlbNewConns,
+        Kind::Alb,
+        "NewConnectionCount",
+        "Count",
+        Sum,
+    ),
+    def(
+        M::AlbProcessedBytes,
+        Kind::Alb,
+        "ProcessedBytes",
+        "Bytes",
+        Sum,
+    ),
+    def(M::RdsCpu, Kind::Rds, "CPUUtilization", "Percent", Average),
+    def(
+        M::RdsConnections,
+        Kind::Rds,
+        "DatabaseConnections",
+        "Count",
+        Average,
+    ),
+    def(
+        M::RdsFreeableMemory,
+        Kind::Rds,
+        "FreeableMemory",
+        "Bytes",
+        Average,
+    ),
+    def(
+        M::RdsReadLatency,
+        Kind::Rds,
+        "ReadLatency",
+        "Seconds",
+        Average,
+    ),
+    def(
+        M::RdsWriteLatency,
+        Kind::Rds,
+        "WriteLatency",
+        "Seconds",
+        Average,
+    ),
+    def(
+        M::RdsReadIops,
+        Kind::Rds,
+        "ReadIOPS",
+        "Count/Second",
+        Average,
+    ),
+    def(
+        M::RdsWriteIops,
+        Kind::Rds,
+        "WriteIOPS",
+        "Count/Second",
+        Average,
+    ),
+    def(
+        M::RdsFreeStorage,
+        Kind::Rds,
+        "FreeStorageSpace",
+        "Bytes",
+        Average,
+    ),
+    def(M::SqsSent, Kind::Sqs, "NumberOfMessagesSent", "Count", Sum),
+    def(
+        M::SqsReceived,
+        Kind::Sqs,
+        "NumberOfMessagesReceived",
+        "Count",
+        Sum,
+    ),
+    def(
+        M::SqsDeleted,
+        Kind::Sqs,
+        "NumberOfMessagesDeleted",
+        "Count",
+        Sum,
+    ),
+    def(
+        M::SqsVisible,
+        Kind::Sqs,
+        "ApproximateNumberOfMessagesVisible",
+        "Count",
+        Average,
+    ),
+    def(
+        M::SqsNotVisible,
+        Kind::Sqs,
+        "ApproximateNumberOfMessagesNotVisible",
+        "Count",
+        Average,
+    ),
+    def(
+        M::SqsOldestAge,
+        Kind::Sqs,
+        "ApproximateAgeOfOldestMessage",
+        "Seconds",
+        Maximum,
+    ),
+    def(
+        M::SqsEmptyReceives,
+        Kind::Sqs,
+        "NumberOfEmptyReceives",
+        "Count",
+        Sum,
+    ),
+    def(
+        M::DdbReadUnits,
+        Kind::Dynamo,
+        "ConsumedReadCapacityUnits",
+        "Count",
+        Sum,
+    ),
+    def(
+        M::DdbWriteUnits,
+        Kind::Dynamo,
+        "ConsumedWriteCapacityUnits",
+        "Count",
+        Sum,
+    ),
+    Def {
+        operation: Some("GetItem"),
+        ..def(
+            M::DdbGetLatency,
+            Kind::Dynamo,
+            "SuccessfulRequestLatency",
+            "Milliseconds",
+            Average,
+        )
+    },
+    Def {
+        operation: Some("PutItem"),
+        ..def(
+            M::DdbPutLatency,
+            Kind::Dynamo,
+            "SuccessfulRequestLatency",
+            "Milliseconds",
+            Average,
+        )
+    },
+    def(
+        M::DdbThrottled,
+        Kind::Dynamo,
+        "ThrottledRequests",
+        "Count",
+        Sum,
+    ),
+    def(
+        M::LambdaInvocations,
+        Kind::Lambda,
+        "Invocations",
+        "Count",
+        Sum,
+    ),
+    def(M::LambdaErrors, Kind::Lambda, "Errors", "Count", Sum),
+    def(M::LambdaThrottles, Kind::Lambda, "Throttles", "Count", Sum),
+    def(
+        M::LambdaDuration,
+        Kind::Lambda,
+        "Duration",
+        "Milliseconds",
+        Average,
+    ),
+    def(
+        M::LambdaConcurrent,
+        Kind::Lambda,
+        "ConcurrentExecutions",
+        "Count",
+        Maximum,
+    ),
+    def(M::Ec2Cpu, Kind::Node, "CPUUtilization", "Percent", Average),
+    def(M::Ec2NetIn, Kind::Node, "NetworkIn", "Bytes", Sum),
+    def(M::Ec2NetOut, Kind::Node, "NetworkOut", "Bytes", Sum),
+    def(
+        M::Ec2PacketsIn,
+        Kind::Node,
+        "NetworkPacketsIn",
+        "Count",
+        Sum,
+    ),
+    def(
+        M::Ec2PacketsOut,
+        Kind::Node,
+        "NetworkPacketsOut",
+        "Count",
+        Sum,
+    ),
+    def(
+        M::Ec2StatusFailed,
+        Kind::Node,
+        "StatusCheckFailed",
+        "Count",
+        Maximum,
+    ),
+    def(
+        M::Ec2StatusInstance,
+        Kind::Node,
+        "StatusCheckFailed_Instance",
+        "Count",
+        Maximum,
+    ),
+    def(
+        M::Ec2StatusSystem,
+        Kind::Node,
+        "StatusCheckFailed_System",
+        "Count",
+        Maximum,
+    ),
+    def(M::Ec2EbsReadBytes, Kind::Node, "EBSReadBytes", "Bytes", Sum),
+    def(
+        M::Ec2EbsWriteBytes,
+        Kind::Node,
+        "EBSWriteBytes",
+        "Bytes",
+        Sum,
+    ),
+    def(M::Ec2EbsReadOps, Kind::Node, "EBSReadOps", "Count", Sum),
+    def(M::Ec2EbsWriteOps, Kind::Node, "EBSWriteOps", "Count", Sum),
+];
+
+pub(crate) fn namespace(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Alb => "AWS/ApplicationELB",
+        Kind::Rds => "AWS/RDS",
+        Kind::Sqs => "AWS/SQS",
+        Kind::Dynamo => "AWS/DynamoDB",
+        Kind::Lambda => "AWS/Lambda",
+        Kind::Node => "AWS/EC2",
+    }
+}
+
+/// Aggregated samples: what CloudWatch keeps per datapoint.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct StatSet {
+    pub sum: f64,
+    pub count: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl StatSet {
+    fn one(v: f64) -> StatSet {
+        StatSet {
+            sum: v,
+            count: 1.0,
+            min: v,
+            max: v,
+        }
+    }
+    /// `n` samples of value 1 (a request counted once).
+    fn ones(n: u32) -> Option<StatSet> {
+        (n > 0).then_some(StatSet {
+            sum: n as f64,
+            count: n as f64,
+            min: 1.0,
+            max: 1.0,
+        })
+    }
+    fn merge(self, o: StatSet) -> StatSet {
+        StatSet {
+            sum: self.sum + o.sum,
+            count: self.count + o.count,
+            min: self.min.min(o.min),
+            max: self.max.max(o.max),
+        }
+    }
+    pub fn get(&self, s: Statistic) -> f64 {
+        match s {
+            Statistic::Average => self.sum / self.count.max(1e-12),
+            Statistic::Sum => self.sum,
+            Statistic::Minimum => self.min,
+            Statistic::Maximum => self.max,
+            Statistic::SampleCount => self.count,
+        }
+    }
+}
+
+/// A series resolved to the model: metric, resource index, sub-resource (target group).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Resolved {
+    pub m: M,
+    pub kind: Kind,
+    pub r: usize,
+    pub sub: usize,
+}
+
+/// The invocations of one function in one minute.
+type InvocationList = Rc<Vec<Invocation>>;
+
+/// Lookback of the SQS backlog model (minutes): a backlog is rebuilt from this far back.
+const SQS_LOOKBACK: i64 = 90;
+
+/// Datapoints with per-minute aggregates cached: build one per partition render (or per
+/// batch of queries); results are exactly those of [`datapoint`].
+pub struct DatapointCache<'w> {
+    world: &'w World,
+    pub(crate) model: Model,
+    req: RefCell<HashMap<Micros, Rc<ReqMinute>>>,
+    nodes: RefCell<HashMap<Micros, Rc<Vec<NodeMinute>>>>,
+    lambdas: RefCell<HashMap<(usize, Micros), InvocationList>>,
+    containers: RefCell<HashMap<usize, Rc<crate::sources::kubernetes::ContainerModel>>>,
+    scratch: RefCell<Vec<Visit>>,
+}
+
+impl<'w> DatapointCache<'w> {
+    pub fn new(world: &'w World) -> Self {
+        DatapointCache {
+            world,
+            model: Model::build(world),
+            req: RefCell::new(HashMap::new()),
+            nodes: RefCell::new(HashMap::new()),
+            lambdas: RefCell::new(HashMap::new()),
+            containers: RefCell::new(HashMap::new()),
+            scratch: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn world(&self) -> &'w World {
+        self.world
+    }
+
+    /// The datapoint of `series` for the period starting at `period_start`; see [`datapoint`].
+    pub fn datapoint(&self, series: &MetricSeries, period_start: Micros) -> Option<f64> {
+        let r = self.resolve(series)?;
+        self.stat_set(r, series.period_seconds, period_start)
+            .map(|s| s.get(series.statistic))
+    }
+
+    pub(crate) fn resolve(&self, s: &MetricSeries) -> Option<Resolved> {
+        let kind = Kind::of_namespace(s.namespace)?;
+        let r = self.model.find(self.world, kind, &s.resource)?;
+        let op = s
+            .dimensions
+            .iter()
+            .find(|(n, _)| *n == "Operation")
+            .map(|(_, v)| v.as_str());
+        let d = CATALOG.iter().find(|d| {
+            d.kind == kind && d.name == s.metric && (op.is_none() || d.operation == op)
+        })?;
+        let sub = if kind == Kind::Alb {
+            s.dimensions
+                .iter()
+                .find(|(n, _)| *n == "TargetGroup")
+                .and_then(|(_, v)| self.model.albs[r].tg_dims.iter().position(|t| t == v))
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        Some(Resolved {
+            m: d.m,
+            kind,
+            r,
+            sub,
+        })
+    }
+
+    /// Native resolution of a metric, in seconds.
+    pub(crate) fn resolution(&self, kind: Kind) -> u32 {
+        if kind == Kind::Node
+            && !self
+                .world
+                .config
+                .generation
+                .sources
+                .cloudwatch
+                .ec2_detailed_monitoring
+        {
+            300
+        } else {
+            60
+        }
+    }
+
+    /// The aggregated samples of a period, or `None` when CloudWatch has no datapoint.
+    pub(crate) fn stat_set(&self, r: Resolved, period_s: u32, start: Micros) -> Option<StatSet> {
+        let native = self.resolution(r.kind);
+        let period = period_s as Micros * SECOND;
+        if period_s < native || !period_s.is_multiple_of(native) || start.rem_euclid(period) != 0 {
+            return None;
+        }
+        let mut acc: Option<StatSet> = None;
+        let mut t = start;
+        while t < start + period {
+            if let Some(s) = self.minute(r, t) {
+                acc = Some(match acc {
+                    Some(a) => a.merge(s),
+                    None => s,
+                });
+            }
+            t += MINUTE;
+        }
+        acc
+    }
+
+    /// Records the aggregates of a minute the caller expanded itself.
+    pub(crate) fn prime(&self, minute: Micros, agg: ReqMinute) {
+        self.req
+            .borrow_mut()
+            .entry(minute)
+            .or_insert_with(|| Rc::new(agg));
+    }
+
+    fn req(&self, minute: Micros) -> Rc<ReqMinute> {
+        if let Some(x) = self.req.borrow().get(&minute) {
+            return x.clone();
+        }
+        let mut scratch = self.scratch.borrow_mut();
+        scratch.clear();
+        self.world.expand_minute(minute, &mut scratch);
+        let agg = Rc::new(ReqMinute::from_visits(
+            self.world,
+            &self.model,
+            minute,
+            &scratch,
+        ));
+        self.req.borrow_mut().insert(minute, agg.clone());
+        agg
+    }
+
+    fn nodes(&self, minute: Micros) -> Rc<Vec<NodeMinute>> {
+        if let Some(x) = self.nodes.borrow().get(&minute) {
+            return x.clone();
+        }
+        let v = Rc::new(super::model::node_minutes(
+            self.world,
+            &self.containers,
+            minute,
+        ));
+        self.nodes.borrow_mut().insert(minute, v.clone());
+        v
+    }
+
+    pub(crate) fn invocations(&self, f: usize, minute: Micros) -> Rc<Vec<Invocation>> {
+        if let Some(x) = self.lambdas.borrow().get(&(f, minute)) {
+            return x.clone();
+        }
+        let v = Rc::new(invocations(self.world, &self.model, f, minute));
+        self.lambdas.borrow_mut().insert((f, minute), v.clone());
+        v
+    }
+
+    fn noise(&self, key: u64, m: M, minute: Micros) -> Rng {
+        Rng::derive(key, &[str_key("cw-noise"), m as u64, minute as u64])
+    }
+
+    /// Samples of one metric in one minute.
+    fn minute(&self, r: Resolved, minute: Micros) -> Option<StatSet> {
+        match r.kind {
+            Kind::Alb => self.alb_minute(r, minute),
+            Kind::Rds => self.rds_minute(r, minute),
+            Kind::Sqs => self.sqs_minute(r, minute),
+            Kind::Dynamo => self.ddb_minute(r, minute),
+            Kind::Lambda => self.lambda_minute(r, minute),
+            Kind::Node => self.node_minute(r, minute),
+        }
+    }
+
+    fn alb_minute(&self, r: Resolved, minute: Micros) -> Option<StatSet> {
+        match r.m {
+            M::AlbHealthy | M::AlbUnhealthy => {
+                let s = *self.model.albs[r.r].services.get(r.sub)?;
+                let (healthy, unhealthy) = target_health(self.world, s, minute);
+                Some(if r.m == M::AlbHealthy {
+                    healthy
+                } else {
+                    unhealthy
+                })
+            }
+            _ => {
+                let q = self.req(minute);
+                let a: &AlbMinute = &q.alb[r.r];
+                match r.m {
+                    M::AlbRequests => StatSet::ones(a.requests),
+                    M::AlbTarget2xx => StatSet::ones(a.c2),
+                    M::AlbTarget3xx => StatSet::ones(a.c3),
+                    M::AlbTarget4xx => StatSet::ones(a.c4),
+                    M::AlbTarget5xx => StatSet::ones(a.c5),
+                    M::AlbElb5xx => StatSet::ones(a.rejected),
+                    M::AlbResponseTime => (a.requests > 0).then_some(StatSet {
+                        sum: a.rt_sum,
+                        count: a.requests as f64,
+                        min: a.rt_min,
+                        max: a.rt_max,
+                    }),
+                    M::AlbActiveConns => (a.requests > 0).then(|| {
+                        StatSet::one(a.new_conns as f64 + (a.requests as f64 * 0.45).round())
+                    }),
+                    M::AlbNewConns => (a.requests > 0).then(|| StatSet::one(a.new_conns as f64)),
+                    M::AlbProcessedBytes => (a.requests > 0).then(|| StatSet::one(a.bytes)),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    fn rds_minute(&self, r: Resolved, minute: Micros) -> Option<StatSet> {
+        let w = self.world;
+        let rds = &self.model.rds[r.r];
+        let q = self.req(minute);
+        let (mut visits, mut writes, mut expected) = (0.0, 0.0, 0.0);
+        for &s in &rds.services {
+            visits += q.svc[s].visits as f64;
+            writes += q.svc[s].writes as f64;
+            expected += self.model.expected_visits[s];
+        }
+        let load = if expected > 0.0 {
+            visits / expected
+        } else {
+            0.0
+        };
+        let mut rng = self.noise(rds.key, r.m, minute);
+        let v = match r.m {
+            M::RdsCpu => {
+                let vacuum = if autovacuum_runs(rds.key, minute) {
+                    4.5
+                } else {
+                    0.0
+                };
+                let checkpoint = if minute.rem_euclid(5 * MINUTE) == 0 {
+                    1.5
+                } else {
+                    0.0
+                };
+                (2.6 + rds.cpu_per_load * load + vacuum + checkpoint + 0.7 * rng.normal())
+                    .clamp(0.5, 100.0)
+            }
+            M::RdsConnections => {
+                let mut c = 2.0 + (rng.f64() < 0.3) as u32 as f64;
+                let mid = minute + 30 * SECOND;
+                for &s in &rds.services {
+                    let exp = self.model.expected_visits[s].max(1e-9);
+                    let l = q.svc[s].visits as f64 / exp;
+                    let per_pod = pool_size(w.service(s).language, l);
+                    let pods = w
+                        .pods
+                        .pods_overlapping(s, minute, minute + MINUTE)
+                        .filter(|&p| w.pod(p).serving_at(mid))
+                        .count();
+                    c += per_pod * pods as f64;
+                }
+                c
+            }
+            M::RdsFreeableMemory => {
+                let day_phase =
+                    (minute.rem_euclid(DAY) as f64 / DAY as f64) * std::f64::consts::TAU;
+                let conns = self
+                    .rds_minute(
+                        Resolved {
+                            m: M::RdsConnections,
+                            ..r
+                        },
+                        minute,
+                    )
+                    .map_or(0.0, |s| s.sum);
+                (rds.memory_bytes * (0.34 + 0.015 * day_phase.sin()) - conns * 9.5e6 - load * 120e6
+                    + 40e6 * rng.normal())
+                .max(rds.memory_bytes * 0.02)
+                .round()
+            }
+            M::RdsReadLatency => 0.00042 + 0.00011 * load + 0.00004 * rng.normal().abs(),
+            M::RdsWriteLatency => 0.00105 + 0.00028 * load + 0.00012 * rng.normal().abs(),
+            M::RdsReadIops => 1.2 + 0.055 * visits + 0.8 * rng.normal().abs(),
+            M::RdsWriteIops => 3.5 + 0.09 * writes + 0.012 * visits + 1.5 * rng.normal().abs(),
+            M::RdsFreeStorage => {
+                let days = minute.div_euclid(DAY);
+                let within = ((days.rem_euclid(30)) as f64
+                    + minute.rem_euclid(DAY) as f64 / DAY as f64)
+                    / 30.0;
+                (rds.storage_bytes * (0.66 - 0.06 * crate::rng::unit(rds.key))
+                    - 14e9 * within
+                    - 2e6 * rng.normal().abs())
+                .round()
+            }
+            _ => return None,
+        };
+        Some(StatSet::one(v))
+    }
+
+    /// Messages the consumers of queue `qi` could not take in `minute` (no pod serving).
+    fn sqs_dropped(&self, qi: usize, minute: Micros) -> f64 {
+        let w = self.world;
+        let mut dropped = 0.0;
+        for &s in &self.model.queues[qi].consumers {
+            let always = w
+                .pods
+                .pods_overlapping(s, minute, minute + MINUTE)
+                .any(|p| {
+                    let pod = w.pod(p);
+                    pod.ready <= minute
+                        && pod.deleted.is_none_or(|d| d >= minute + MINUTE)
+                        && !pod
+                            .restarts
+                            .iter()
+                            .any(|r| r.at < minute + MINUTE && r.back > minute)
+                });
+            if !always && w.requests.roots_per_minute[s] > 0.0 {
+                let q = self.req(minute);
+                dropped += q.svc[s].arrived.saturating_sub(q.svc[s].roots) as f64;
+            }
+        }
+        dropped
+    }
+
+    /// Extra messages per minute the consumers can take beyond the arrivals.
+    fn sqs_capacity(&self, qi: usize, minute: Micros) -> f64 {
+        let w = self.world;
+        let mid = minute + 30 * SECOND;
+        self.model.queues[qi]
+            .consumers
+            .iter()
+            .map(|&s| {
+                let serving = w
+                    .pods
+                    .pods_overlapping(s, minute, minute + MINUTE)
+                    .filter(|&p| w.pod(p).serving_at(mid))
+                    .count() as f64;
+                let per_pod = self.model.expected_visits[s] / w.service(s).replicas.max(1) as f64;
+                2.0 * per_pod * serving * w.traffic.service(s, minute).max(0.2)
+            })
+            .sum()
+    }
+
+    /// Backlog at the end of `minute`, the messages drained from it in that minute and
+    /// when the current backlog began (rebuilt from `SQS_LOOKBACK` minutes back).
+    fn sqs_backlog(&self, qi: usize, minute: Micros) -> (f64, f64, Micros) {
+        let mut backlog = 0.0f64;
+        let mut drained = 0.0;
+        let mut since = minute;
+        for k in (0..SQS_LOOKBACK).rev() {
+            let m = minute - k * MINUTE;
+            let dropped = self.sqs_dropped(qi, m);
+            drained = if backlog > 0.0 {
+                backlog.min(self.sqs_capacity(qi, m)).floor()
+            } else {
+                0.0
+            };
+            let before = backlog;
+            backlog = backlog - drained + dropped;
+            if before <= 0.0 && backlog > 0.0 {
+                since = m;
+            }
+        }
+        (backlog, drained, since)
+    }
+
+    fn sqs_minute(&self, r: Resolved, minute: Micros) -> Option<StatSet> {
+        let w = self.world;
+        let queue = &self.model.queues[r.r];
+        let q = self.req(minute);
+        let (mut visits, mut errors, mut sent, mut busy, mut pods) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for &s in &queue.consumers {
+            let m = &q.svc[s];
+            visits += m.visits as f64;
+            errors += m.errors as f64;
+            busy += m.busy_s;
+            // Messages sent: every job that arrived (root arrivals, whether or not a pod
+            // took it) plus the jobs enqueued by callers (non-root visits).
+            sent += (m.arrived + (m.visits - m.roots)) as f64;
+            pods += w
+                .pods
+                .pods_overlapping(s, minute, minute + MINUTE)
+                .filter(|&p| w.pod(p).serving_at(minute + 30 * SECOND))
+                .count() as f64;
+        }
+        let mut rng = self.noise(queue.key, r.m, minute);
+        let v = match r.m {
+            M::SqsSent => sent,
+            M::SqsReceived => visits + self.sqs_backlog(r.r, minute).1,
+            M::SqsDeleted => (visits + self.sqs_backlog(r.r, minute).1 - errors).max(0.0),
+            M::SqsVisible => {
+                let (b, _, _) = self.sqs_backlog(r.r, minute);
+                b + rng.poisson(visits / 60.0 * 1.2) as f64
+            }
+            M::SqsNotVisible => (busy / 60.0 + errors * 0.5).round() + rng.poisson(0.3) as f64,
+            M::SqsOldestAge => {
+                let (b, _, since) = self.sqs_backlog(r.r, minute);
+                if b > 0.0 {
+                    ((minute + MINUTE - since) / SECOND) as f64
+                } else if visits > 0.0 {
+                    rng.lognormal(1.6, 0.6).round()
+                } else {
+                    0.0
+                }
+            }
+            M::SqsEmptyReceives => {
+                let per_pod = visits / pods.max(1.0);
+                (pods * 12.0 * (-per_pod / 8.0).exp()).round()
+            }
+            _ => return None,
+        };
+        Some(StatSet::one(v))
+    }
+
+    fn ddb_minute(&self, r: Resolved, minute: Micros) -> Option<StatSet> {
+        let t = &self.model.tables[r.r];
+        let q = self.req(minute);
+        let (mut reads, mut writes, mut expected) = (0.0, 0.0, 0.0);
+        for &s in &t.services {
+            reads += q.svc[s].visits as f64;
+            writes += q.svc[s].writes as f64;
+            expected += self.model.expected_visits[s];
+        }
+        if reads <= 0.0 {
+            return None;
+        }
+        let load = reads / expected.max(1e-9);
+        let mut rng = self.noise(t.key, r.m, minute);
+        match r.m {
+            M::DdbReadUnits => Some(StatSet {
+                sum: (reads * rng.range_f64(0.62, 0.74) * 2.0).round() / 2.0,
+                count: reads,
+                min: 0.5,
+                max: 2.5,
+            }),
+            M::DdbWriteUnits => (writes > 0.0).then(|| StatSet {
+                sum: (writes * rng.range_f64(1.15, 1.35)).round(),
+                count: writes,
+                min: 1.0,
+                max: 3.0,
+            }),
+            M::DdbGetLatency | M::DdbPutLatency => {
+                let n = if r.m == M::DdbGetLatency {
+                    reads
+                } else {
+                    writes
+                };
+                let base = if r.m == M::DdbGetLatency { 2.6 } else { 4.9 };
+                let avg = base * (1.0 + 0.04 * load) * rng.lognormal(1.0, 0.08);
+                (n > 0.0).then(|| StatSet {
+                    sum: avg * n,
+                    count: n,
+                    min: avg * rng.range_f64(0.3, 0.45),
+                    max: avg * rng.range_f64(2.5, 6.0),
+                })
+            }
+            M::DdbThrottled => {
+                // Writes arrive unevenly: the busiest seconds of the minute against the
+                // provisioned capacity, once the burst credit is spent.
+                let wcu_per_s = writes * 1.25 / 60.0;
+                let over = (wcu_per_s * rng.range_f64(1.5, 3.0) - t.wcu_per_second).max(0.0);
+                Some(StatSet::one((over * rng.range_f64(10.0, 25.0)).round()))
+            }
+            _ => None,
+        }
+    }
+
+    fn lambda_minute(&self, r: Resolved, minute: Micros) -> Option<StatSet> {
+        let inv = self.invocations(r.r, minute);
+        let n = inv.len() as u32;
+        if n == 0 {
+            return None;
+        }
+        match r.m {
+            M::LambdaInvocations => StatSet::ones(n),
+            M::LambdaErrors => {
+                let e = inv.iter().filter(|i| i.error).count() as f64;
+                Some(StatSet {
+                    sum: e,
+                    count: n as f64,
+                    min: if e == n as f64 { 1.0 } else { 0.0 },
+                    max: if e > 0.0 { 1.0 } else { 0.0 },
+                })
+            }
+            M::LambdaThrottles => Some(StatSet {
+                sum: 0.0,
+                count: n as f64,
+                min: 0.0,
+                max: 0.0,
+            }),
+            M::LambdaDuration => {
+                let mut s = StatSet {
+                    sum: 0.0,
+                    count: 0.0,
+                    min: f64::INFINITY,
+                    max: 0.0,
+                };
+                for i in inv.iter() {
+                    s = s.merge(StatSet::one(i.duration_ms));
+                }
+                Some(s)
+            }
+            M::LambdaConcurrent => {
+                let prev = self.invocations(r.r, minute - MINUTE);
+                let all: Vec<&Invocation> = prev.iter().chain(inv.iter()).collect();
+                let max = inv
+                    .iter()
+                    .map(|x| {
+                        all.iter()
+                            .filter(|y| y.start <= x.start && y.end() > x.start)
+                            .count()
+                    })
+                    .max()
+                    .unwrap_or(0);
+                Some(StatSet::one(max as f64))
+            }
+            _ => None,
+        }
+    }
+
+    fn node_minute(&self, r: Resolved, minute: Micros) -> Option<StatSet> {
+        let cores = self.world.config.services.cluster.nodes.cpu_cores as f64;
+        let nm = self.nodes(minute)[r.r];
+        let v = match r.m {
+            M::Ec2Cpu => (nm.cores / cores * 100.0).clamp(0.0, 100.0),
+            M::Ec2NetIn => nm.net_in.round(),
+            M::Ec2NetOut => nm.net_out.round(),
+            M::Ec2PacketsIn => (nm.net_in / 1_180.0).round(),
+            M::Ec2PacketsOut => (nm.net_out / 960.0).round(),
+            M::Ec2StatusFailed | M::Ec2StatusInstance | M::Ec2StatusSystem => 0.0,
+            M::Ec2EbsReadBytes => nm.ebs_read.round(),
+            M::Ec2EbsWriteBytes => nm.ebs_write.round(),
+            M::Ec2EbsReadOps => (nm.ebs_read / 24_576.0).round(),
+            M::Ec2EbsWriteOps => (nm.ebs_write / 32_768.0).round(),
+            _ => return None,
+        };
+        Some(StatSet::one(v))
+    }
+}
+
+/// Connections a pod's pool holds at relative load `l` (1.0 = normal traffic).
+fn pool_size(lang: Language, l: f64) -> f64 {
+    match lang {
+        // HikariCP: minimumIdle defaults to maximumPoolSize (10).
+        Language::Java => 10.0,
+        // SQLAlchemy: pool_size 5, max_overflow 10.
+        Language::Python => 5.0 + (4.0 * (l - 0.6)).clamp(0.0, 10.0).round(),
+        // database/sql: 2 idle, more under load.
+        Language::Go => 2.0 + (3.0 * l).clamp(0.0, 8.0).round(),
+        // node-postgres: grows on demand, idle connections close after 10 s.
+        Language::Node => 1.0 + (4.0 * l).clamp(0.0, 9.0).round(),
+    }
+}
+
+/// Does an autovacuum worker run on the instance during `minute`?
+pub(crate) fn autovacuum_runs(key: u64, minute: Micros) -> bool {
+    crate::rng::unit(crate::rng::stream(
+        key,
+        &[str_key("autovacuum"), minute as u64],
+    )) < 0.06
+}
+
+/// Target health of service `s`'s pods, sampled every 10 s of the minute: (healthy,
+/// unhealthy). Pods still starting are in the `initial` state and counted in neither.
+fn target_health(world: &World, s: usize, minute: Micros) -> (StatSet, StatSet) {
+    let pods: Vec<usize> = world
+        .pods
+        .pods_overlapping(s, minute, minute + MINUTE)
+        .collect();
+    let mut h: Option<StatSet> = None;
+    let mut u: Option<StatSet> = None;
+    for k in 0..6 {
+        let t = minute + 5 * SECOND + k * 10 * SECOND;
+        let mut healthy = 0.0;
+        let mut unhealthy = 0.0;
+        for &p in &pods {
+            let pod = world.pod(p);
+            if pod.serving_at(t) {
+                healthy += 1.0;
+            } else if t >= pod.ready && pod.deleted.is_none_or(|d| t < d) {
+                unhealthy += 1.0;
+            }
+        }
+        h = Some(h.map_or(StatSet::one(healthy), |x| x.merge(StatSet::one(healthy))));
+        u = Some(u.map_or(StatSet::one(unhealthy), |x| {
+            x.merge(StatSet::one(unhealthy))
+        }));
+    }
+    (
+        h.unwrap_or(StatSet::one(0.0)),
+        u.unwrap_or(StatSet::one(0.0)),
+    )
+}
+
+/// The series of catalog entry `d` on resource `r` (sub-resource `sub`), with the given
+/// statistic and period.
+pub(crate) fn make_series(
+    world: &World,
+    model: &Model,
+    d: &Def,
+    r: usize,
+    sub: usize,
+    statistic: Statistic,
+    period_seconds: u32,
+) -> MetricSeries {
+    let (resource, dimensions): (String, Vec<(&'static str, String)>) = match d.kind {
+        Kind::Alb => {
+            let a = &model.albs[r];
+            let dims = if matches!(d.m, M::AlbHealthy | M::AlbUnhealthy) {
+                vec![
+                    (
+                        "TargetGroup",
+                        a.tg_dims.get(sub).cloned().unwrap_or_default(),
+                    ),
+                    ("LoadBalancer", a.dim.clone()),
+                ]
+            } else {
+                vec![("LoadBalancer", a.dim.clone())]
+            };
+            (a.name.clone(), dims)
+        }
+        Kind::Rds => {
+            let id = model.rds[r].id.clone();
+            (id.clone(), vec![("DBInstanceIdentifier", id)])
+        }
+        Kind::Sqs => {
+            let id = model.queues[r].id.clone();
+            (id.clone(), vec![("QueueName", id)])
+        }
+        Kind::Dynamo => {
+            let id = model.tables[r].id.clone();
+            let mut dims = vec![("TableName", id.clone())];
+            if let Some(op) = d.operation {
+                dims.push(("Operation", op.to_string()));
+            }
+            (id, dims)
+        }
+        Kind::Lambda => {
+            let id = model.functions[r].id.clone();
+            (id.clone(), vec![("FunctionName", id)])
+        }
+        Kind::Node => {
+            let n = &world.topology.nodes[r];
+            (n.name.clone(), vec![("InstanceId", n.instance_id.clone())])
+        }
+    };
+    MetricSeries {
+        namespace: namespace(d.kind),
+        metric: d.name,
+        unit: d.unit,
+        statistic,
+        period_seconds,
+        dimensions,
+        resource,
+    }
+}
+
+/// The base series (each catalog metric on each resource, at its native resolution with
+/// its usual statistic), then the series the alarms evaluate that are not among them.
+pub(crate) fn base_series(world: &World, model: &Model) -> Vec<MetricSeries> {
+    let ec2_period = if world
+        .config
+        .generation
+        .sources
+        .cloudwatch
+        .ec2_detailed_monitoring
+    {
+        60
+    } else {
+        300
+    };
+    let mut out = Vec::new();
+    let count = |k: Kind| match k {
+        Kind::Alb => model.albs.len(),
+        Kind::Rds => model.rds.len(),
+        Kind::Sqs => model.queues.len(),
+        Kind::Dynamo => model.tables.len(),
+        Kind::Lambda => model.functions.len(),
+        Kind::Node => world.topology.nodes.len(),
+    };
+    for kind in [
+        Kind::Alb,
+        Kind::Rds,
+        Kind::Sqs,
+        Kind::Dynamo,
+        Kind::Lambda,
+        Kind::Node,
+    ] {
+        for r in 0..count(kind) {
+            for d in CATALOG.iter().filter(|d| d.kind == kind) {
+                let period = if kind == Kind::Node { ec2_period } else { 60 };
+                let subs = if matches!(d.m, M::AlbHealthy | M::AlbUnhealthy) {
+                    model.albs[r].tg_dims.len()
+                } else {
+                    1
+                };
+                for sub in 0..subs {
+                    out.push(make_series(world, model, d, r, sub, d.stat, period));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every series the metrics table writes, in a fixed order: every catalog metric of every
+/// resource (ALBs, RDS instances, queues, DynamoDB tables, Lambda functions, nodes), then
+/// the (statistic, period) variants the configured alarms evaluate, when they differ.
+pub fn all_series(world: &World) -> Vec<MetricSeries> {
+    let model = Model::build(world);
+    series_with(world, &model)
+}
+
+pub(crate) fn series_with(world: &World, model: &Model) -> Vec<MetricSeries> {
+    let mut out = base_series(world, model);
+    for a in super::alarms::alarm_instances_with(world, model) {
+        if !out.contains(&a.series) {
+            out.push(a.series);
+        }
+    }
+    out
+}
+
+/// The datapoint of `series` for the period starting at `period_start` (aligned to its period), or None when
+/// CloudWatch has no datapoint (e.g. Lambda with no invocations). A pure function of the world: the metrics
+/// table, the alarms evaluation and Grafana panels all call it, so they agree exactly.
+pub fn datapoint(world: &World, series: &MetricSeries, period_start: Micros) -> Option<f64> {
+    DatapointCache::new(world).datapoint(series, period_start)
+}

@@ -1,0 +1,366 @@
+//! `grafana/panel_series`: one point of one series of one dashboard panel. The values are
+//! the world's own: a Prometheus panel evaluates its query over the same container samples
+//! `kubernetes/metrics` holds, a CloudWatch panel reads the same datapoints as
+//! `cloudwatch/metrics`.
+
+use crate::config::{DashboardDef, Datasource, PanelDef, PromFunction};
+use crate::labels::Label;
+use crate::sources::cloudwatch::{DatapointCache, MetricSeries, all_series};
+use crate::sources::kubernetes::{
+    ContainerSample, container_model, container_sample, scrape_times,
+};
+use crate::sources::{CommonColumns, Source, Table, table_schema};
+use crate::time::{HOUR, MINUTE, Micros, SECOND};
+use crate::world::World;
+use arrow::array::{
+    ArrayRef, Float64Builder, Int32Builder, ListBuilder, StringBuilder, StructBuilder,
+};
+use arrow::datatypes::{DataType, Field, Fields, SchemaRef};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use std::fmt::Write;
+use std::sync::Arc;
+
+pub struct PanelSeries;
+
+/// Prometheus's lookback: an instant query sees samples up to 5 minutes old.
+const LOOKBACK: Micros = 5 * MINUTE;
+
+fn label_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("name", DataType::Utf8, false),
+        Field::new("value", DataType::Utf8, false),
+    ])
+}
+
+/// Reads one Kubernetes metric from a container sample.
+fn prom_value(metric: &str, x: &ContainerSample, limit_bytes: u64) -> f64 {
+    match metric {
+        "container_cpu_usage_seconds_total" => x.cpu_seconds,
+        "container_cpu_cfs_throttled_periods_total" => x.cfs_throttled as f64,
+        "container_memory_working_set_bytes" => x.working_set_bytes as f64,
+        "container_spec_memory_limit_bytes" => limit_bytes as f64,
+        "container_oom_events_total" => x.oom_events as f64,
+        "container_network_receive_bytes_total" => x.rx_bytes as f64,
+        "container_network_transmit_bytes_total" => x.tx_bytes as f64,
+        "kube_pod_container_status_restarts_total" => x.restarts as f64,
+        _ => f64::from(u8::from(x.ready)),
+    }
+}
+
+/// One planned point: (timestamp, panel index in the flattened panel list, series key, value).
+struct Point {
+    ts: Micros,
+    panel: u32,
+    /// Pod index (Prometheus) or series index (CloudWatch).
+    series: u32,
+    value: f64,
+}
+
+impl Table for PanelSeries {
+    fn source(&self) -> Source {
+        Source::Grafana
+    }
+    fn name(&self) -> &'static str {
+        "panel_series"
+    }
+    fn code(&self) -> &'static str {
+        "gps"
+    }
+
+    fn schema(&self) -> SchemaRef {
+        table_schema(vec![
+            Field::new("dashboard_uid", DataType::Utf8, false),
+            Field::new("dashboard_title", DataType::Utf8, false),
+            Field::new("panel_id", DataType::Int32, false),
+            Field::new("panel_title", DataType::Utf8, false),
+            Field::new("ref_id", DataType::Utf8, false),
+            Field::new("datasource", DataType::Utf8, false),
+            Field::new("datasource_uid", DataType::Utf8, false),
+            Field::new("query", DataType::Utf8, false),
+            Field::new("series_name", DataType::Utf8, false),
+            Field::new(
+                "series_labels",
+                DataType::List(Arc::new(Field::new(
+                    "item",
+                    DataType::Struct(label_fields()),
+                    true,
+                ))),
+                false,
+            ),
+            Field::new("value", DataType::Float64, false),
+            Field::new("unit", DataType::Utf8, false),
+        ])
+    }
+
+    fn render(&self, world: &World, hour: Micros) -> Result<RecordBatch, ArrowError> {
+        let end = hour + HOUR;
+        let step = world.config.generation.sources.grafana.refresh_seconds as Micros * SECOND;
+        let panels: Vec<(&DashboardDef, &PanelDef)> = world
+            .config
+            .services
+            .dashboards
+            .iter()
+            .flat_map(|d| d.panels.iter().map(move |p| (d, p)))
+            .collect();
+        let cw_series = all_series(world);
+        let cache = DatapointCache::new(world);
+        let mut points: Vec<Point> = Vec::new();
+        for (pi, (_, panel)) in panels.iter().enumerate() {
+            match panel.datasource {
+                Datasource::Prometheus => {
+                    prometheus_points(world, panel, pi as u32, hour, end, step, &mut points)
+                }
+                Datasource::Cloudwatch => {
+                    for (si, s) in cw_series.iter().enumerate() {
+                        if !series_matches(panel, s) {
+                            continue;
+                        }
+                        let period = s.period_seconds as Micros * SECOND;
+                        let mut t = hour;
+                        while t < end {
+                            if let Some(value) = cache.datapoint(s, t) {
+                                points.push(Point {
+                                    ts: t,
+                                    panel: pi as u32,
+                                    series: si as u32,
+                                    value,
+                                });
+                            }
+                            t += period.max(step);
+                        }
+                    }
+                }
+            }
+        }
+        points.sort_by_key(|p| (p.ts, p.panel, p.series));
+        write(self, world, hour, &panels, &cw_series, &points)
+    }
+}
+
+fn series_matches(panel: &PanelDef, s: &MetricSeries) -> bool {
+    panel.cloudwatch_namespace.as_deref() == Some(s.namespace)
+        && panel.metric.value == s.metric
+        && (panel.resources.is_empty() || panel.resources.iter().any(|r| *r == s.resource))
+}
+
+/// Points of a Prometheus panel: one per pod per step, evaluated over the pod's scrapes.
+fn prometheus_points(
+    world: &World,
+    panel: &PanelDef,
+    pi: u32,
+    hour: Micros,
+    end: Micros,
+    step: Micros,
+    out: &mut Vec<Point>,
+) {
+    let metric = panel.metric.value.as_str();
+    let window = panel.window_seconds as Micros * SECOND;
+    let reach = match panel.function {
+        PromFunction::Instant => LOOKBACK,
+        PromFunction::Rate => window,
+    };
+    for s in 0..world.topology.services.len() {
+        let svc = world.service(s);
+        if panel
+            .namespace
+            .as_ref()
+            .is_some_and(|ns| *ns != svc.namespace)
+        {
+            continue;
+        }
+        for p in world.pods.pods_overlapping(s, hour - reach, end) {
+            // The pod's samples that any step of this hour can see, oldest first.
+            let model = container_model(world, p);
+            let samples: Vec<(Micros, f64)> = scrape_times(world, p, hour - reach, end)
+                .map(|t| {
+                    (
+                        t,
+                        prom_value(
+                            metric,
+                            &container_sample(world, &model, p, t),
+                            svc.memory_limit_bytes,
+                        ),
+                    )
+                })
+                .collect();
+            if samples.is_empty() {
+                continue;
+            }
+            let mut t = hour;
+            while t < end {
+                // samples in (t - reach, t]
+                let hi = samples.partition_point(|&(ts, _)| ts <= t);
+                let lo = samples.partition_point(|&(ts, _)| ts <= t - reach);
+                let seen = &samples[lo..hi];
+                let value = match panel.function {
+                    PromFunction::Instant => seen.last().map(|&(_, v)| v),
+                    PromFunction::Rate if seen.len() >= 2 => {
+                        // Increase with counter resets (a drop starts a new counter).
+                        let mut inc = 0.0;
+                        for w in seen.windows(2) {
+                            inc += if w[1].1 >= w[0].1 {
+                                w[1].1 - w[0].1
+                            } else {
+                                w[1].1
+                            };
+                        }
+                        let dt = (seen[seen.len() - 1].0 - seen[0].0) as f64 / SECOND as f64;
+                        (dt > 0.0).then(|| inc / dt)
+                    }
+                    PromFunction::Rate => None,
+                };
+                if let Some(value) = value {
+                    out.push(Point {
+                        ts: t,
+                        panel: pi,
+                        series: p as u32,
+                        value,
+                    });
+                }
+                t += step;
+            }
+        }
+    }
+}
+
+fn write(
+    table: &PanelSeries,
+    world: &World,
+    hour: Micros,
+    panels: &[(&DashboardDef, &PanelDef)],
+    cw_series: &[MetricSeries],
+    points: &[Point],
+) -> Result<RecordBatch, ArrowError> {
+    let n = points.len();
+    let mut common = CommonColumns::new(table.code(), hour, n);
+    let mut uid = StringBuilder::with_capacity(n, n * 16);
+    let mut title = StringBuilder::with_capacity(n, n * 32);
+    let mut panel_id = Int32Builder::with_capacity(n);
+    let mut panel_title = StringBuilder::with_capacity(n, n * 24);
+    let mut ref_id = StringBuilder::with_capacity(n, n);
+    let mut ds = StringBuilder::with_capacity(n, n * 10);
+    let mut ds_uid = StringBuilder::with_capacity(n, n * 17);
+    let mut query = StringBuilder::with_capacity(n, n * 90);
+    let mut series_name = StringBuilder::with_capacity(n, n * 30);
+    let mut labels = ListBuilder::new(StructBuilder::from_fields(label_fields(), n * 3));
+    let mut value = Float64Builder::with_capacity(n);
+    let mut unit = StringBuilder::with_capacity(n, n * 6);
+    let cluster = &world.config.services.cluster.name;
+    for pt in points {
+        let (dash, panel) = panels[pt.panel as usize];
+        uid.append_value(&dash.uid.value);
+        title.append_value(&dash.title);
+        panel_id.append_value(panel.id as i32);
+        panel_title.append_value(&panel.title);
+        ref_id.append_value("A");
+        value.append_value(pt.value);
+        unit.append_value(&panel.unit);
+        let lb = labels.values();
+        match panel.datasource {
+            Datasource::Prometheus => {
+                let pod = world.pod(pt.series as usize);
+                let svc = world.service(pod.service);
+                ds.append_value("prometheus");
+                ds_uid.append_value("prometheus-eks");
+                let metric = panel.metric.value.as_str();
+                let sel = match &panel.namespace {
+                    Some(ns) => format!("{{namespace=\"{ns}\", container!=\"\"}}"),
+                    None => "{container!=\"\"}".to_string(),
+                };
+                match panel.function {
+                    PromFunction::Instant => {
+                        let _ = write!(query, "{metric}{sel}");
+                    }
+                    PromFunction::Rate => {
+                        let _ = write!(query, "rate({metric}{sel}[{}s])", panel.window_seconds);
+                    }
+                }
+                query.append_value("");
+                series_name.append_value(&pod.name);
+                for (k, v) in [
+                    ("namespace", svc.namespace.as_str()),
+                    ("pod", pod.name.as_str()),
+                    ("container", svc.name.as_str()),
+                    ("cluster", cluster.as_str()),
+                ] {
+                    append_label(lb, k, v);
+                }
+                labels.append(true);
+                common.append(pt.ts, &svc.name, &Label::NORMAL);
+            }
+            Datasource::Cloudwatch => {
+                let s = &cw_series[pt.series as usize];
+                ds.append_value("cloudwatch");
+                ds_uid.append_value("cloudwatch-prod");
+                let _ = write!(
+                    query,
+                    "{{\"namespace\":\"{}\",\"metricName\":\"{}\",\"dimensions\":{{",
+                    s.namespace, s.metric
+                );
+                for (i, (k, v)) in s.dimensions.iter().enumerate() {
+                    let _ = write!(query, "{}\"{k}\":[\"{v}\"]", if i > 0 { "," } else { "" });
+                }
+                let _ = write!(
+                    query,
+                    "}},\"statistic\":\"{}\",\"period\":\"{}\",\"region\":\"{}\"}}",
+                    s.statistic.as_str(),
+                    s.period_seconds,
+                    world.config.services.cluster.region
+                );
+                query.append_value("");
+                let _ = write!(series_name, "{} {}", s.resource, s.metric);
+                series_name.append_value("");
+                for (k, v) in &s.dimensions {
+                    append_label(lb, k, v);
+                }
+                labels.append(true);
+                common.append(pt.ts, resource_service(world, &s.resource), &Label::NORMAL);
+            }
+        }
+    }
+    let own: Vec<ArrayRef> = vec![
+        Arc::new(uid.finish()),
+        Arc::new(title.finish()),
+        Arc::new(panel_id.finish()),
+        Arc::new(panel_title.finish()),
+        Arc::new(ref_id.finish()),
+        Arc::new(ds.finish()),
+        Arc::new(ds_uid.finish()),
+        Arc::new(query.finish()),
+        Arc::new(series_name.finish()),
+        Arc::new(labels.finish()),
+        Arc::new(value.finish()),
+        Arc::new(unit.finish()),
+    ];
+    common.finish(table.schema(), own)
+}
+
+fn append_label(b: &mut StructBuilder, k: &str, v: &str) {
+    if let Some(f) = b.field_builder::<StringBuilder>(0) {
+        f.append_value(k);
+    }
+    if let Some(f) = b.field_builder::<StringBuilder>(1) {
+        f.append_value(v);
+    }
+    b.append(true);
+}
+
+/// The service a resource belongs to (the first service that uses it), or the cluster.
+pub fn resource_service<'a>(world: &'a World, resource: &str) -> &'a str {
+    world
+        .topology
+        .services
+        .iter()
+        .find(|s| {
+            s.load_balancer.as_deref() == Some(resource)
+                || s.rds
+                    .iter()
+                    .chain(&s.sqs)
+                    .chain(&s.dynamodb)
+                    .chain(&s.lambda)
+                    .any(|r| r == resource)
+        })
+        .map(|s| s.name.as_str())
+        .unwrap_or(world.config.services.cluster.name.as_str())
+}
