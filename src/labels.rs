@@ -114,3 +114,71 @@ impl LabelBuilders {
         ]
     }
 }
+
+/// The schema of `labels/records`: the keys of a record and its labels.
+pub fn records_schema() -> arrow::datatypes::SchemaRef {
+    let mut fields = vec![
+        Field::new("record_id", DataType::Utf8, false),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("table", DataType::Utf8, false),
+        Field::new("timestamp", crate::sources::timestamp_type(), false),
+        Field::new("service", DataType::Utf8, false),
+        Field::new("template_id", DataType::Utf8, true),
+    ];
+    fields.extend(label_fields());
+    Arc::new(arrow::datatypes::Schema::new(fields))
+}
+
+/// Projects a source batch onto the labels table, and lists the incident ids it carries.
+pub fn records_batch(
+    batch: &arrow::record_batch::RecordBatch,
+    source: &str,
+    table: &str,
+) -> Result<
+    (
+        arrow::record_batch::RecordBatch,
+        std::collections::BTreeSet<String>,
+    ),
+    arrow::error::ArrowError,
+> {
+    use arrow::array::{Array, StringArray, new_null_array};
+    let n = batch.num_rows();
+    let col = |name: &str| {
+        batch.column_by_name(name).cloned().ok_or_else(|| {
+            arrow::error::ArrowError::SchemaError(format!("{source}/{table} has no column {name}"))
+        })
+    };
+    let constant = |v: &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(v, n)))
+    };
+    let template: ArrayRef = match batch.column_by_name("template_id") {
+        Some(c) => c.clone(),
+        None => new_null_array(&DataType::Utf8, n),
+    };
+    let mut columns: Vec<ArrayRef> = vec![
+        col("record_id")?,
+        constant(source),
+        constant(table),
+        col("timestamp")?,
+        col("service")?,
+        template,
+    ];
+    for f in label_fields() {
+        columns.push(col(f.name())?);
+    }
+    let mut incidents = std::collections::BTreeSet::new();
+    if let Some(ids) = batch
+        .column_by_name("incident_id")
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+    {
+        for i in 0..ids.len() {
+            if ids.is_valid(i) {
+                incidents.insert(ids.value(i).to_string());
+            }
+        }
+    }
+    Ok((
+        arrow::record_batch::RecordBatch::try_new(records_schema(), columns)?,
+        incidents,
+    ))
+}

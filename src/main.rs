@@ -26,6 +26,9 @@ struct Cli {
 enum Command {
     /// Generate a dataset as Parquet, partitioned by source, table, date and hour.
     Generate(GenerateArgs),
+    /// Generate a short window around one incident of a type (the next one in the
+    /// schedule from --start, optionally with its root cause in --service).
+    Scenario(ScenarioArgs),
     /// Work with configuration files.
     Config {
         #[command(subcommand)]
@@ -44,6 +47,17 @@ enum ConfigCommand {
     },
     /// Validate the configuration in DIR (or the embedded defaults) and print its digest.
     Check { dir: Option<PathBuf> },
+}
+
+#[derive(Args)]
+struct ScenarioArgs {
+    /// Incident type, as in incident_patterns.yaml (memory_leak, node_failure...).
+    incident_type: String,
+    /// Only an incident whose root cause is in this service.
+    #[arg(long)]
+    service: Option<String>,
+    #[command(flatten)]
+    generate: GenerateArgs,
 }
 
 #[derive(Args)]
@@ -94,6 +108,7 @@ fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Generate(args) => run_generate(args),
+        Command::Scenario(args) => run_scenario(args),
         Command::Config {
             command: ConfigCommand::Init { dir, overwrite },
         } => {
@@ -132,9 +147,7 @@ fn load_config(dir: Option<&PathBuf>) -> Result<Config> {
 
 fn run_generate(a: GenerateArgs) -> Result<()> {
     let config = load_config(a.config.as_ref())?;
-    let g = &config.generation;
-    let start_text = a.start.clone().unwrap_or_else(|| g.default_start.clone());
-    let start = parse_instant(&start_text).ok_or_else(|| anyhow!("--start `{start_text}` is not an RFC 3339 time (2026-11-23T08:00:00Z) or a date (2026-11-23)"))?;
+    let start = parse_start(&a, &config)?;
     let end = match (&a.end, a.duration_hours) {
         (Some(e), _) => parse_instant(e)
             .ok_or_else(|| anyhow!("--end `{e}` is not an RFC 3339 time or a date"))?,
@@ -142,6 +155,21 @@ fn run_generate(a: GenerateArgs) -> Result<()> {
         (None, Some(h)) => start + h as i64 * HOUR,
         (None, None) => start + 24 * HOUR,
     };
+    let opts = options(&a, config, TimeRange { start, end })?;
+    execute(&opts, &a.output_dir)
+}
+
+fn parse_start(a: &GenerateArgs, config: &Config) -> Result<i64> {
+    let start_text = a
+        .start
+        .clone()
+        .unwrap_or_else(|| config.generation.default_start.clone());
+    parse_instant(&start_text).ok_or_else(|| anyhow!("--start `{start_text}` is not an RFC 3339 time (2026-11-23T08:00:00Z) or a date (2026-11-23)"))
+}
+
+/// Checks the shared options of `generate` and `scenario`.
+fn options(a: &GenerateArgs, config: Config, range: TimeRange) -> Result<GenerateOptions> {
+    let g = &config.generation;
     let sources = match &a.sources {
         None => {
             let mut v: Vec<Source> = obsgen::sources::registry()
@@ -191,17 +219,21 @@ fn run_generate(a: GenerateArgs) -> Result<()> {
         bail!("--scale must be a positive number, got {scale}");
     }
     let seed = a.seed.unwrap_or(g.seed);
-    let opts = GenerateOptions {
+    Ok(GenerateOptions {
         config,
         seed,
-        range: TimeRange { start, end },
+        range,
         scale,
         sources,
         compression,
         threads,
         output_dir: a.output_dir.clone(),
         overwrite: a.overwrite,
-    };
+    })
+}
+
+/// Runs a generation with a progress bar and prints the summary.
+fn execute(opts: &GenerateOptions, output_dir: &std::path::Path) -> Result<()> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
@@ -218,8 +250,8 @@ fn run_generate(a: GenerateArgs) -> Result<()> {
             b.set_position(done);
         }
     };
-    let report = generate(&opts, &progress)
-        .with_context(|| format!("generation into {} failed", a.output_dir.display()))?;
+    let report = generate(opts, &progress)
+        .with_context(|| format!("generation into {} failed", output_dir.display()))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -253,4 +285,95 @@ fn print_summary(report: &obsgen::pipeline::RunReport) {
     println!("{:<28} {:>12} {:>7} {:>14}", "total", rows, files, bytes);
     let rate = rows as f64 / report.seconds.max(1e-9);
     println!("{:.2} s, {:.0} rows/s", report.seconds, rate);
+}
+
+/// How far ahead `scenario` searches the schedule for an incident of the type.
+const SCENARIO_SEARCH_DAYS: i64 = 90;
+
+fn run_scenario(s: ScenarioArgs) -> Result<()> {
+    let a = &s.generate;
+    if a.end.is_some() {
+        bail!("scenario takes --duration-hours, not --end");
+    }
+    let config = load_config(a.config.as_ref())?;
+    let types: Vec<&str> = config
+        .incidents
+        .types
+        .iter()
+        .map(|t| t.name.value.as_str())
+        .collect();
+    if !types.contains(&s.incident_type.as_str()) {
+        bail!(
+            "unknown incident type `{}` (known: {})",
+            s.incident_type,
+            types.join(", ")
+        );
+    }
+    let topology =
+        obsgen::world::Topology::build(a.seed.unwrap_or(config.generation.seed), &config.services);
+    let service = match &s.service {
+        Some(name) => Some(
+            topology
+                .service_index(name)
+                .ok_or_else(|| anyhow!("--service: unknown service `{name}`"))?,
+        ),
+        None => None,
+    };
+    let from = parse_start(a, &config)?;
+    let seed = a.seed.unwrap_or(config.generation.seed);
+    // Search the schedule week by week for the next matching incident.
+    let week = 7 * 24 * HOUR;
+    let mut found = None;
+    let mut t = from;
+    while found.is_none() && t < from + SCENARIO_SEARCH_DAYS * 24 * HOUR {
+        let plan = obsgen::incidents::IncidentPlan::plan(seed, &config, &topology, t, t + week);
+        found = plan
+            .incidents
+            .iter()
+            .find(|i| {
+                i.start >= from
+                    && i.incident_type == s.incident_type
+                    && (service.is_none() || i.root_service == service)
+            })
+            .cloned();
+        t += week;
+    }
+    let Some(inc) = found else {
+        bail!(
+            "no {} incident{} in the {SCENARIO_SEARCH_DAYS} days after {}",
+            s.incident_type,
+            s.service
+                .as_ref()
+                .map(|n| format!(" rooted in {n}"))
+                .unwrap_or_default(),
+            obsgen::time::rfc3339_string(from)
+        );
+    };
+    // Whole hours from the hour before the incident, long enough to see its recovery.
+    let start = obsgen::time::floor_hour(inc.start)
+        - if inc.start % HOUR < 15 * 60 * 1_000_000 {
+            HOUR
+        } else {
+            0
+        };
+    let needed = (inc.end + 15 * 60 * 1_000_000 - start + HOUR - 1) / HOUR;
+    let hours = a.duration_hours.map(|h| h as i64).unwrap_or(2).max(needed);
+    eprintln!(
+        "scenario: {} {} ({}), {} .. {}, window {} + {hours}h",
+        inc.id,
+        inc.incident_type,
+        inc.title,
+        obsgen::time::rfc3339_string(inc.start),
+        obsgen::time::rfc3339_string(inc.end),
+        obsgen::time::rfc3339_string(start)
+    );
+    let opts = options(
+        a,
+        config,
+        TimeRange {
+            start,
+            end: start + hours * HOUR,
+        },
+    )?;
+    execute(&opts, &a.output_dir)
 }

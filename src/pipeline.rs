@@ -8,6 +8,7 @@ use crate::sources::{Source, Table, registry};
 use crate::time::{HOUR, Micros, civil, rfc3339_string};
 use crate::world::{TimeRange, World};
 use rayon::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -112,6 +113,60 @@ pub fn prepare_output_dir(dir: &Path, overwrite: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// Writes the incident ground truth: `labels/incidents.parquet`,
+/// `labels/incident_edges.parquet` and `correlation/incidents.json`.
+fn write_incident_tables(
+    world: &World,
+    opts: &GenerateOptions,
+    signal: &BTreeMap<String, BTreeSet<String>>,
+) -> Result<Vec<FileEntry>, Error> {
+    use crate::incidents::report::{
+        edges_batch, incident_edges, incident_records, incidents_batch,
+    };
+    let records = incident_records(world, opts.range, signal);
+    let edges = incident_edges(world, opts.range);
+    let mut out = Vec::new();
+    let rg = opts.config.generation.output.row_group_rows;
+    let start = rfc3339_string(opts.range.start);
+    for (rel, batch) in [
+        ("labels/incidents.parquet", incidents_batch(&records)?),
+        ("labels/incident_edges.parquet", edges_batch(&edges)?),
+    ] {
+        let bytes = write_parquet(&opts.output_dir.join(rel), &batch, opts.compression, rg)?;
+        let table = rel
+            .trim_start_matches("labels/")
+            .trim_end_matches(".parquet");
+        out.push(FileEntry {
+            path: rel.into(),
+            source: "labels".into(),
+            table: table.into(),
+            hour: start.clone(),
+            rows: batch.num_rows() as u64,
+            bytes,
+        });
+    }
+    let json_rel = "correlation/incidents.json";
+    let path = opts.output_dir.join(json_rel);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let mut text =
+        serde_json::to_string_pretty(&records).map_err(|e| Error::Other(e.to_string()))?;
+    text.push('\n');
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, &text).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    out.push(FileEntry {
+        path: json_rel.into(),
+        source: "correlation".into(),
+        table: "incidents".into(),
+        hour: start,
+        rows: records.len() as u64,
+        bytes: text.len() as u64,
+    });
+    Ok(out)
+}
+
 /// Runs the whole generation. `progress(done, total)` is called after each partition.
 pub fn generate(
     opts: &GenerateOptions,
@@ -146,10 +201,11 @@ pub fn generate(
         .num_threads(opts.threads.max(1))
         .build()
         .map_err(|e| Error::Other(format!("cannot start worker threads: {e}")))?;
-    let mut files: Vec<FileEntry> = pool.install(|| {
+    type Rendered = (Vec<FileEntry>, BTreeSet<String>);
+    let rendered: Vec<Rendered> = pool.install(|| {
         tasks
             .par_iter()
-            .map(|&(ti, hour)| {
+            .map(|&(ti, hour)| -> Result<Rendered, Error> {
                 let table = &tables[ti];
                 let batch = table.render(&world, hour)?;
                 let rel = partition_path(table.source(), table.name(), hour);
@@ -159,18 +215,53 @@ pub fn generate(
                     opts.compression,
                     row_group_rows,
                 )?;
+                // The labels table: the same records, their keys and labels only.
+                let (labels, incidents) =
+                    crate::labels::records_batch(&batch, table.source().as_str(), table.name())?;
+                let labels_rel = format!("labels/records/{rel}");
+                let labels_bytes = write_parquet(
+                    &opts.output_dir.join(&labels_rel),
+                    &labels,
+                    opts.compression,
+                    row_group_rows,
+                )?;
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                Ok(FileEntry {
-                    path: rel,
-                    source: table.source().as_str().to_string(),
-                    table: table.name().to_string(),
+                let entry = |path: String, source: &str, table: String, bytes: u64| FileEntry {
+                    path,
+                    source: source.to_string(),
+                    table,
                     hour: rfc3339_string(hour),
                     rows: batch.num_rows() as u64,
                     bytes,
-                })
+                };
+                Ok((
+                    vec![
+                        entry(
+                            rel,
+                            table.source().as_str(),
+                            table.name().to_string(),
+                            bytes,
+                        ),
+                        entry(labels_rel, "labels", "records".to_string(), labels_bytes),
+                    ],
+                    incidents,
+                ))
             })
             .collect::<Result<Vec<_>, Error>>()
     })?;
+    // Which sources show each incident.
+    let mut signal: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut files: Vec<FileEntry> = Vec::new();
+    for (entries, incidents) in rendered {
+        for id in incidents {
+            signal
+                .entry(id)
+                .or_default()
+                .insert(entries[0].source.clone());
+        }
+        files.extend(entries);
+    }
+    files.extend(write_incident_tables(&world, opts, &signal)?);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = Manifest {
         generator: "obsgen".into(),

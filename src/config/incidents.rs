@@ -47,6 +47,8 @@ pub struct IncidentType {
     #[serde(rename = "type")]
     pub name: Spanned<String>,
     pub root_cause: RootCauseKind,
+    /// The metric or log template that shows the root cause best.
+    pub indicator: String,
     pub weight: NonNeg,
     pub severities: Vec<Severity>,
     pub duration_minutes: DurationDist,

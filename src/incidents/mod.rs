@@ -3,6 +3,7 @@
 //! sources use to show an incident and label the rows it causes.
 
 mod impact;
+pub mod report;
 
 pub use impact::{FailureKind, RequestImpact};
 

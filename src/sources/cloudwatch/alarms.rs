@@ -20,12 +20,19 @@
 //! so transitions are seamless across partitions. A transition row is written when the
 //! state at a period end differs from the state at the previous period end; its
 //! timestamp is the period end plus a few seconds (the evaluation delay).
+//!
+//! Labels: a transition to ALARM is caused by an incident when its breaching datapoints
+//! are labelled with it (the incident visibly changed them, see the metrics table); it
+//! takes the label of the incident behind most of them. The transition that ends an
+//! ALARM episode (to OK or INSUFFICIENT_DATA) takes the label of the transition that
+//! started it. The role is the datapoints' (`root_cause` when the alarm watches the
+//! incident's root resource, `symptom` otherwise). Other transitions are normal.
 
 use super::model::{Kind, Model};
 use super::series::{CATALOG, DatapointCache, MetricSeries, Resolved, StatSet, make_series};
 use super::{DimensionsBuilder, dimensions_field, write_java_double};
 use crate::config::{Comparison, TreatMissingData};
-use crate::labels::Label;
+use crate::labels::{AnomalyRole, Label};
 use crate::rng::{mix64, str_key, stream};
 use crate::sources::{CommonColumns, Source, Table, table_schema};
 use crate::time::{HOUR, Micros, SECOND, civil};
@@ -96,7 +103,7 @@ pub(crate) fn alarm_instances_with(world: &World, model: &Model) -> Vec<AlarmIns
         else {
             continue;
         };
-        let resources: Vec<usize> = if kind == Kind::Node {
+        let resources: Vec<usize> = if matches!(kind, Kind::Node | Kind::Agent) {
             (0..world.topology.nodes.len()).collect()
         } else {
             model
@@ -106,7 +113,7 @@ pub(crate) fn alarm_instances_with(world: &World, model: &Model) -> Vec<AlarmIns
         };
         for r in resources {
             let series = make_series(world, model, d, r, 0, a.statistic, a.period_seconds);
-            let name = if kind == Kind::Node {
+            let name = if matches!(kind, Kind::Node | Kind::Agent) {
                 format!("{}-{}", a.name.value, world.topology.nodes[r].instance_id)
             } else {
                 a.name.value.clone()
@@ -134,6 +141,13 @@ pub(crate) fn alarm_instances_with(world: &World, model: &Model) -> Vec<AlarmIns
 
 /// How far back `ignore` looks for the datapoint whose state it keeps.
 const IGNORE_HORIZON: Micros = 6 * HOUR;
+
+/// How far back the end of an ALARM episode looks for the transition that started it
+/// (longer episodes end with a normal label).
+const EPISODE_HORIZON: Micros = 3 * HOUR;
+
+/// An incident (index into the plan) and the role of the alarm's resource in it.
+pub(crate) type IncidentLabel = Option<(u32, AnomalyRole)>;
 
 /// The outcome of one evaluation.
 #[derive(Debug, Clone)]
@@ -283,6 +297,60 @@ impl<'c, 'w> Evaluator<'c, 'w> {
         AlarmState::InsufficientData
     }
 
+    /// The incident behind most of the breaching datapoints of an evaluation.
+    pub fn label_of(&self, e: &Evaluation) -> IncidentLabel {
+        let r = self.res?;
+        let mut counts: Vec<((u32, AnomalyRole), u32)> = Vec::new();
+        for &i in &e.evaluated {
+            let (start, s) = &e.range[i];
+            let Some(s) = s else { continue };
+            if !self.breaches(s) {
+                continue;
+            }
+            if let Some(l) = self
+                .cache
+                .period_label(r, self.inst.series.period_seconds, *start)
+            {
+                match counts.iter_mut().find(|c| c.0 == l) {
+                    Some(c) => c.1 += 1,
+                    None => counts.push((l, 1)),
+                }
+            }
+        }
+        let mut best: Option<((u32, AnomalyRole), u32)> = None;
+        for c in counts {
+            if best.is_none_or(|b| c.1 > b.1) {
+                best = Some(c);
+            }
+        }
+        best.map(|b| b.0)
+    }
+
+    /// The label of the ALARM episode the alarm is in at period end `end` (state ALARM):
+    /// the label of the evaluation that started it.
+    pub fn episode_label(&self, end: Micros) -> IncidentLabel {
+        let p = self.period();
+        let mut e = end;
+        while e > end - EPISODE_HORIZON {
+            if self.eval(e - p).state != AlarmState::Alarm {
+                return self.label_of(&self.eval(e));
+            }
+            e -= p;
+        }
+        None
+    }
+
+    /// The label of a transition to `state` at period end `end` from `previous`.
+    fn transition_label(&self, e: &Evaluation, previous: AlarmState) -> IncidentLabel {
+        if e.state == AlarmState::Alarm {
+            self.label_of(e)
+        } else if previous == AlarmState::Alarm {
+            self.episode_label(e.end - self.period())
+        } else {
+            None
+        }
+    }
+
     /// When the evaluation of the period ending at `end` is recorded.
     pub fn eval_time(&self, end: Micros) -> Micros {
         let k = mix64(self.inst.key ^ end as u64);
@@ -297,6 +365,16 @@ pub(crate) struct Transition {
     pub alarm: usize,
     pub previous: AlarmState,
     pub eval: Evaluation,
+    /// The incident that caused it, if any (see the module documentation).
+    pub label: IncidentLabel,
+}
+
+/// The state of an alarm entering a range, and the label of its ALARM episode if it is
+/// in ALARM.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entering {
+    pub state: AlarmState,
+    pub label: IncidentLabel,
 }
 
 /// Every transition with a timestamp in `[from, to)`, sorted by (time, alarm), and the
@@ -306,7 +384,7 @@ pub(crate) fn transitions(
     insts: &[AlarmInstance],
     from: Micros,
     to: Micros,
-) -> (Vec<AlarmState>, Vec<Transition>) {
+) -> (Vec<Entering>, Vec<Transition>) {
     let mut out = Vec::new();
     let mut initial = Vec::with_capacity(insts.len());
     for (ai, inst) in insts.iter().enumerate() {
@@ -315,6 +393,7 @@ pub(crate) fn transitions(
         // The last period end recorded before `from` gives the state entering the range.
         let e0 = from - from.rem_euclid(p) - p;
         let mut prev = ev.eval(e0).state;
+        let mut prev_end = e0;
         let mut init = None;
         let mut end = e0 + p;
         while end < to {
@@ -324,20 +403,30 @@ pub(crate) fn transitions(
             }
             let e = ev.eval(end);
             if ts >= from {
-                init.get_or_insert(prev);
+                init.get_or_insert((prev, prev_end));
                 if e.state != prev {
                     out.push(Transition {
                         ts,
                         alarm: ai,
                         previous: prev,
+                        label: ev.transition_label(&e, prev),
                         eval: e.clone(),
                     });
                 }
             }
             prev = e.state;
+            prev_end = end;
             end += p;
         }
-        initial.push(init.unwrap_or(prev));
+        let (state, at) = init.unwrap_or((prev, prev_end));
+        initial.push(Entering {
+            state,
+            label: if state == AlarmState::Alarm {
+                ev.episode_label(at)
+            } else {
+                None
+            },
+        });
     }
     out.sort_by_key(|t| (t.ts, t.alarm));
     (initial, out)
@@ -355,6 +444,11 @@ pub struct AlarmTransition {
     pub namespace: &'static str,
     pub metric: &'static str,
     pub threshold: f64,
+    /// The incident that caused the transition (index into the plan), or `u32::MAX`; the
+    /// alarms table labels the row with it.
+    pub incident: u32,
+    /// The role of the alarm's resource in that incident (`None` when normal).
+    pub role: AnomalyRole,
 }
 
 /// The state changes of every alarm with a timestamp in `[from, to)`, by time: exactly
@@ -375,6 +469,8 @@ pub fn alarm_transitions(world: &World, from: Micros, to: Micros) -> Vec<AlarmTr
                 namespace: a.series.namespace,
                 metric: a.series.metric,
                 threshold: a.threshold,
+                incident: t.label.map_or(u32::MAX, |l| l.0),
+                role: t.label.map_or(AnomalyRole::None, |l| l.1),
             }
         })
         .collect()
@@ -617,7 +713,11 @@ impl Table for Alarms {
             let cmp = inst.comparison;
             let thr = inst.threshold;
             let breaches = |s: &StatSet| cmp.breaches(s.get(stat), thr);
-            common.append(t.ts, &inst.service, &Label::NORMAL);
+            let label = match t.label {
+                Some((i, role)) => world.label(i, role, t.ts),
+                None => Label::NORMAL,
+            };
+            common.append(t.ts, &inst.service, &label);
             name.append_value(&inst.name);
             arn.append_value(&inst.arn);
             state.append_value(t.eval.state.as_str());

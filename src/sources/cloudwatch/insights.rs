@@ -4,7 +4,8 @@
 //! Queries arrive at `insights_queries_per_hour` (more in working hours, fewer at night
 //! and weekends) and at `insights_queries_per_hour_in_alarm` while any alarm has been in
 //! ALARM for two minutes (the on-call engineer was paged); those investigate the alarm's
-//! resource. Records and bytes scanned are estimated from the world's rates over the
+//! resource, and carry the label of the alarm's episode (`symptom` of the incident that
+//! made it fire; normal for a flap). Records and bytes scanned are estimated from the world's rates over the
 //! queried range (the same rates that drive the logs table), records matched from the
 //! query's selectivity.
 
@@ -12,7 +13,7 @@ use super::alarms::{AlarmState, alarm_instances_with, transitions};
 use super::model::{Kind as ResKind, Model, write_uuid};
 use super::series::DatapointCache;
 use crate::config::DbEngine;
-use crate::labels::Label;
+use crate::labels::AnomalyRole;
 use crate::rng::{Rng, mix64, str_key, stream};
 use crate::sources::{CommonColumns, Source, Table, table_schema, timestamp_type};
 use crate::time::{HOUR, MINUTE, Micros, SECOND, hour_of_day, weekday};
@@ -268,7 +269,7 @@ fn alarm_target(model: &Model, kind: ResKind, r: usize, k: u64) -> Target {
             DbEngine::Mysql => Target::MysqlSlow(r),
         },
         ResKind::Lambda => Target::Lambda(r),
-        ResKind::Node => Target::Vpc,
+        ResKind::Node | ResKind::Agent => Target::Vpc,
         ResKind::Sqs | ResKind::Dynamo => {
             if k.is_multiple_of(2) || model.functions.is_empty() {
                 Target::Vpc
@@ -338,19 +339,30 @@ impl Table for InsightsQueries {
         // Engineers react two minutes after an alarm fires.
         const PAGE_DELAY: Micros = 2 * MINUTE;
         let (initial, changes) = transitions(&cache, &insts, hour - PAGE_DELAY, hour + HOUR);
-        let mut state = initial;
+        let mut state: Vec<AlarmState> = initial.iter().map(|e| e.state).collect();
+        let mut episode: Vec<u32> = initial
+            .iter()
+            .map(|e| e.label.map_or(u32::MAX, |l| l.0))
+            .collect();
         let mut next = 0;
         struct Planned {
             ts: Micros,
             target: Target,
             key: u64,
             alarm: bool,
+            /// The incident whose alarm the query investigates, or `u32::MAX`.
+            incident: u32,
         }
         let mut planned: Vec<Planned> = Vec::new();
         let mut minute = hour;
         while minute < hour + HOUR {
             while next < changes.len() && changes[next].ts < minute - PAGE_DELAY {
-                state[changes[next].alarm] = changes[next].eval.state;
+                let c = &changes[next];
+                state[c.alarm] = c.eval.state;
+                episode[c.alarm] = match (c.eval.state, c.label) {
+                    (AlarmState::Alarm, Some(l)) => l.0,
+                    _ => u32::MAX,
+                };
                 next += 1;
             }
             let firing: Vec<usize> = (0..insts.len())
@@ -367,19 +379,21 @@ impl Table for InsightsQueries {
                 let key = rng.next_u64();
                 let mut qr = Rng::new(key);
                 let ts = minute + qr.below(MINUTE as u64) as Micros;
-                let target = if firing.is_empty() {
-                    routine_target(model, &mut qr)
+                let (target, incident) = if firing.is_empty() {
+                    (routine_target(model, &mut qr), u32::MAX)
                 } else {
-                    let a = &insts[firing[(key % firing.len() as u64) as usize]];
+                    let ai = firing[(key % firing.len() as u64) as usize];
+                    let a = &insts[ai];
                     let kind = ResKind::of_namespace(a.series.namespace).unwrap_or(ResKind::Node);
                     let r = model.find(world, kind, &a.series.resource).unwrap_or(0);
-                    alarm_target(model, kind, r, key >> 7)
+                    (alarm_target(model, kind, r, key >> 7), episode[ai])
                 };
                 planned.push(Planned {
                     ts,
                     target,
                     key,
                     alarm: !firing.is_empty(),
+                    incident,
                 });
             }
             minute += MINUTE;
@@ -451,7 +465,11 @@ impl Table for InsightsQueries {
                 }
                 Target::Vpc | Target::AllLambdas => model.cluster.as_str(),
             };
-            common.append(p.ts, service, &Label::NORMAL);
+            common.append(
+                p.ts,
+                service,
+                &world.label(p.incident, AnomalyRole::Symptom, p.ts),
+            );
             write_uuid(&mut query_id, mix64(p.key ^ 0x7169));
             query_id.append_value("");
             if matches!(p.target, Target::Alb(_)) {

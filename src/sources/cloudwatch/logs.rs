@@ -19,12 +19,23 @@
 //!
 //! Requests are expanded as in `kubernetes/pod_logs`: the minutes `[h - 1 min, h + 60 min)`,
 //! keeping lines whose timestamps fall in the hour.
+//!
+//! Incidents: during a connection pool exhaustion on an instance, the connections the
+//! filling pools open are logged (PostgreSQL, `log_connections`) and, once the instance
+//! is full, new connections are refused (`FATAL:  remaining connection slots are reserved
+//! for non-replication superuser connections`, `FATAL:  sorry, too many clients already`)
+//! or, on MySQL, time out (`Aborted connection ... (Got timeout reading communication
+//! packets)`): those lines are labelled `root_cause`. ALB access lines and slow
+//! statements of requests an incident changed carry the request's label; the lines of
+//! requests the ALB rejected while an incident kept the service's pods out of service
+//! carry that incident's label. Everything else is normal.
 
 use super::model::{Invocation, Model, ReqMinute, alb_bytes, invocations};
-use super::series::{DatapointCache, autovacuum_runs};
+use super::model::Kind as ResKind;
+use super::series::{DatapointCache, Effect, LABEL_MIN_INTENSITY, autovacuum_runs};
 use super::write_event_id;
 use crate::config::DbEngine;
-use crate::labels::Label;
+use crate::labels::{AnomalyRole, Label};
 use crate::rng::{Rng, mix64, str_key, stream};
 use crate::sources::kubernetes::logfmt::write_trace;
 use crate::sources::kubernetes::templates::{USER_AGENTS, route_method, write_path};
@@ -60,7 +71,10 @@ enum Kind {
     PgError,
     PgAuthFailed,
     PgConnReset,
+    PgFatalReserved,
+    PgFatalTooMany,
     MyAborted,
+    MyAbortedTimeout,
     MyPageCleaner,
     MySlow,
     VpcAccept,
@@ -78,6 +92,10 @@ struct Row {
     /// Resource index (ALB, function, RDS instance, node), or a service for rejected lines.
     b: u32,
     key: u64,
+    /// The incident that caused a line with no request behind it (`u32::MAX` if none)
+    /// and the role it gives the line.
+    inc: u32,
+    role: AnomalyRole,
 }
 
 const NONE: u32 = u32::MAX;
@@ -156,6 +174,8 @@ impl Table for Logs {
                                 a: (from + i) as u32,
                                 b: a as u32,
                                 key: mix64(v.key ^ 0xa1b),
+                                inc: NONE,
+                                role: AnomalyRole::None,
                             });
                         }
                     }
@@ -174,12 +194,22 @@ impl Table for Logs {
                         );
                         let ts = minute + (k % MINUTE as u64) as Micros + 800;
                         if inside(ts) {
+                            // No target: an incident keeping the pods out of service.
+                            let inc = cache.acting_on(s, ts, true).unwrap_or(NONE);
+                            let role = world
+                                .incidents
+                                .incidents
+                                .get(inc as usize)
+                                .and_then(|i| i.involvement(s))
+                                .map_or(AnomalyRole::None, |x| x.0);
                             rows.push(Row {
                                 ts,
                                 kind: Kind::AlbRejected,
                                 a: NONE,
                                 b: s as u32,
                                 key: k,
+                                inc,
+                                role,
                             });
                         }
                     }
@@ -220,6 +250,8 @@ impl Table for Logs {
                                 a: idx,
                                 b: f as u32,
                                 key: mix64(inv.key ^ kind as u64),
+                                inc: NONE,
+                                role: AnomalyRole::None,
                             });
                         }
                     };
@@ -301,7 +333,7 @@ fn plan_rds(
     let end = hour + HOUR;
     let inside = |ts: Micros| ts >= hour && ts < end;
     let pg = rds.engine == DbEngine::Postgres;
-    let push = |rows: &mut Vec<Row>, ts: Micros, kind: Kind, a: u32, k: u64| {
+    let push_as = |rows: &mut Vec<Row>, ts: Micros, kind: Kind, a: u32, k: u64, inc: u32| {
         if inside(ts) {
             rows.push(Row {
                 ts,
@@ -309,8 +341,17 @@ fn plan_rds(
                 a,
                 b: ri as u32,
                 key: k,
+                inc,
+                role: if inc == NONE {
+                    AnomalyRole::None
+                } else {
+                    cache.role_on(inc, super::model::Kind::Rds, ri)
+                },
             });
         }
+    };
+    let push = |rows: &mut Vec<Row>, ts: Micros, kind: Kind, a: u32, k: u64| {
+        push_as(rows, ts, kind, a, k, NONE)
     };
     // Slow statements and errors of the callers' requests (minutes h - 1 .. h + 59).
     for (i, v) in visits.iter().enumerate() {
@@ -466,8 +507,83 @@ fn plan_rds(
                 let kind = if pg { Kind::PgSlow } else { Kind::MySlow };
                 push(rows, minute + (k % MINUTE as u64) as Micros, kind, NONE, k);
             }
+            plan_exhaustion(world, cache, ri, rds, minute, resolved, &mut |ts, kind, k, inc| {
+                push_as(rows, ts, kind, NONE, k, inc)
+            });
         }
         minute += MINUTE;
+    }
+}
+
+/// The lines of a connection pool exhaustion on instance `ri` in `minute`: the
+/// connections the filling pools open (PostgreSQL logs them), then, once the instance is
+/// full (intensity above 0.75), the connection attempts it refuses.
+fn plan_exhaustion(
+    world: &World,
+    cache: &DatapointCache,
+    ri: usize,
+    rds: &super::model::Rds,
+    minute: Micros,
+    conns_series: Option<super::series::Resolved>,
+    push: &mut dyn FnMut(Micros, Kind, u64, u32),
+) {
+    let mid = minute + 30 * SECOND;
+    let Some((inc, i)) = cache
+        .effect(Effect::RdsConnections, ResKind::Rds, ri, mid)
+        .filter(|x| x.1 > LABEL_MIN_INTENSITY)
+    else {
+        return;
+    };
+    let pg = rds.engine == DbEngine::Postgres;
+    let mut rng = Rng::derive(rds.key, &[str_key("rds-exhaustion"), minute as u64]);
+    let conns = |m: Micros| {
+        conns_series
+            .and_then(|r| cache.stat_set(r, 60, m))
+            .map_or(0.0, |s| s.sum)
+    };
+    if pg {
+        let grown = (conns(minute) - conns(minute - MINUTE)).max(0.0) as u64;
+        for _ in 0..grown {
+            let k = rng.next_u64();
+            let ts = minute + (k % MINUTE as u64) as Micros;
+            push(ts, Kind::PgConnReceived, k, inc);
+            push(
+                ts + 2_500 + (k >> 40) as Micros % 9_000,
+                Kind::PgConnAuthorized,
+                k,
+                inc,
+            );
+        }
+    }
+    let full = ((i - 0.75) / 0.25).clamp(0.0, 1.0);
+    if full <= 0.0 {
+        return;
+    }
+    let pods: usize = rds
+        .services
+        .iter()
+        .map(|&s| {
+            world
+                .pods
+                .pods_overlapping(s, minute, minute + MINUTE)
+                .filter(|&p| world.pod(p).serving_at(mid))
+                .count()
+        })
+        .sum();
+    for _ in 0..rng.poisson(full * 1.5 * pods as f64) {
+        let k = rng.next_u64();
+        let ts = minute + (k % MINUTE as u64) as Micros;
+        if pg {
+            push(ts, Kind::PgConnReceived, k, inc);
+            let kind = if (k >> 12) % 10 < 7 {
+                Kind::PgFatalReserved
+            } else {
+                Kind::PgFatalTooMany
+            };
+            push(ts + 1_200 + (k >> 40) as Micros % 3_000, kind, k, inc);
+        } else {
+            push(ts, Kind::MyAbortedTimeout, k, inc);
+        }
     }
 }
 
@@ -535,6 +651,8 @@ fn plan_flow(
         a: visit,
         b: node as u32,
         key: rng.next_u64(),
+        inc: NONE,
+        role: AnomalyRole::None,
     });
 }
 
@@ -932,7 +1050,15 @@ fn write_rows(
         }
         group.append_value("");
         stream_col.append_value("");
-        common.append(r.ts, service, &Label::NORMAL);
+        let label = match r.kind {
+            Kind::AlbAccess => world.visit_label(&visits[r.a as usize], r.ts),
+            Kind::PgSlow | Kind::MySlow if r.a != NONE => {
+                world.visit_label(&visits[r.a as usize], r.ts)
+            }
+            _ if r.inc != NONE => world.label(r.inc, r.role, r.ts),
+            _ => Label::NORMAL,
+        };
+        common.append(r.ts, service, &label);
         ingestion.append_value(ingest);
         write_event_id(&mut event_id, r.ts, r.key ^ seq as u64);
         event_id.append_value("");
@@ -1237,15 +1363,36 @@ fn write_rds(
                 .ok();
             "rds.postgres.connection_reset"
         }
-        Kind::MyAborted => {
+        Kind::PgFatalReserved => {
+            client_prefix(m);
+            m.write_str("FATAL:  remaining connection slots are reserved for non-replication superuser connections").ok();
+            "rds.postgres.connection_slots_reserved"
+        }
+        Kind::PgFatalTooMany => {
+            client_prefix(m);
+            m.write_str("FATAL:  sorry, too many clients already").ok();
+            "rds.postgres.too_many_clients"
+        }
+        Kind::MyAborted | Kind::MyAbortedTimeout => {
             let c = civil(t);
             let id = 10_000 + k % 900_000;
+            let (why, tmpl) = if r.kind == Kind::MyAborted {
+                (
+                    "Got an error reading communication packets",
+                    "rds.mysql.aborted_connection",
+                )
+            } else {
+                (
+                    "Got timeout reading communication packets",
+                    "rds.mysql.aborted_connection_timeout",
+                )
+            };
             let _ = write!(
                 m,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z {id} [Note] [MY-010914] [Server] Aborted connection {id} to db: '{}' user: '{}' host: '{ip}' (Got an error reading communication packets).",
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z {id} [Note] [MY-010914] [Server] Aborted connection {id} to db: '{}' user: '{}' host: '{ip}' ({why}).",
                 c.year, c.month, c.day, c.hour, c.minute, c.second, c.micros, rds.db_name, rds.user
             );
-            "rds.mysql.aborted_connection"
+            tmpl
         }
         Kind::MyPageCleaner => {
             let c = civil(t);

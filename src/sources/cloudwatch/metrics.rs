@@ -1,12 +1,14 @@
 //! `cloudwatch/metrics`: one row per datapoint of every series of [`all_series`], for the
 //! periods starting in the hour. Values come from [`super::datapoint`] (through a
 //! per-partition [`DatapointCache`]), so the alarms and Grafana see the same numbers.
+//! Each row carries the label of [`DatapointCache::datapoint_label`]: the incident that
+//! visibly changes the datapoint, if any.
 //!
 //! [`all_series`]: super::all_series
 
 use super::series::{DatapointCache, series_with};
 use super::{DimensionsBuilder, dimensions_field};
-use crate::labels::Label;
+use crate::labels::{AnomalyRole, Label};
 use crate::sources::{CommonColumns, Source, Table, table_schema};
 use crate::time::{HOUR, Micros, SECOND};
 use crate::world::World;
@@ -55,15 +57,17 @@ impl Table for Metrics {
                 }
             })
             .collect();
-        // (period start, series index, value)
-        let mut rows: Vec<(Micros, u32, f64)> = Vec::new();
+        // (period start, series index, value, incident and role)
+        type Row = (Micros, u32, f64, Option<(u32, AnomalyRole)>);
+        let mut rows: Vec<Row> = Vec::new();
         for (si, s) in series.iter().enumerate() {
             let Some(r) = cache.resolve(s) else { continue };
             let p = s.period_seconds as Micros * SECOND;
             let mut t = hour;
             while t < hour + HOUR {
                 if let Some(v) = cache.stat_set(r, s.period_seconds, t) {
-                    rows.push((t, si as u32, v.get(s.statistic)));
+                    let label = cache.period_label(r, s.period_seconds, t);
+                    rows.push((t, si as u32, v.get(s.statistic), label));
                 }
                 t += p;
             }
@@ -79,9 +83,13 @@ impl Table for Metrics {
         let mut unit = StringBuilder::with_capacity(n, n * 6);
         let mut period = Int32Builder::with_capacity(n);
         let mut resource = StringBuilder::with_capacity(n, n * 20);
-        for &(t, si, v) in &rows {
+        for &(t, si, v, label) in &rows {
             let s = &series[si as usize];
-            common.append(t, services[si as usize], &Label::NORMAL);
+            let label = match label {
+                Some((i, role)) => world.label(i, role, t),
+                None => Label::NORMAL,
+            };
+            common.append(t, services[si as usize], &label);
             ns.append_value(s.namespace);
             metric.append_value(s.metric);
             dims.append(&s.dimensions);

@@ -296,7 +296,7 @@ impl Model {
             }),
             Kind::Dynamo => first(&self.tables[r].services),
             Kind::Lambda => first(&self.functions[r].callers),
-            Kind::Node => None,
+            Kind::Node | Kind::Agent => None,
         }
         .unwrap_or(&self.cluster)
     }
@@ -309,7 +309,7 @@ impl Model {
             Kind::Sqs => self.queues.iter().position(|x| x.id == id),
             Kind::Dynamo => self.tables.iter().position(|x| x.id == id),
             Kind::Lambda => self.functions.iter().position(|x| x.id == id),
-            Kind::Node => world.topology.nodes.iter().position(|x| x.name == id),
+            Kind::Node | Kind::Agent => world.topology.nodes.iter().position(|x| x.name == id),
         }
     }
 }
@@ -322,7 +322,10 @@ pub(crate) enum Kind {
     Sqs,
     Dynamo,
     Lambda,
+    /// EC2 metrics of the nodes (`AWS/EC2`).
     Node,
+    /// CloudWatch agent metrics of the nodes (`CWAgent`).
+    Agent,
 }
 
 impl Kind {
@@ -334,6 +337,7 @@ impl Kind {
             "AWS/DynamoDB" => Kind::Dynamo,
             "AWS/Lambda" => Kind::Lambda,
             "AWS/EC2" => Kind::Node,
+            "CWAgent" => Kind::Agent,
             _ => return None,
         })
     }
@@ -455,10 +459,24 @@ pub(crate) struct AlbMinute {
     pub new_conns: u32,
 }
 
+/// What the root requests an incident changed (labelled visits) add to an ALB minute.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IncidentShare {
+    /// Index into the incident plan.
+    pub incident: u32,
+    pub requests: u32,
+    /// Of which 5xx.
+    pub c5: u32,
+    /// Their response times, seconds.
+    pub rt_sum: f64,
+}
+
 /// What the request stream did in one minute.
 pub(crate) struct ReqMinute {
     pub svc: Vec<SvcMinute>,
     pub alb: Vec<AlbMinute>,
+    /// Per ALB: the shares of the incidents that changed some of its root requests.
+    pub alb_incidents: Vec<Vec<IncidentShare>>,
 }
 
 impl ReqMinute {
@@ -474,6 +492,7 @@ impl ReqMinute {
             };
             model.albs.len()
         ];
+        let mut alb_incidents: Vec<Vec<IncidentShare>> = vec![Vec::new(); model.albs.len()];
         for v in visits {
             let s = v.service as usize;
             let m = &mut svc[s];
@@ -500,6 +519,25 @@ impl ReqMinute {
                     let (rx, tx) = alb_bytes(world, v);
                     x.bytes += (rx + tx) as f64;
                     x.new_conns += new_connection(v) as u32;
+                    if v.incident != u32::MAX {
+                        let list = &mut alb_incidents[a];
+                        let k = match list.iter().position(|x| x.incident == v.incident) {
+                            Some(k) => k,
+                            None => {
+                                list.push(IncidentShare {
+                                    incident: v.incident,
+                                    requests: 0,
+                                    c5: 0,
+                                    rt_sum: 0.0,
+                                });
+                                list.len() - 1
+                            }
+                        };
+                        let share = &mut list[k];
+                        share.requests += 1;
+                        share.c5 += (v.status >= 500) as u32;
+                        share.rt_sum += d;
+                    }
                 }
             }
         }
@@ -511,7 +549,11 @@ impl ReqMinute {
                 alb[a].rejected += m.arrived.saturating_sub(m.roots);
             }
         }
-        ReqMinute { svc, alb }
+        ReqMinute {
+            svc,
+            alb,
+            alb_incidents,
+        }
     }
 }
 

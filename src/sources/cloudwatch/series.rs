@@ -14,11 +14,13 @@
 
 use super::model::{AlbMinute, Invocation, Kind, Model, NodeMinute, ReqMinute, invocations};
 use crate::config::{Language, Statistic};
-use crate::rng::{Rng, str_key};
+use crate::incidents::RootEntity;
+use crate::labels::{AnomalyRole, Label};
+use crate::rng::{Rng, mix64, str_key, unit};
 use crate::time::{DAY, MINUTE, Micros, SECOND};
 use crate::world::{Visit, World};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 /// One CloudWatch metric series: a (namespace, metric, dimensions) with its unit, statistic and period.
@@ -87,6 +89,7 @@ pub(crate) enum M {
     Ec2EbsWriteBytes,
     Ec2EbsReadOps,
     Ec2EbsWriteOps,
+    AgentDiskUsed,
 }
 
 /// A catalog entry: the metric, its name and unit, and the statistic the metrics table
@@ -399,6 +402,13 @@ pub(crate) const CATALOG: &[Def] = &[
     ),
     def(M::Ec2EbsReadOps, Kind::Node, "EBSReadOps", "Count", Sum),
     def(M::Ec2EbsWriteOps, Kind::Node, "EBSWriteOps", "Count", Sum),
+    def(
+        M::AgentDiskUsed,
+        Kind::Agent,
+        "disk_used_percent",
+        "Percent",
+        Average,
+    ),
 ];
 
 pub(crate) fn namespace(kind: Kind) -> &'static str {
@@ -409,6 +419,7 @@ pub(crate) fn namespace(kind: Kind) -> &'static str {
         Kind::Dynamo => "AWS/DynamoDB",
         Kind::Lambda => "AWS/Lambda",
         Kind::Node => "AWS/EC2",
+        Kind::Agent => "CWAgent",
     }
 }
 
@@ -473,26 +484,133 @@ type InvocationList = Rc<Vec<Invocation>>;
 /// Lookback of the SQS backlog model (minutes): a backlog is rebuilt from this far back.
 const SQS_LOOKBACK: i64 = 90;
 
+/// An incident effect on the values of one AWS resource, by its name in
+/// `incident_patterns.yaml` (`effects.cloudwatch`). The ALB effects (`alb_5xx`,
+/// `alb_latency`) need no code here: the ALB metrics aggregate the requests, which the
+/// incidents already slow down or fail, and the target health follows the pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Effect {
+    /// `rds_connections` (root: an RDS instance): the callers' pools fill up to their
+    /// maximum, the instance's CPU and I/O latency rise.
+    RdsConnections,
+    /// `sqs_backlog` (root: a queue): the consumers lag, messages wait and age, then the
+    /// backlog drains.
+    SqsBacklog,
+    /// `ec2_status_check` (root: a node): its instance fails the system status check from
+    /// the onset to the recovery.
+    Ec2StatusCheck,
+    /// `ec2_disk` (root: a node): its root volume fills up towards 95%.
+    Ec2Disk,
+}
+
+/// Smallest effect intensity that labels a datapoint (below it the change is lost in the
+/// noise).
+pub(crate) const LABEL_MIN_INTENSITY: f64 = 0.05;
+
+/// Kubernetes effect names of the incident types that take pods out of service (their
+/// restarts, unready pods and evictions change the target health and leave requests with
+/// no target).
+const POD_EFFECTS: [&str; 8] = [
+    "oom_kill",
+    "crash_loop",
+    "probe_failures",
+    "bad_rollout",
+    "eviction",
+    "node_not_ready",
+    "pod_rescheduling",
+    "restart_backoff",
+];
+
+/// Largest connection pool one pod of a service opens (the pool maxima of
+/// [`pool_size`]).
+fn max_pool(lang: Language) -> f64 {
+    match lang {
+        Language::Java => 10.0,
+        Language::Python => 15.0,
+        Language::Go => 10.0,
+        Language::Node => 10.0,
+    }
+}
+
+/// Connections RDS itself holds (rdsadmin monitoring, replication slot checks).
+const RDS_SYSTEM_CONNECTIONS: f64 = 3.0;
+
+/// One incident effect on one resource.
+type EffectList = Vec<(u32, Effect)>;
+
+/// Per (resource kind, resource index): the incidents of the plan with a CloudWatch
+/// effect on it.
+fn effect_index(world: &World, model: &Model) -> HashMap<(Kind, usize), EffectList> {
+    let mut out: HashMap<(Kind, usize), EffectList> = HashMap::new();
+    for inc in &world.incidents.incidents {
+        let t = &world.config.incidents.types[inc.type_index];
+        for e in &t.effects.cloudwatch {
+            let (effect, target) = match (e.value.as_str(), &inc.root) {
+                ("rds_connections", RootEntity::Aws { kind: "rds", id }) => (
+                    Effect::RdsConnections,
+                    model.find(world, Kind::Rds, id).map(|r| (Kind::Rds, r)),
+                ),
+                ("sqs_backlog", RootEntity::Aws { kind: "sqs", id }) => (
+                    Effect::SqsBacklog,
+                    model.find(world, Kind::Sqs, id).map(|r| (Kind::Sqs, r)),
+                ),
+                ("ec2_status_check", RootEntity::Node(n)) => {
+                    (Effect::Ec2StatusCheck, Some((Kind::Node, *n)))
+                }
+                ("ec2_disk", RootEntity::Node(n)) => (Effect::Ec2Disk, Some((Kind::Node, *n))),
+                _ => continue,
+            };
+            if let Some(k) = target {
+                out.entry(k).or_default().push((inc.index as u32, effect));
+            }
+        }
+    }
+    out
+}
+
+/// A queue at the end of one minute: its backlog (messages waiting beyond the ones the
+/// consumers take as they arrive), first in, first out.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SqsMinute {
+    /// Messages waiting at the end of the minute.
+    pub backlog: f64,
+    /// Waiting messages received in the minute (the backlog draining).
+    pub drained: f64,
+    /// Messages of the minute that lagging consumers left in the queue.
+    pub held: f64,
+    /// Minute the oldest waiting message was sent in.
+    pub oldest: Option<Micros>,
+    /// The incident whose messages wait in the backlog (the oldest such), if any.
+    pub waiting_incident: Option<u32>,
+    /// The incident whose messages were held or drained in the minute, if any.
+    pub moved_incident: Option<u32>,
+}
+
 /// Datapoints with per-minute aggregates cached: build one per partition render (or per
 /// batch of queries); results are exactly those of [`datapoint`].
 pub struct DatapointCache<'w> {
     world: &'w World,
     pub(crate) model: Model,
+    effects: HashMap<(Kind, usize), EffectList>,
     req: RefCell<HashMap<Micros, Rc<ReqMinute>>>,
     nodes: RefCell<HashMap<Micros, Rc<Vec<NodeMinute>>>>,
     lambdas: RefCell<HashMap<(usize, Micros), InvocationList>>,
+    sqs: RefCell<HashMap<(usize, Micros), Rc<SqsMinute>>>,
     containers: RefCell<HashMap<usize, Rc<crate::sources::kubernetes::ContainerModel>>>,
     scratch: RefCell<Vec<Visit>>,
 }
 
 impl<'w> DatapointCache<'w> {
     pub fn new(world: &'w World) -> Self {
+        let model = Model::build(world);
         DatapointCache {
             world,
-            model: Model::build(world),
+            effects: effect_index(world, &model),
+            model,
             req: RefCell::new(HashMap::new()),
             nodes: RefCell::new(HashMap::new()),
             lambdas: RefCell::new(HashMap::new()),
+            sqs: RefCell::new(HashMap::new()),
             containers: RefCell::new(HashMap::new()),
             scratch: RefCell::new(Vec::new()),
         }
@@ -500,6 +618,263 @@ impl<'w> DatapointCache<'w> {
 
     pub fn world(&self) -> &'w World {
         self.world
+    }
+
+    /// The ground truth of the datapoint of `series` for the period starting at
+    /// `period_start`: the incident that visibly changes its value (see
+    /// `schemas/cloudwatch/metrics.yaml`), or the normal label. The metrics table labels
+    /// its rows with it; a Grafana panel reading the datapoint can too.
+    pub fn datapoint_label(&self, series: &MetricSeries, period_start: Micros) -> Label<'w> {
+        match self
+            .resolve(series)
+            .and_then(|r| self.period_label(r, series.period_seconds, period_start))
+        {
+            Some((i, role)) => self.world.label(i, role, period_start),
+            None => Label::NORMAL,
+        }
+    }
+
+    /// The incident (index into the plan) and role of the datapoint of `series` for the
+    /// period starting at `period_start`, if an incident visibly changes it.
+    pub fn datapoint_incident(
+        &self,
+        series: &MetricSeries,
+        period_start: Micros,
+    ) -> Option<(u32, AnomalyRole)> {
+        let r = self.resolve(series)?;
+        self.period_label(r, series.period_seconds, period_start)
+    }
+
+    /// The incident that changes the most minutes of a period (the earliest on a tie).
+    pub(crate) fn period_label(
+        &self,
+        r: Resolved,
+        period_s: u32,
+        start: Micros,
+    ) -> Option<(u32, AnomalyRole)> {
+        let mut counts: Vec<((u32, AnomalyRole), u32)> = Vec::new();
+        let mut t = start;
+        while t < start + period_s as Micros * SECOND {
+            if let Some(l) = self.minute_label(r, t) {
+                match counts.iter_mut().find(|c| c.0 == l) {
+                    Some(c) => c.1 += 1,
+                    None => counts.push((l, 1)),
+                }
+            }
+            t += MINUTE;
+        }
+        let mut best: Option<((u32, AnomalyRole), u32)> = None;
+        for c in counts {
+            if best.is_none_or(|b| c.1 > b.1) {
+                best = Some(c);
+            }
+        }
+        best.map(|b| b.0)
+    }
+
+    /// The incident that visibly changes the samples of metric `r` in `minute`, with the
+    /// resource's role in it: `root_cause` when the resource is the incident's root (the
+    /// RDS instance, the queue, the node's instance), `symptom` otherwise.
+    pub(crate) fn minute_label(&self, r: Resolved, minute: Micros) -> Option<(u32, AnomalyRole)> {
+        let mid = minute + 30 * SECOND;
+        let strong = |e: Effect, kind: Kind| {
+            self.effect(e, kind, r.r, mid)
+                .filter(|x| x.1 > LABEL_MIN_INTENSITY)
+                .map(|x| x.0)
+        };
+        let inc = match r.kind {
+            Kind::Alb => self.alb_label(r, minute),
+            Kind::Rds => match r.m {
+                M::RdsCpu
+                | M::RdsConnections
+                | M::RdsFreeableMemory
+                | M::RdsReadLatency
+                | M::RdsWriteLatency => strong(Effect::RdsConnections, Kind::Rds),
+                _ => None,
+            },
+            Kind::Sqs => match r.m {
+                M::SqsVisible | M::SqsOldestAge => self.sqs_state(r.r, minute).waiting_incident,
+                M::SqsReceived | M::SqsDeleted => self.sqs_state(r.r, minute).moved_incident,
+                _ => None,
+            },
+            Kind::Node => match r.m {
+                M::Ec2StatusFailed | M::Ec2StatusSystem => self.status_failed(r.r, minute),
+                M::Ec2EbsWriteBytes | M::Ec2EbsWriteOps => strong(Effect::Ec2Disk, Kind::Node),
+                M::Ec2Cpu => self.cpu_incident(r.r, minute),
+                _ => None,
+            },
+            Kind::Agent => strong(Effect::Ec2Disk, Kind::Node),
+            Kind::Dynamo | Kind::Lambda => None,
+        }?;
+        Some((inc, self.role_on(inc, r.kind, r.r)))
+    }
+
+    /// The role of resource `r` of `kind` in incident `incident`: `root_cause` when it is
+    /// the incident's root entity, `symptom` otherwise.
+    pub(crate) fn role_on(&self, incident: u32, kind: Kind, r: usize) -> AnomalyRole {
+        let inc = &self.world.incidents.incidents[incident as usize];
+        let m = &self.model;
+        let root = match (&inc.root, kind) {
+            (RootEntity::Aws { kind: "rds", id }, Kind::Rds) => m.rds[r].id == *id,
+            (RootEntity::Aws { kind: "sqs", id }, Kind::Sqs) => m.queues[r].id == *id,
+            (RootEntity::Aws { kind: "dynamodb", id }, Kind::Dynamo) => m.tables[r].id == *id,
+            (RootEntity::Aws { kind: "lambda", id }, Kind::Lambda) => m.functions[r].id == *id,
+            (RootEntity::Aws { kind: "load_balancer", id }, Kind::Alb) => m.albs[r].name == *id,
+            (RootEntity::Node(n), Kind::Node | Kind::Agent) => *n == r,
+            _ => false,
+        };
+        if root {
+            AnomalyRole::RootCause
+        } else {
+            AnomalyRole::Symptom
+        }
+    }
+
+    /// The strongest effect `e` of an incident on resource `r` of `kind` at `t`:
+    /// (incident, intensity), with intensity > 0.
+    pub(crate) fn effect(&self, e: Effect, kind: Kind, r: usize, t: Micros) -> Option<(u32, f64)> {
+        let list = self.effects.get(&(kind, r))?;
+        let mut best: Option<(u32, f64)> = None;
+        for &(i, x) in list {
+            if x != e {
+                continue;
+            }
+            let v = self.world.incidents.incidents[i as usize].intensity(t, 0);
+            if v > 0.0 && best.is_none_or(|b| v > b.1) {
+                best = Some((i, v));
+            }
+        }
+        best
+    }
+
+    /// The node-failure incident whose instance fails its status checks during `minute`
+    /// (from the onset to the recovery).
+    fn status_failed(&self, n: usize, minute: Micros) -> Option<u32> {
+        self.effects.get(&(Kind::Node, n))?.iter().find_map(|&(i, e)| {
+            let inc = &self.world.incidents.incidents[i as usize];
+            (e == Effect::Ec2StatusCheck && inc.onset < minute + MINUTE && inc.recovery > minute)
+                .then_some(i)
+        })
+    }
+
+    /// The incident acting directly on service `s` (as root cause or resident, within its
+    /// lagged window) at `t`; with `pods_only`, only incident types that take pods out of
+    /// service.
+    pub(crate) fn acting_on(&self, s: usize, t: Micros, pods_only: bool) -> Option<u32> {
+        let w = self.world;
+        w.incidents
+            .overlapping(t - 10 * MINUTE, t + 1)
+            .find(|inc| {
+                let Some((role, lag)) = inc.involvement(s) else {
+                    return false;
+                };
+                role != AnomalyRole::Propagated
+                    && t >= inc.start
+                    && t < inc.end + lag
+                    && (!pods_only
+                        || w.config.incidents.types[inc.type_index]
+                            .effects
+                            .kubernetes
+                            .iter()
+                            .any(|e| POD_EFFECTS.contains(&e.value.as_str())))
+            })
+            .map(|inc| inc.index as u32)
+    }
+
+    /// The incident taking pods of service `s` out of its target group during `minute`:
+    /// at one of the six target-health samples, fewer targets are healthy than the
+    /// replicas or some are unhealthy, while such an incident acts on the service.
+    fn health_incident(&self, s: usize, minute: Micros) -> Option<u32> {
+        let w = self.world;
+        let replicas = w.service(s).replicas as usize;
+        let pods: Vec<usize> = w.pods.pods_overlapping(s, minute, minute + MINUTE).collect();
+        for k in 0..6 {
+            let t = minute + 5 * SECOND + k * 10 * SECOND;
+            let healthy = pods.iter().filter(|&&p| w.pod(p).serving_at(t)).count();
+            let unhealthy = pods.iter().any(|&p| {
+                let pod = w.pod(p);
+                !pod.serving_at(t) && t >= pod.ready && pod.deleted.is_none_or(|d| t < d)
+            });
+            if healthy < replicas || unhealthy {
+                if let Some(i) = self.acting_on(s, t, true) {
+                    return Some(i);
+                }
+            }
+        }
+        None
+    }
+
+    /// The incident visibly changing an ALB metric in `minute`: its failed requests among
+    /// the 5XX (any) or the 2XX (a tenth of the requests), its slowed or failed requests in
+    /// the response time (a tenth of the summed time), the requests no target could take,
+    /// the target health.
+    fn alb_label(&self, r: Resolved, minute: Micros) -> Option<u32> {
+        match r.m {
+            M::AlbHealthy | M::AlbUnhealthy => {
+                let s = *self.model.albs[r.r].services.get(r.sub)?;
+                self.health_incident(s, minute)
+            }
+            M::AlbElb5xx => {
+                let q = self.req(minute);
+                self.model.albs[r.r]
+                    .services
+                    .iter()
+                    .filter(|&&s| q.svc[s].arrived > q.svc[s].roots)
+                    .find_map(|&s| self.acting_on(s, minute + 30 * SECOND, true))
+            }
+            M::AlbTarget5xx | M::AlbTarget2xx | M::AlbResponseTime => {
+                let q = self.req(minute);
+                let a = &q.alb[r.r];
+                let shares = &q.alb_incidents[r.r];
+                let mut best: Option<(u32, f64)> = None;
+                for x in shares {
+                    let score = match r.m {
+                        M::AlbTarget5xx => x.c5 as f64,
+                        M::AlbTarget2xx if x.c5 as f64 >= 0.1 * a.requests as f64 => x.c5 as f64,
+                        M::AlbResponseTime if x.rt_sum >= 0.1 * a.rt_sum => x.rt_sum,
+                        _ => 0.0,
+                    };
+                    if score > 0.0 && best.is_none_or(|b| score > b.1) {
+                        best = Some((x.incident, score));
+                    }
+                }
+                best.map(|b| b.0)
+            }
+            _ => None,
+        }
+    }
+
+    /// The CPU-saturation incident visibly loading node `n` in `minute`: pods it saturates
+    /// run there (the same extra CPU `kubernetes/metrics` shows), at intensity above 0.1.
+    fn cpu_incident(&self, n: usize, minute: Micros) -> Option<u32> {
+        let w = self.world;
+        let mid = minute + 30 * SECOND;
+        for inc in w.incidents.overlapping(minute - 10 * MINUTE, minute + MINUTE) {
+            let cpu = w.config.incidents.types[inc.type_index]
+                .effects
+                .kubernetes
+                .iter()
+                .any(|e| e.value == "cpu_throttling");
+            if !cpu {
+                continue;
+            }
+            for a in &inc.affected {
+                let Some((role, lag)) = inc.involvement(a.service) else {
+                    continue;
+                };
+                if role == AnomalyRole::Propagated || inc.intensity(mid, lag) <= 0.1 {
+                    continue;
+                }
+                let hit = w
+                    .pods
+                    .pods_overlapping(a.service, minute, minute + MINUTE)
+                    .any(|p| w.pod(p).node == n && inc.hits_pod(&w.pods, p));
+                if hit {
+                    return Some(inc.index as u32);
+                }
+            }
+        }
+        None
     }
 
     /// The datapoint of `series` for the period starting at `period_start`; see [`datapoint`].
@@ -635,6 +1010,7 @@ impl<'w> DatapointCache<'w> {
             Kind::Dynamo => self.ddb_minute(r, minute),
             Kind::Lambda => self.lambda_minute(r, minute),
             Kind::Node => self.node_minute(r, minute),
+            Kind::Agent => self.agent_minute(r, minute),
         }
     }
 
@@ -680,6 +1056,11 @@ impl<'w> DatapointCache<'w> {
         let w = self.world;
         let rds = &self.model.rds[r.r];
         let q = self.req(minute);
+        // Connection pool exhaustion: the callers' pools fill up to their maximum, the
+        // backends compete for CPU and locks.
+        let exhaustion = self
+            .effect(Effect::RdsConnections, Kind::Rds, r.r, minute + 30 * SECOND)
+            .map_or(0.0, |x| x.1);
         let (mut visits, mut writes, mut expected) = (0.0, 0.0, 0.0);
         for &s in &rds.services {
             visits += q.svc[s].visits as f64;
@@ -704,22 +1085,32 @@ impl<'w> DatapointCache<'w> {
                 } else {
                     0.0
                 };
-                (2.6 + rds.cpu_per_load * load + vacuum + checkpoint + 0.7 * rng.normal())
+                (2.6 + rds.cpu_per_load * load
+                    + vacuum
+                    + checkpoint
+                    + 0.7 * rng.normal()
+                    + 38.0 * exhaustion)
                     .clamp(0.5, 100.0)
             }
             M::RdsConnections => {
                 let mut c = 2.0 + (rng.f64() < 0.3) as u32 as f64;
+                let mut full = RDS_SYSTEM_CONNECTIONS;
                 let mid = minute + 30 * SECOND;
                 for &s in &rds.services {
                     let exp = self.model.expected_visits[s].max(1e-9);
                     let l = q.svc[s].visits as f64 / exp;
-                    let per_pod = pool_size(w.service(s).language, l);
+                    let lang = w.service(s).language;
+                    let per_pod = pool_size(lang, l);
                     let pods = w
                         .pods
                         .pods_overlapping(s, minute, minute + MINUTE)
                         .filter(|&p| w.pod(p).serving_at(mid))
                         .count();
                     c += per_pod * pods as f64;
+                    full += max_pool(lang) * pods as f64;
+                }
+                if exhaustion > 0.0 {
+                    c += ((full - c).max(0.0) * exhaustion).round();
                 }
                 c
             }
@@ -740,8 +1131,12 @@ impl<'w> DatapointCache<'w> {
                 .max(rds.memory_bytes * 0.02)
                 .round()
             }
-            M::RdsReadLatency => 0.00042 + 0.00011 * load + 0.00004 * rng.normal().abs(),
-            M::RdsWriteLatency => 0.00105 + 0.00028 * load + 0.00012 * rng.normal().abs(),
+            M::RdsReadLatency => {
+                (0.00042 + 0.00011 * load + 0.00004 * rng.normal().abs()) * (1.0 + 9.0 * exhaustion)
+            }
+            M::RdsWriteLatency => {
+                (0.00105 + 0.00028 * load + 0.00012 * rng.normal().abs()) * (1.0 + 6.0 * exhaustion)
+            }
             M::RdsReadIops => 1.2 + 0.055 * visits + 0.8 * rng.normal().abs(),
             M::RdsWriteIops => 3.5 + 0.09 * writes + 0.012 * visits + 1.5 * rng.normal().abs(),
             M::RdsFreeStorage => {
@@ -759,10 +1154,12 @@ impl<'w> DatapointCache<'w> {
         Some(StatSet::one(v))
     }
 
-    /// Messages the consumers of queue `qi` could not take in `minute` (no pod serving).
-    fn sqs_dropped(&self, qi: usize, minute: Micros) -> f64 {
+    /// Messages the consumers of queue `qi` could not take in `minute` (no pod serving),
+    /// and the incident acting on the consumer then, if any.
+    fn sqs_dropped(&self, qi: usize, minute: Micros) -> (f64, Option<u32>) {
         let w = self.world;
         let mut dropped = 0.0;
+        let mut incident = None;
         for &s in &self.model.queues[qi].consumers {
             let always = w
                 .pods
@@ -778,10 +1175,14 @@ impl<'w> DatapointCache<'w> {
                 });
             if !always && w.requests.roots_per_minute[s] > 0.0 {
                 let q = self.req(minute);
-                dropped += q.svc[s].arrived.saturating_sub(q.svc[s].roots) as f64;
+                let d = q.svc[s].arrived.saturating_sub(q.svc[s].roots) as f64;
+                if d > 0.0 {
+                    dropped += d;
+                    incident = incident.or_else(|| self.acting_on(s, minute + 30 * SECOND, false));
+                }
             }
         }
-        dropped
+        (dropped, incident)
     }
 
     /// Extra messages per minute the consumers can take beyond the arrivals.
@@ -803,27 +1204,75 @@ impl<'w> DatapointCache<'w> {
             .sum()
     }
 
-    /// Backlog at the end of `minute`, the messages drained from it in that minute and
-    /// when the current backlog began (rebuilt from `SQS_LOOKBACK` minutes back).
-    fn sqs_backlog(&self, qi: usize, minute: Micros) -> (f64, f64, Micros) {
-        let mut backlog = 0.0f64;
-        let mut drained = 0.0;
-        let mut since = minute;
+    /// Messages of `minute` lagging consumers leave in queue `qi` at lag intensity `i`:
+    /// each message of the minute with probability 0.9 i.
+    fn sqs_held(&self, qi: usize, minute: Micros, i: f64) -> f64 {
+        let queue = &self.model.queues[qi];
+        let q = self.req(minute);
+        let arrived: u32 = queue.consumers.iter().map(|&s| q.svc[s].visits).sum();
+        let mut rng = Rng::derive(queue.key, &[str_key("sqs-held"), minute as u64]);
+        (0..arrived).filter(|_| rng.chance(0.9 * i)).count() as f64
+    }
+
+    /// The backlog of queue `qi` at the end of `minute`, rebuilt from `SQS_LOOKBACK`
+    /// minutes back: each minute the consumers first drain the oldest waiting messages
+    /// (up to their spare capacity, which lagging consumers lack), then the messages no
+    /// pod could take and those lagging consumers left join the queue.
+    pub(crate) fn sqs_state(&self, qi: usize, minute: Micros) -> Rc<SqsMinute> {
+        if let Some(x) = self.sqs.borrow().get(&(qi, minute)) {
+            return x.clone();
+        }
+        // (minute sent, messages, incident or u32::MAX)
+        let mut waiting: VecDeque<(Micros, f64, u32)> = VecDeque::new();
+        let mut out = SqsMinute::default();
         for k in (0..SQS_LOOKBACK).rev() {
             let m = minute - k * MINUTE;
-            let dropped = self.sqs_dropped(qi, m);
-            drained = if backlog > 0.0 {
-                backlog.min(self.sqs_capacity(qi, m)).floor()
+            let lag = self.effect(Effect::SqsBacklog, Kind::Sqs, qi, m + 30 * SECOND);
+            let i = lag.map_or(0.0, |x| x.1);
+            let total: f64 = waiting.iter().map(|e| e.1).sum();
+            let mut drained = if total > 0.0 {
+                total
+                    .min(self.sqs_capacity(qi, m) * (1.0 - i).max(0.0))
+                    .floor()
             } else {
                 0.0
             };
-            let before = backlog;
-            backlog = backlog - drained + dropped;
-            if before <= 0.0 && backlog > 0.0 {
-                since = m;
+            out.drained = drained;
+            out.moved_incident = None;
+            while drained > 0.0 {
+                let Some(front) = waiting.front_mut() else {
+                    break;
+                };
+                let take = front.1.min(drained);
+                front.1 -= take;
+                drained -= take;
+                if front.2 != u32::MAX && out.moved_incident.is_none() {
+                    out.moved_incident = Some(front.2);
+                }
+                if front.1 <= 0.0 {
+                    waiting.pop_front();
+                }
+            }
+            let (dropped, dropped_by) = self.sqs_dropped(qi, m);
+            if dropped > 0.0 {
+                waiting.push_back((m, dropped, dropped_by.unwrap_or(u32::MAX)));
+            }
+            out.held = 0.0;
+            if let Some((inc, i)) = lag {
+                let held = self.sqs_held(qi, m, i);
+                if held > 0.0 {
+                    waiting.push_back((m, held, inc));
+                    out.held = held;
+                    out.moved_incident = Some(inc);
+                }
             }
         }
-        (backlog, drained, since)
+        out.backlog = waiting.iter().map(|e| e.1).sum();
+        out.oldest = waiting.front().map(|e| e.0);
+        out.waiting_incident = waiting.iter().find(|e| e.2 != u32::MAX).map(|e| e.2);
+        let out = Rc::new(out);
+        self.sqs.borrow_mut().insert((qi, minute), out.clone());
+        out
     }
 
     fn sqs_minute(&self, r: Resolved, minute: Micros) -> Option<StatSet> {
@@ -848,16 +1297,21 @@ impl<'w> DatapointCache<'w> {
         let mut rng = self.noise(queue.key, r.m, minute);
         let v = match r.m {
             M::SqsSent => sent,
-            M::SqsReceived => visits + self.sqs_backlog(r.r, minute).1,
-            M::SqsDeleted => (visits + self.sqs_backlog(r.r, minute).1 - errors).max(0.0),
+            M::SqsReceived => {
+                let st = self.sqs_state(r.r, minute);
+                (visits - st.held).max(0.0) + st.drained
+            }
+            M::SqsDeleted => {
+                let st = self.sqs_state(r.r, minute);
+                ((visits - st.held).max(0.0) + st.drained - errors).max(0.0)
+            }
             M::SqsVisible => {
-                let (b, _, _) = self.sqs_backlog(r.r, minute);
-                b + rng.poisson(visits / 60.0 * 1.2) as f64
+                self.sqs_state(r.r, minute).backlog + rng.poisson(visits / 60.0 * 1.2) as f64
             }
             M::SqsNotVisible => (busy / 60.0 + errors * 0.5).round() + rng.poisson(0.3) as f64,
             M::SqsOldestAge => {
-                let (b, _, since) = self.sqs_backlog(r.r, minute);
-                if b > 0.0 {
+                let st = self.sqs_state(r.r, minute);
+                if let (true, Some(since)) = (st.backlog > 0.0, st.oldest) {
                     ((minute + MINUTE - since) / SECOND) as f64
                 } else if visits > 0.0 {
                     rng.lognormal(1.6, 0.6).round()
@@ -989,14 +1443,48 @@ impl<'w> DatapointCache<'w> {
             M::Ec2NetOut => nm.net_out.round(),
             M::Ec2PacketsIn => (nm.net_in / 1_180.0).round(),
             M::Ec2PacketsOut => (nm.net_out / 960.0).round(),
-            M::Ec2StatusFailed | M::Ec2StatusInstance | M::Ec2StatusSystem => 0.0,
+            M::Ec2StatusFailed | M::Ec2StatusSystem => {
+                self.status_failed(r.r, minute).is_some() as u8 as f64
+            }
+            M::Ec2StatusInstance => 0.0,
             M::Ec2EbsReadBytes => nm.ebs_read.round(),
-            M::Ec2EbsWriteBytes => nm.ebs_write.round(),
+            M::Ec2EbsWriteBytes => (nm.ebs_write * self.disk_write_factor(r.r, minute)).round(),
             M::Ec2EbsReadOps => (nm.ebs_read / 24_576.0).round(),
-            M::Ec2EbsWriteOps => (nm.ebs_write / 32_768.0).round(),
+            M::Ec2EbsWriteOps => {
+                (nm.ebs_write * self.disk_write_factor(r.r, minute) / 32_768.0).round()
+            }
             _ => return None,
         };
         Some(StatSet::one(v))
+    }
+
+    /// Disk pressure: whatever fills the root volume writes to it (up to 4x the usual).
+    fn disk_write_factor(&self, n: usize, minute: Micros) -> f64 {
+        1.0 + 3.0
+            * self
+                .effect(Effect::Ec2Disk, Kind::Node, n, minute + 30 * SECOND)
+                .map_or(0.0, |x| x.1)
+    }
+
+    /// `CWAgent` `disk_used_percent` of a node's root volume: a per-node level between 38
+    /// and 56%, images and container logs accumulating over a few days until the kubelet's
+    /// image garbage collection and log rotation free them; under disk pressure it climbs
+    /// towards 95% and falls back in the recovery (evictions, cleanup).
+    fn agent_minute(&self, r: Resolved, minute: Micros) -> Option<StatSet> {
+        if r.m != M::AgentDiskUsed {
+            return None;
+        }
+        let node = self.world.topology.nodes.get(r.r)?;
+        let key = mix64(str_key(&node.instance_id) ^ self.world.seed);
+        let base = 38.0 + 18.0 * unit(key);
+        let cycle = (2.0 + 3.0 * unit(mix64(key ^ 1))) * DAY as f64;
+        let phase = ((minute as f64 + unit(mix64(key ^ 2)) * cycle) / cycle).fract();
+        let mut rng = self.noise(key, r.m, minute);
+        let mut v = base + 6.0 * phase + 0.04 * rng.normal();
+        if let Some((_, i)) = self.effect(Effect::Ec2Disk, Kind::Node, r.r, minute + 30 * SECOND) {
+            v += (95.4 + 0.3 * rng.normal() - v) * i;
+        }
+        Some(StatSet::one(v.clamp(0.0, 100.0)))
     }
 }
 
@@ -1105,6 +1593,19 @@ pub(crate) fn make_series(
             let n = &world.topology.nodes[r];
             (n.name.clone(), vec![("InstanceId", n.instance_id.clone())])
         }
+        Kind::Agent => {
+            // The CloudWatch agent's `disk` plugin on the root volume of an EKS node.
+            let n = &world.topology.nodes[r];
+            (
+                n.name.clone(),
+                vec![
+                    ("InstanceId", n.instance_id.clone()),
+                    ("device", "nvme0n1p1".to_string()),
+                    ("fstype", "xfs".to_string()),
+                    ("path", "/".to_string()),
+                ],
+            )
+        }
     };
     MetricSeries {
         namespace: namespace(d.kind),
@@ -1138,7 +1639,7 @@ pub(crate) fn base_series(world: &World, model: &Model) -> Vec<MetricSeries> {
         Kind::Sqs => model.queues.len(),
         Kind::Dynamo => model.tables.len(),
         Kind::Lambda => model.functions.len(),
-        Kind::Node => world.topology.nodes.len(),
+        Kind::Node | Kind::Agent => world.topology.nodes.len(),
     };
     for kind in [
         Kind::Alb,
@@ -1147,6 +1648,7 @@ pub(crate) fn base_series(world: &World, model: &Model) -> Vec<MetricSeries> {
         Kind::Dynamo,
         Kind::Lambda,
         Kind::Node,
+        Kind::Agent,
     ] {
         for r in 0..count(kind) {
             for d in CATALOG.iter().filter(|d| d.kind == kind) {

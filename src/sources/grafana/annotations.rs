@@ -45,6 +45,11 @@ const NOTES: [(&str, &str); 6] = [
     ("CDN cache purge for static assets", "cdn"),
 ];
 
+/// The item of `tags`: a non-null string.
+fn tag_item() -> Arc<Field> {
+    Arc::new(Field::new("item", DataType::Utf8, false))
+}
+
 impl Table for Annotations {
     fn source(&self) -> Source {
         Source::Grafana
@@ -62,11 +67,7 @@ impl Table for Annotations {
             Field::new("dashboard_uid", DataType::Utf8, true),
             Field::new("panel_id", DataType::Int32, true),
             Field::new("time_end", timestamp_type(), false),
-            Field::new(
-                "tags",
-                DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
-                false,
-            ),
+            Field::new("tags", DataType::List(tag_item()), false),
             Field::new("text", DataType::Utf8, false),
             Field::new("kind", DataType::Utf8, false),
             Field::new("alert_name", DataType::Utf8, true),
@@ -122,7 +123,7 @@ impl Table for Annotations {
         let mut dash = StringBuilder::with_capacity(n, n * 16);
         let mut panel = Int32Builder::with_capacity(n);
         let mut time_end = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
-        let mut tags = ListBuilder::new(StringBuilder::new());
+        let mut tags = ListBuilder::new(StringBuilder::new()).with_field(tag_item());
         let mut text = StringBuilder::with_capacity(n, n * 60);
         let mut kind = StringBuilder::with_capacity(n, n * 6);
         let mut alert = StringBuilder::with_capacity(n, n * 20);
@@ -131,8 +132,18 @@ impl Table for Annotations {
         let mut login = StringBuilder::with_capacity(n, n * 10);
         let mut template = StringBuilder::with_capacity(n, n * 20);
         for &(at, k) in &rows {
-            let key = stream(world.seed, &[str_key("grafana/annotation"), at as u64]);
-            id.append_value((key >> 40) as i64 + 1);
+            // 53 bits (a JSON-safe integer), keyed by the time and the row's own key, so
+            // that ids do not collide across a long dataset or between rows at one instant.
+            let kind_key = match k {
+                Kind::Deploy(r) => r as u64,
+                Kind::Alert(i) => 1 << 32 | i as u64,
+                Kind::Note(nk) => nk,
+            };
+            let key = stream(
+                world.seed,
+                &[str_key("grafana/annotation"), at as u64, kind_key],
+            );
+            id.append_value((key >> 11) as i64 + 1);
             match k {
                 Kind::Deploy(r) => {
                     let ro = &world.pods.rollouts[r as usize];

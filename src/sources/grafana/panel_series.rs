@@ -4,8 +4,9 @@
 //! `cloudwatch/metrics`.
 
 use crate::config::{DashboardDef, Datasource, PanelDef, PromFunction};
-use crate::labels::Label;
-use crate::sources::cloudwatch::{DatapointCache, MetricSeries, all_series};
+use crate::labels::{AnomalyRole, Label};
+use crate::sources::cloudwatch::series::base_series;
+use crate::sources::cloudwatch::{DatapointCache, MetricSeries};
 use crate::sources::kubernetes::{
     ContainerSample, container_model, container_sample, scrape_times,
 };
@@ -33,6 +34,12 @@ fn label_fields() -> Fields {
     ])
 }
 
+/// The item of `series_labels`: a non-null `{name, value}` struct (the same shape as
+/// `dimensions` in cloudwatch/metrics).
+fn label_item() -> Arc<Field> {
+    Arc::new(Field::new("item", DataType::Struct(label_fields()), false))
+}
+
 /// Reads one Kubernetes metric from a container sample.
 fn prom_value(metric: &str, x: &ContainerSample, limit_bytes: u64) -> f64 {
     match metric {
@@ -55,6 +62,11 @@ struct Point {
     /// Pod index (Prometheus) or series index (CloudWatch).
     series: u32,
     value: f64,
+    /// Ground truth of the sample behind a Prometheus point (`u32::MAX` / `None` when
+    /// normal) and the scrape time its phase is taken at, as in `kubernetes/metrics`.
+    incident: u32,
+    role: AnomalyRole,
+    label_ts: Micros,
 }
 
 impl Table for PanelSeries {
@@ -79,15 +91,7 @@ impl Table for PanelSeries {
             Field::new("datasource_uid", DataType::Utf8, false),
             Field::new("query", DataType::Utf8, false),
             Field::new("series_name", DataType::Utf8, false),
-            Field::new(
-                "series_labels",
-                DataType::List(Arc::new(Field::new(
-                    "item",
-                    DataType::Struct(label_fields()),
-                    true,
-                ))),
-                false,
-            ),
+            Field::new("series_labels", DataType::List(label_item()), false),
             Field::new("value", DataType::Float64, false),
             Field::new("unit", DataType::Utf8, false),
         ])
@@ -103,8 +107,11 @@ impl Table for PanelSeries {
             .iter()
             .flat_map(|d| d.panels.iter().map(move |p| (d, p)))
             .collect();
-        let cw_series = all_series(world);
         let cache = DatapointCache::new(world);
+        // The series `cloudwatch/metrics` writes at each metric's own statistic and native
+        // period; not the alarms' extra (statistic, period) variants, which would plot a
+        // second, identically labelled series of the same resource in the panel.
+        let cw_series = base_series(world, &cache.model);
         let mut points: Vec<Point> = Vec::new();
         for (pi, (_, panel)) in panels.iter().enumerate() {
             match panel.datasource {
@@ -116,7 +123,11 @@ impl Table for PanelSeries {
                         if !series_matches(panel, s) {
                             continue;
                         }
+                        // One datapoint per refresh, at period starts: the stride is the
+                        // smallest multiple of the period not below the refresh interval
+                        // (period starts are the only instants with a datapoint).
                         let period = s.period_seconds as Micros * SECOND;
+                        let stride = period * ((step + period - 1) / period).max(1);
                         let mut t = hour;
                         while t < end {
                             if let Some(value) = cache.datapoint(s, t) {
@@ -125,16 +136,19 @@ impl Table for PanelSeries {
                                     panel: pi as u32,
                                     series: si as u32,
                                     value,
+                                    incident: u32::MAX,
+                                    role: AnomalyRole::None,
+                                    label_ts: t,
                                 });
                             }
-                            t += period.max(step);
+                            t += stride;
                         }
                     }
                 }
             }
         }
         points.sort_by_key(|p| (p.ts, p.panel, p.series));
-        write(self, world, hour, &panels, &cw_series, &points)
+        write(self, world, hour, &panels, &cache, &cw_series, &points)
     }
 }
 
@@ -170,31 +184,32 @@ fn prometheus_points(
             continue;
         }
         for p in world.pods.pods_overlapping(s, hour - reach, end) {
-            // The pod's samples that any step of this hour can see, oldest first.
+            // The pod's samples that any step of this hour can see, oldest first, with the
+            // incident and role of their kubernetes/metrics row.
             let model = container_model(world, p);
-            let samples: Vec<(Micros, f64)> = scrape_times(world, p, hour - reach, end)
-                .map(|t| {
-                    (
-                        t,
-                        prom_value(
-                            metric,
-                            &container_sample(world, &model, p, t),
-                            svc.memory_limit_bytes,
-                        ),
-                    )
-                })
-                .collect();
+            let samples: Vec<(Micros, f64, u32, AnomalyRole)> =
+                scrape_times(world, p, hour - reach, end)
+                    .map(|t| {
+                        let x = container_sample(world, &model, p, t);
+                        (
+                            t,
+                            prom_value(metric, &x, svc.memory_limit_bytes),
+                            x.incident,
+                            x.role,
+                        )
+                    })
+                    .collect();
             if samples.is_empty() {
                 continue;
             }
             let mut t = hour;
             while t < end {
                 // samples in (t - reach, t]
-                let hi = samples.partition_point(|&(ts, _)| ts <= t);
-                let lo = samples.partition_point(|&(ts, _)| ts <= t - reach);
+                let hi = samples.partition_point(|s| s.0 <= t);
+                let lo = samples.partition_point(|s| s.0 <= t - reach);
                 let seen = &samples[lo..hi];
                 let value = match panel.function {
-                    PromFunction::Instant => seen.last().map(|&(_, v)| v),
+                    PromFunction::Instant => seen.last().map(|s| s.1),
                     PromFunction::Rate if seen.len() >= 2 => {
                         // Increase with counter resets (a drop starts a new counter).
                         let mut inc = 0.0;
@@ -211,11 +226,24 @@ fn prometheus_points(
                     PromFunction::Rate => None,
                 };
                 if let Some(value) = value {
+                    // The label of the sample shown (instant), or of the latest anomalous
+                    // sample the rate was computed over.
+                    let labelled = match panel.function {
+                        PromFunction::Instant => seen.last(),
+                        PromFunction::Rate => seen.iter().rev().find(|s| s.3 != AnomalyRole::None),
+                    };
+                    let (incident, role, label_ts) = match labelled {
+                        Some(s) if s.3 != AnomalyRole::None => (s.2, s.3, s.0),
+                        _ => (u32::MAX, AnomalyRole::None, t),
+                    };
                     out.push(Point {
                         ts: t,
                         panel: pi,
                         series: p as u32,
                         value,
+                        incident,
+                        role,
+                        label_ts,
                     });
                 }
                 t += step;
@@ -229,6 +257,7 @@ fn write(
     world: &World,
     hour: Micros,
     panels: &[(&DashboardDef, &PanelDef)],
+    cache: &DatapointCache,
     cw_series: &[MetricSeries],
     points: &[Point],
 ) -> Result<RecordBatch, ArrowError> {
@@ -243,7 +272,8 @@ fn write(
     let mut ds_uid = StringBuilder::with_capacity(n, n * 17);
     let mut query = StringBuilder::with_capacity(n, n * 90);
     let mut series_name = StringBuilder::with_capacity(n, n * 30);
-    let mut labels = ListBuilder::new(StructBuilder::from_fields(label_fields(), n * 3));
+    let mut labels = ListBuilder::new(StructBuilder::from_fields(label_fields(), n * 3))
+        .with_field(label_item());
     let mut value = Float64Builder::with_capacity(n);
     let mut unit = StringBuilder::with_capacity(n, n * 6);
     let cluster = &world.config.services.cluster.name;
@@ -287,7 +317,11 @@ fn write(
                     append_label(lb, k, v);
                 }
                 labels.append(true);
-                common.append(pt.ts, &svc.name, &Label::NORMAL);
+                common.append(
+                    pt.ts,
+                    &svc.name,
+                    &world.label(pt.incident, pt.role, pt.label_ts),
+                );
             }
             Datasource::Cloudwatch => {
                 let s = &cw_series[pt.series as usize];
@@ -315,7 +349,12 @@ fn write(
                     append_label(lb, k, v);
                 }
                 labels.append(true);
-                common.append(pt.ts, resource_service(world, &s.resource), &Label::NORMAL);
+                // The same service as the series' rows in cloudwatch/metrics.
+                let service = match cache.resolve(s) {
+                    Some(r) => cache.model.resource_service(world, r.kind, r.r),
+                    None => cluster.as_str(),
+                };
+                common.append(pt.ts, service, &Label::NORMAL);
             }
         }
     }
@@ -344,23 +383,4 @@ fn append_label(b: &mut StructBuilder, k: &str, v: &str) {
         f.append_value(v);
     }
     b.append(true);
-}
-
-/// The service a resource belongs to (the first service that uses it), or the cluster.
-pub fn resource_service<'a>(world: &'a World, resource: &str) -> &'a str {
-    world
-        .topology
-        .services
-        .iter()
-        .find(|s| {
-            s.load_balancer.as_deref() == Some(resource)
-                || s.rds
-                    .iter()
-                    .chain(&s.sqs)
-                    .chain(&s.dynamodb)
-                    .chain(&s.lambda)
-                    .any(|r| r == resource)
-        })
-        .map(|s| s.name.as_str())
-        .unwrap_or(world.config.services.cluster.name.as_str())
 }

@@ -1,12 +1,28 @@
 //! `kubernetes/events`: core/v1 Events consistent with the pod plan (rollouts, scheduling,
-//! image pulls, container starts and kills, restarts) plus the benign background noise of
-//! a real cluster (probe failures, DNS and metrics warnings).
+//! image pulls, container starts and kills, restarts, evictions), the events incidents
+//! make Kubernetes emit (crash-loop back-off, probe failures, node conditions, evictions),
+//! plus the benign background noise of a real cluster (probe failures, DNS and metrics
+//! warnings).
+//!
+//! Each row is one occurrence of an event as an event exporter records it: when the same
+//! event recurs (a probe failing every period, a container in back-off), Kubernetes
+//! updates one Event object, so the rows of such a series share `event_name` and
+//! `event_uid`, keep their `first_timestamp` and carry a growing `count`.
+//!
+//! Labels: a row an incident caused carries that incident (role from
+//! [`Incident::involvement`]; `root_cause` for the root entity's own events: the bad or
+//! rollback ReplicaSet and its pods, the node's own events, the leaking pod's restarts;
+//! `symptom` for pods evicted from or stranded on a failing node and their replacements).
+//! Routine lifecycle and background events stay normal during an incident.
 
-use crate::labels::Label;
-use crate::rng::{Rng, str_key, stream};
+use crate::config::IncidentType;
+use crate::incidents::{FailureKind, Incident, RootEntity};
+use crate::labels::AnomalyRole;
+use crate::rng::{Rng, str_key, stream, unit};
 use crate::sources::{CommonColumns, Source, Table, table_schema, timestamp_type};
 use crate::time::{HOUR, MINUTE, Micros, SECOND};
-use crate::world::{PodEnd, RestartReason, World};
+use crate::world::pods::{Restart, RolloutCause, node_eviction_time, uuid_from};
+use crate::world::{Pod, PodEnd, RestartReason, World};
 use arrow::array::{ArrayRef, Int32Builder, StringBuilder, TimestampMicrosecondBuilder};
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::error::ArrowError;
@@ -16,10 +32,41 @@ use std::sync::Arc;
 
 pub struct Events;
 
+/// No pod / no incident.
+const NONE: u32 = u32::MAX;
+
+/// The kubelet's crash-loop back-off entry expires after twice its 5-minute maximum: a
+/// container that crashes again within this time of its last restart is held back.
+const BACKOFF_RESET: Micros = 10 * MINUTE;
+/// Default probe period (periodSeconds).
+const PROBE_PERIOD: Micros = 10 * SECOND;
+/// Probability that a readiness probe of a pod an incident hits fails, at full intensity.
+const PROBE_FAIL_AT_PEAK: f64 = 0.6;
+/// Node lifecycle controller: a node that stops posting status is NotReady after the
+/// node-monitor-grace-period.
+const NODE_MONITOR_GRACE: Micros = 40 * SECOND;
+/// The kubelet's image garbage collection period.
+const IMAGE_GC_PERIOD: Micros = 5 * MINUTE;
+
+/// Why a readiness probe fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Probe {
+    /// The endpoint does not answer in time (saturation, slow dependencies).
+    Timeout,
+    /// Nothing listens (the container is crashing).
+    Refused,
+    /// The endpoint answers with an error status.
+    Status(u16),
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
-    ScaledUp { to: u32 },
-    ScaledDown { to: u32 },
+    ScaledUp {
+        to: u32,
+    },
+    ScaledDown {
+        to: u32,
+    },
     SuccessfulCreate,
     SuccessfulDelete,
     Scheduled,
@@ -30,20 +77,229 @@ enum Kind {
     Started,
     Killing,
     OomKilling,
-    UnhealthyReadiness { count: u32 },
+    UnhealthyReadiness(Probe),
     UnhealthyLiveness,
     DnsConfigForming,
     FailedGetResourceMetric,
+    /// The kubelet holds a crashed container back (CrashLoopBackOff).
+    BackOff,
+    /// The node lifecycle controller marks a pod of an unreachable node not ready.
+    PodNodeNotReady,
+    /// The taint eviction controller deletes a pod of a NotReady node.
+    TaintManagerEviction,
+    /// The kubelet evicts a pod from a node under resource pressure.
+    Evicted,
+    NodeNotReady,
+    StartingKubelet,
+    NodeReady,
+    FreeDiskSpaceFailed,
+    NodeHasDiskPressure,
+    EvictionThresholdMet,
+    NodeHasNoDiskPressure,
+}
+
+impl Kind {
+    /// An event about the Node object alone (no pod).
+    fn node_only(self) -> bool {
+        matches!(
+            self,
+            Kind::NodeNotReady
+                | Kind::StartingKubelet
+                | Kind::NodeReady
+                | Kind::FreeDiskSpaceFailed
+                | Kind::NodeHasDiskPressure
+                | Kind::EvictionThresholdMet
+                | Kind::NodeHasNoDiskPressure
+        )
+    }
 }
 
 #[derive(Clone, Copy)]
 struct Row {
     ts: Micros,
     kind: Kind,
+    /// The pod, or [`NONE`] for events about a Node alone.
     pod: u32,
+    /// The node of a node-only event (else that of the pod).
+    node: u32,
     /// For rollout events: the rollout whose ReplicaSet is scaled.
     rollout: u32,
+    /// The Event object: shared by the occurrences of one aggregated event.
     key: u64,
+    /// Occurrences so far, and when the first happened.
+    count: u32,
+    first: Micros,
+    /// The incident that caused the event (index into the plan), or [`NONE`].
+    incident: u32,
+    role: AnomalyRole,
+}
+
+/// The incident behind an event and the role of the event in it.
+type Cause = Option<(u32, AnomalyRole)>;
+
+/// Collects the rows of one hour.
+struct Collector {
+    hour: Micros,
+    end: Micros,
+    rows: Vec<Row>,
+}
+
+impl Collector {
+    fn inside(&self, t: Micros) -> bool {
+        t >= self.hour && t < self.end
+    }
+
+    /// A single-occurrence event about pod `p`.
+    fn pod_event(
+        &mut self,
+        world: &World,
+        ts: Micros,
+        kind: Kind,
+        p: usize,
+        rollout: usize,
+        cause: Cause,
+    ) {
+        if !self.inside(ts) {
+            return;
+        }
+        let pod = world.pod(p);
+        self.push(
+            Row {
+                ts,
+                kind,
+                pod: p as u32,
+                node: pod.node as u32,
+                rollout: rollout as u32,
+                key: stream(pod.key, &[ts as u64, kind_code(kind)]),
+                count: 1,
+                first: ts,
+                incident: NONE,
+                role: AnomalyRole::None,
+            },
+            cause,
+        );
+    }
+
+    fn push(&mut self, mut row: Row, cause: Cause) {
+        if let Some((i, role)) = cause {
+            row.incident = i;
+            row.role = role;
+        }
+        self.rows.push(row);
+    }
+}
+
+fn has_effect(t: &IncidentType, name: &str) -> bool {
+    t.effects.kubernetes.iter().any(|e| e.value == name)
+}
+
+/// The role of events of `service` in `inc`, or `default` if the service is not among the
+/// affected ones.
+fn role_in(inc: &Incident, service: usize, default: AnomalyRole) -> AnomalyRole {
+    inc.involvement(service).map_or(default, |(r, _)| r)
+}
+
+fn cause_of(inc: &Incident, service: usize, default: AnomalyRole) -> Cause {
+    Some((inc.index as u32, role_in(inc, service, default)))
+}
+
+/// The rollout incident behind a rollout: its bad release or its rollback.
+fn rollout_cause(world: &World, rollout: usize) -> Cause {
+    match world.pods.rollouts[rollout].cause {
+        RolloutCause::Bad(i) | RolloutCause::Rollback(i) => {
+            world.incidents.incidents.get(i).and_then(|inc| {
+                cause_of(
+                    inc,
+                    world.pods.rollouts[rollout].service,
+                    AnomalyRole::RootCause,
+                )
+            })
+        }
+        RolloutCause::Routine => None,
+    }
+}
+
+/// Does the incident act on the containers of pod `p` (its bad release, its leaking slot,
+/// its node, or its directly affected service)?
+fn acts_on_pod(world: &World, inc: &Incident, p: usize) -> bool {
+    match inc.root {
+        RootEntity::Deployment(_) => {
+            world.pods.rollouts[world.pod(p).rollout].cause == RolloutCause::Bad(inc.index)
+        }
+        _ => inc.hits_pod(&world.pods, p),
+    }
+}
+
+/// The node incident that evicted pod `p`, if it ended evicted.
+fn eviction_incident<'w>(world: &'w World, p: usize) -> Option<&'w Incident> {
+    let pod = world.pod(p);
+    let d = pod.deleted?;
+    if pod.end != Some(PodEnd::Evicted) {
+        return None;
+    }
+    world
+        .incidents
+        .active_at(d)
+        .find(|i| i.root == RootEntity::Node(pod.node))
+}
+
+/// The pods of `p`'s replica slot, and `p`'s position among them.
+fn slot_position(world: &World, p: usize) -> (&[usize], usize) {
+    let pod = world.pod(p);
+    let slot = &world.pods.slots[pod.service][pod.slot as usize];
+    let i = slot.iter().position(|&q| q == p).unwrap_or(0);
+    (slot, i)
+}
+
+/// Why pod `p` was created: by a bad release or its rollback (root cause), or to replace
+/// a pod a node incident evicted (symptom).
+fn creation_cause(world: &World, p: usize, in_rollout: bool) -> Cause {
+    let pod = world.pod(p);
+    if in_rollout && let Some(c) = rollout_cause(world, pod.rollout) {
+        return Some(c);
+    }
+    let (slot, i) = slot_position(world, p);
+    let prev = *slot.get(i.checked_sub(1)?)?;
+    let d = world.pod(prev).deleted?;
+    if pod.created < d || pod.created - d > 5 * SECOND {
+        return None;
+    }
+    let inc = eviction_incident(world, prev)?;
+    cause_of(inc, pod.service, AnomalyRole::Symptom)
+}
+
+/// Why pod `p` was deleted: replaced by a bad release or its rollback, or evicted.
+fn deletion_cause(world: &World, p: usize) -> Cause {
+    let pod = world.pod(p);
+    match pod.end? {
+        PodEnd::Rollout => {
+            let (slot, i) = slot_position(world, p);
+            let next = *slot.get(i + 1)?;
+            rollout_cause(world, world.pod(next).rollout)
+        }
+        PodEnd::Evicted => {
+            let inc = eviction_incident(world, p)?;
+            cause_of(inc, pod.service, AnomalyRole::Symptom)
+        }
+        PodEnd::Rescheduled => None,
+    }
+}
+
+/// The incident that crashed a container (an OOM kill of the leaking pod, a crash of a bad
+/// release): one acting on the pod, with a crash effect, active when it died.
+fn restart_cause(world: &World, p: usize, r: &Restart) -> Cause {
+    let pod = world.pod(p);
+    world
+        .incidents
+        .active_at(r.at)
+        .find(|inc| {
+            let t = &world.config.incidents.types[inc.type_index];
+            let crashes = has_effect(t, "oom_kill")
+                || has_effect(t, "crash_loop")
+                || has_effect(t, "restart_backoff");
+            crashes && acts_on_pod(world, inc, p)
+        })
+        .and_then(|inc| cause_of(inc, pod.service, AnomalyRole::RootCause))
 }
 
 impl Table for Events {
@@ -81,103 +337,391 @@ impl Table for Events {
 
     fn render(&self, world: &World, hour: Micros) -> Result<RecordBatch, ArrowError> {
         let end = hour + HOUR;
-        let mut rows = Vec::new();
-        let inside = |t: Micros| t >= hour && t < end;
+        let mut c = Collector {
+            hour,
+            end,
+            rows: Vec::new(),
+        };
         for s in 0..world.topology.services.len() {
-            let svc = world.service(s);
             for p in world.pods.pods_overlapping(s, hour - HOUR, end) {
-                let pod = world.pod(p);
-                let add = |ts: Micros, kind: Kind, rows: &mut Vec<Row>| {
-                    if inside(ts) {
-                        rows.push(Row {
-                            ts,
-                            kind,
+                lifecycle(world, p, &mut c);
+            }
+        }
+        probe_failures(world, &mut c);
+        node_conditions(world, &mut c);
+        background(world, &mut c);
+        let mut rows = c.rows;
+        rows.sort_by_key(|r| (r.ts, r.pod, r.node, r.kind, r.key));
+        self.write(world, hour, &rows)
+    }
+}
+
+/// The events of one pod's life: creation (by a rollout, a reschedule or an eviction),
+/// container starts, crashes and back-off, deletion.
+fn lifecycle(world: &World, p: usize, c: &mut Collector) {
+    let pod = world.pod(p);
+    let svc = world.service(pod.service);
+    let ro_i = pod.rollout;
+    let ro = &world.pods.rollouts[ro_i];
+    // A rollout's pods: the Deployment scales the new ReplicaSet up, one per slot.
+    let in_rollout =
+        pod.created >= ro.at && pod.created - ro.at < ro.stagger * svc.replicas as i64 + SECOND;
+    let created = creation_cause(world, p, in_rollout);
+    if in_rollout && ro.previous.is_some() {
+        c.pod_event(
+            world,
+            pod.created - 1_000,
+            Kind::ScaledUp { to: pod.slot + 1 },
+            p,
+            ro_i,
+            created,
+        );
+    }
+    c.pod_event(world, pod.created, Kind::SuccessfulCreate, p, ro_i, created);
+    c.pod_event(world, pod.scheduled, Kind::Scheduled, p, ro_i, created);
+    c.pod_event(world, pod.pulling, Kind::Pulling, p, ro_i, created);
+    c.pod_event(world, pod.pulled, Kind::Pulled, p, ro_i, created);
+    c.pod_event(
+        world,
+        pod.started - 250_000,
+        Kind::Created,
+        p,
+        ro_i,
+        created,
+    );
+    c.pod_event(world, pod.started, Kind::Started, p, ro_i, created);
+    restarts(world, p, c);
+    let Some(d) = pod.deleted else {
+        return;
+    };
+    let deleted = deletion_cause(world, p);
+    match pod.end {
+        Some(PodEnd::Evicted) => match eviction_incident(world, p) {
+            Some(inc) if has_effect(&world.config.incidents.types[inc.type_index], "eviction") => {
+                // The kubelet evicts the pod (it stays Failed; the ReplicaSet replaces it).
+                c.pod_event(world, d - 50_000, Kind::Evicted, p, ro_i, deleted);
+                c.pod_event(world, d, Kind::Killing, p, ro_i, deleted);
+            }
+            Some(inc) => {
+                // The node is unreachable: the taint eviction controller deletes the pod;
+                // its kubelet only stops the container once the node is back.
+                c.pod_event(
+                    world,
+                    d - 30_000,
+                    Kind::TaintManagerEviction,
+                    p,
+                    ro_i,
+                    deleted,
+                );
+                if d >= inc.recovery {
+                    c.pod_event(world, d + 400_000, Kind::Killing, p, ro_i, deleted);
+                }
+            }
+            None => {
+                c.pod_event(world, d - 1_000, Kind::SuccessfulDelete, p, ro_i, deleted);
+                c.pod_event(world, d, Kind::Killing, p, ro_i, deleted);
+            }
+        },
+        _ => {
+            if pod.end == Some(PodEnd::Rollout) {
+                c.pod_event(
+                    world,
+                    d - 2_000,
+                    Kind::ScaledDown {
+                        to: svc.replicas.saturating_sub(pod.slot + 1),
+                    },
+                    p,
+                    ro_i,
+                    deleted,
+                );
+            }
+            c.pod_event(world, d - 1_000, Kind::SuccessfulDelete, p, ro_i, deleted);
+            c.pod_event(world, d, Kind::Killing, p, ro_i, deleted);
+        }
+    }
+}
+
+/// Container restarts: the OOM kill on the node, the kubelet's back-off while a container
+/// that crashed again soon after its last restart is held back, and the new container.
+fn restarts(world: &World, p: usize, c: &mut Collector) {
+    let pod = world.pod(p);
+    let ro_i = pod.rollout;
+    // The current back-off series: its Event key, first occurrence and count.
+    let mut series: Option<(u64, Micros, u32)> = None;
+    let mut last_start: Option<Micros> = None;
+    for r in &pod.restarts {
+        let cause = restart_cause(world, p, r);
+        if r.reason == RestartReason::OomKilled {
+            c.pod_event(world, r.at, Kind::OomKilling, p, ro_i, cause);
+        }
+        let started = r.started();
+        let held_back = last_start.is_some_and(|s| r.at - s <= BACKOFF_RESET);
+        if !held_back {
+            series = None;
+        } else {
+            // The kubelet syncs the pod about every 10 s while the back-off lasts.
+            let mut rng = Rng::new(stream(pod.key, &[str_key("backoff"), r.at as u64]));
+            let mut t = r.at + 800_000 + rng.below(700_000) as Micros;
+            if t >= started {
+                t = r.at + (started - r.at) / 2;
+            }
+            loop {
+                let (key, first, n) = series.get_or_insert((
+                    stream(pod.key, &[str_key("backoff-event"), t as u64]),
+                    t,
+                    0,
+                ));
+                *n += 1;
+                if c.inside(t) {
+                    c.push(
+                        Row {
+                            ts: t,
+                            kind: Kind::BackOff,
                             pod: p as u32,
-                            rollout: pod.rollout as u32,
-                            key: stream(pod.key, &[ts as u64, kind_code(kind)]),
-                        });
-                    }
-                };
-                // A rollout's pods: the Deployment scales the new ReplicaSet up, one per slot.
-                let ro = &world.pods.rollouts[pod.rollout];
-                let in_rollout = pod.created >= ro.at
-                    && pod.created - ro.at < ro.stagger * svc.replicas as i64 + SECOND;
-                if in_rollout && ro.previous.is_some() {
-                    add(
-                        pod.created - 1_000,
-                        Kind::ScaledUp { to: pod.slot + 1 },
-                        &mut rows,
+                            node: pod.node as u32,
+                            rollout: ro_i as u32,
+                            key: *key,
+                            count: *n,
+                            first: *first,
+                            incident: NONE,
+                            role: AnomalyRole::None,
+                        },
+                        cause,
                     );
                 }
-                add(pod.created, Kind::SuccessfulCreate, &mut rows);
-                add(pod.scheduled, Kind::Scheduled, &mut rows);
-                add(pod.pulling, Kind::Pulling, &mut rows);
-                add(pod.pulled, Kind::Pulled, &mut rows);
-                add(pod.started - 250_000, Kind::Created, &mut rows);
-                add(pod.started, Kind::Started, &mut rows);
-                for r in &pod.restarts {
-                    if r.reason == RestartReason::OomKilled {
-                        add(r.at, Kind::OomKilling, &mut rows);
-                    }
-                    let started = r.started();
-                    add(started - 600_000, Kind::PulledPresent, &mut rows);
-                    add(started - 250_000, Kind::Created, &mut rows);
-                    add(started, Kind::Started, &mut rows);
-                }
-                if let Some(d) = pod.deleted {
-                    if pod.end == Some(PodEnd::Rollout) {
-                        add(
-                            d - 2_000,
-                            Kind::ScaledDown {
-                                to: svc.replicas.saturating_sub(pod.slot + 1),
-                            },
-                            &mut rows,
-                        );
-                    }
-                    add(d - 1_000, Kind::SuccessfulDelete, &mut rows);
-                    add(d, Kind::Killing, &mut rows);
+                t += PROBE_PERIOD + rng.below(2 * SECOND as u64) as Micros;
+                if t >= started {
+                    break;
                 }
             }
         }
-        // Background noise.
-        let cfg = &world.config.generation.sources.kubernetes.events;
+        c.pod_event(
+            world,
+            started - 600_000,
+            Kind::PulledPresent,
+            p,
+            ro_i,
+            cause,
+        );
+        c.pod_event(world, started - 250_000, Kind::Created, p, ro_i, cause);
+        c.pod_event(world, started, Kind::Started, p, ro_i, cause);
+        last_start = Some(started);
+    }
+}
+
+/// The readiness probe failures of the pods an incident with `probe_failures` acts on:
+/// every probe period, a failure with a probability that follows the incident's
+/// intensity; the failures of one pod in one incident update one Event.
+fn probe_failures(world: &World, c: &mut Collector) {
+    for inc in world.incidents.overlapping(c.hour - 30 * MINUTE, c.end) {
+        let t = &world.config.incidents.types[inc.type_index];
+        if !has_effect(t, "probe_failures") {
+            continue;
+        }
+        let probe = match inc.impact.failure {
+            Some(FailureKind::ConnectionRefused) => Probe::Status(503),
+            Some(FailureKind::Regression | FailureKind::OutOfMemory | FailureKind::Io) => {
+                Probe::Status(500)
+            }
+            _ => Probe::Timeout,
+        };
+        for a in inc.affected.iter().filter(|a| a.depth == 0) {
+            let stop = inc.end + a.lag;
+            if stop <= c.hour || inc.start >= c.end {
+                continue;
+            }
+            let role = role_in(inc, a.service, AnomalyRole::RootCause);
+            for p in world.pods.pods_overlapping(a.service, inc.start, stop) {
+                if !acts_on_pod(world, inc, p) {
+                    continue;
+                }
+                let pod = world.pod(p);
+                // Probes run from the container start, on the pod's own period phase.
+                let phase = (pod.key % PROBE_PERIOD as u64) as Micros;
+                let from = inc.start.max(pod.started + PROBE_PERIOD);
+                let mut t = from - (from - phase).rem_euclid(PROBE_PERIOD) + PROBE_PERIOD;
+                let to = stop.min(pod.deleted.unwrap_or(Micros::MAX)).min(c.end);
+                let key = stream(pod.key, &[str_key("probe-event"), inc.key]);
+                let mut count = 0;
+                let mut first = 0;
+                while t < to {
+                    let running = !pod.restarts.iter().any(|r| r.down_at(t));
+                    let p_fail = PROBE_FAIL_AT_PEAK * inc.intensity(t, a.lag);
+                    if running && p_fail > 0.0 && unit(stream(key, &[t as u64])) < p_fail {
+                        // A restarted container refuses connections until it listens.
+                        let starting = pod.restarts.iter().any(|r| t >= r.started() && t < r.back);
+                        let probe = if starting { Probe::Refused } else { probe };
+                        count += 1;
+                        if count == 1 {
+                            first = t;
+                        }
+                        if c.inside(t) {
+                            c.push(
+                                Row {
+                                    ts: t,
+                                    kind: Kind::UnhealthyReadiness(probe),
+                                    pod: p as u32,
+                                    node: pod.node as u32,
+                                    rollout: pod.rollout as u32,
+                                    key,
+                                    count,
+                                    first,
+                                    incident: NONE,
+                                    role: AnomalyRole::None,
+                                },
+                                Some((inc.index as u32, role)),
+                            );
+                        }
+                    }
+                    t += PROBE_PERIOD;
+                }
+            }
+        }
+    }
+}
+
+/// Node incidents: the node's own condition events (root cause) and the events of the
+/// pods stranded on it (symptom). Evictions are planned with the pods (see [`lifecycle`]).
+fn node_conditions(world: &World, c: &mut Collector) {
+    for inc in world.incidents.overlapping(c.hour - 30 * MINUTE, c.end) {
+        let RootEntity::Node(n) = inc.root else {
+            continue;
+        };
+        let t = &world.config.incidents.types[inc.type_index];
+        let node_key = stream(inc.key, &[str_key("node-events")]);
+        let mut rng = Rng::new(node_key);
+        let cause = Some((inc.index as u32, AnomalyRole::RootCause));
+        // One Event (a series of `times`) about the node.
+        let series = |kind: Kind, times: &[Micros], c: &mut Collector| {
+            let key = stream(node_key, &[kind_code(kind)]);
+            for (k, &ts) in times.iter().enumerate() {
+                if c.inside(ts) {
+                    c.push(
+                        Row {
+                            ts,
+                            kind,
+                            pod: NONE,
+                            node: n as u32,
+                            rollout: 0,
+                            key,
+                            count: k as u32 + 1,
+                            first: times[0],
+                            incident: NONE,
+                            role: AnomalyRole::None,
+                        },
+                        cause,
+                    );
+                }
+            }
+        };
+        if has_effect(t, "node_not_ready") {
+            // The node stops posting status at the onset; the node lifecycle controller
+            // notices after its grace period and marks the node's pods not ready.
+            let detect = (inc.onset + NODE_MONITOR_GRACE).min(inc.recovery - SECOND);
+            series(Kind::NodeNotReady, &[detect], c);
+            for s in 0..world.topology.services.len() {
+                for p in world.pods.pods_overlapping(s, detect, detect + 1) {
+                    let pod = world.pod(p);
+                    if pod.node == n && pod.alive_at(detect) && pod.started <= detect {
+                        let ts = detect + 20_000 + (pod.key % 300_000) as Micros;
+                        c.pod_event(
+                            world,
+                            ts,
+                            Kind::PodNodeNotReady,
+                            p,
+                            pod.rollout,
+                            cause_of(inc, s, AnomalyRole::Symptom),
+                        );
+                    }
+                }
+            }
+            // The node comes back: its kubelet starts and reports Ready.
+            let back = inc.recovery + rng.below(5 * SECOND as u64) as Micros;
+            series(Kind::StartingKubelet, &[back], c);
+            let ready = back + 4 * SECOND + rng.below(8 * SECOND as u64) as Micros;
+            series(Kind::NodeReady, &[ready], c);
+            debug_assert!(node_eviction_time(inc) <= inc.recovery);
+        }
+        if has_effect(t, "node_condition") {
+            // Image garbage collection cannot free enough space (every GC period from the
+            // middle of the precursor), then the DiskPressure condition.
+            let mut gc = Vec::new();
+            let mut ts =
+                inc.start + (inc.onset - inc.start) / 2 + rng.below(20 * SECOND as u64) as Micros;
+            while ts < inc.recovery {
+                gc.push(ts);
+                ts += IMAGE_GC_PERIOD;
+            }
+            series(Kind::FreeDiskSpaceFailed, &gc, c);
+            series(Kind::NodeHasDiskPressure, &[inc.onset], c);
+            let clear = inc.recovery + rng.below(20 * SECOND as u64) as Micros;
+            series(Kind::NodeHasNoDiskPressure, &[clear], c);
+        }
+        if has_effect(t, "eviction") {
+            // The eviction manager, every sync while the threshold is met.
+            let mut met = Vec::new();
+            let mut ts = inc.onset + SECOND + rng.below(3 * SECOND as u64) as Micros;
+            while ts < inc.recovery && met.len() < 25 {
+                met.push(ts);
+                ts += PROBE_PERIOD + rng.below(20 * SECOND as u64) as Micros;
+            }
+            series(Kind::EvictionThresholdMet, &met, c);
+        }
+    }
+}
+
+/// Benign background noise: probe failures (a readiness failure repeats at the probe
+/// period, one to three times), DNS and HPA warnings. Draws of the previous hour may
+/// repeat into this one.
+fn background(world: &World, c: &mut Collector) {
+    let cfg = &world.config.generation.sources.kubernetes.events;
+    for h in [c.hour - HOUR, c.hour] {
         let mut rng = Rng::derive(
             world.seed,
-            &[str_key("kubernetes/events/background"), hour as u64],
+            &[str_key("kubernetes/events/background"), h as u64],
         );
         let n = rng.poisson(
-            cfg.background_per_hour.0
-                * world.scale
-                * world.traffic.global(hour + 30 * MINUTE).sqrt(),
+            cfg.background_per_hour.0 * world.scale * world.traffic.global(h + 30 * MINUTE).sqrt(),
         );
         for _ in 0..n {
-            let ts = hour + rng.below(HOUR as u64) as Micros;
+            let ts = h + rng.below(HOUR as u64) as Micros;
             let s = rng.index(world.topology.services.len());
             let Some(p) = world.pods.serving_pod(s, ts, rng.next_u64()) else {
                 continue;
             };
+            let pod = world.pod(p);
             let x = rng.f64();
-            let kind = if x < 0.7 {
-                Kind::UnhealthyReadiness {
-                    count: 1 + rng.below(3) as u32,
-                }
+            let key = rng.next_u64();
+            let (kind, repeats) = if x < 0.7 {
+                (
+                    Kind::UnhealthyReadiness(Probe::Timeout),
+                    1 + rng.below(3) as u32,
+                )
             } else if x < 0.8 {
-                Kind::UnhealthyLiveness
+                (Kind::UnhealthyLiveness, 1)
             } else if x < 0.92 {
-                Kind::DnsConfigForming
+                (Kind::DnsConfigForming, 1)
             } else {
-                Kind::FailedGetResourceMetric
+                (Kind::FailedGetResourceMetric, 1)
             };
-            rows.push(Row {
-                ts,
-                kind,
-                pod: p as u32,
-                rollout: world.pod(p).rollout as u32,
-                key: rng.next_u64(),
-            });
+            for k in 0..repeats {
+                let t = ts + k as Micros * PROBE_PERIOD;
+                if c.inside(t) {
+                    c.rows.push(Row {
+                        ts: t,
+                        kind,
+                        pod: p as u32,
+                        node: pod.node as u32,
+                        rollout: pod.rollout as u32,
+                        key,
+                        count: k + 1,
+                        first: ts,
+                        incident: NONE,
+                        role: AnomalyRole::None,
+                    });
+                }
+            }
         }
-        rows.sort_by_key(|r| (r.ts, r.pod, r.kind));
-        self.write(world, hour, &rows)
     }
 }
 
@@ -211,15 +755,14 @@ impl Events {
         let mut node_col = StringBuilder::with_capacity(n, n * 28);
         let mut template = StringBuilder::with_capacity(n, n * 24);
         let registry = &world.config.services.cluster.registry;
+        let cluster = &world.config.services.cluster.name;
         for r in rows {
-            let pod = world.pod(r.pod as usize);
-            let svc = world.service(pod.service);
-            let node = &world.topology.nodes[pod.node];
+            let pod: Option<&Pod> = (r.pod != NONE).then(|| world.pod(r.pod as usize));
+            let svc = pod.map(|p| world.service(p.service));
+            let node = &world.topology.nodes[r.node as usize];
             let ro = &world.pods.rollouts[r.rollout as usize];
-            let mut rng = Rng::new(r.key);
-            let mut n_count = 1;
-            let mut first_ts = r.ts;
-            // Involved object.
+            let mut rng = Rng::new(r.key ^ r.ts as u64);
+            // Involved object and reporter.
             let (kind, component, on_node) = match r.kind {
                 Kind::ScaledUp { .. } | Kind::ScaledDown { .. } => {
                     ("Deployment", "deployment-controller", false)
@@ -234,53 +777,40 @@ impl Events {
                     "horizontal-pod-autoscaler",
                     false,
                 ),
+                Kind::PodNodeNotReady => ("Pod", "node-controller", false),
+                Kind::TaintManagerEviction => ("Pod", "taint-eviction-controller", false),
+                Kind::NodeNotReady => ("Node", "node-controller", false),
+                k if k.node_only() => ("Node", "kubelet", true),
                 _ => ("Pod", "kubelet", true),
             };
             obj_kind.append_value(kind);
-            match kind {
-                "Deployment" | "HorizontalPodAutoscaler" => obj_name.append_value(&svc.name),
-                "ReplicaSet" => {
-                    let _ = write!(obj_name, "{}-{}", svc.name, ro.rs_hash);
-                    obj_name.append_value("");
-                }
-                "Node" => obj_name.append_value(&node.name),
-                _ => obj_name.append_value(&pod.name),
+            // The name and key of the involved object.
+            let (name, obj_key): (&str, u64) = match (kind, pod, svc) {
+                ("Node", _, _) => (&node.name, str_key(&node.name)),
+                ("Deployment" | "HorizontalPodAutoscaler", _, Some(s)) => (&s.name, s.key),
+                ("ReplicaSet", _, Some(s)) => (&s.name, stream(s.key, &[str_key(&ro.rs_hash)])),
+                (_, Some(p), _) => (&p.name, p.key),
+                _ => (&node.name, str_key(&node.name)),
+            };
+            let _ = write!(obj_name, "{name}");
+            if kind == "ReplicaSet" {
+                let _ = write!(obj_name, "-{}", ro.rs_hash);
             }
-            let obj_key = match kind {
-                "Deployment" | "HorizontalPodAutoscaler" => svc.key,
-                "ReplicaSet" => stream(svc.key, &[str_key(&ro.rs_hash)]),
-                "Node" => str_key(&node.name),
-                _ => pod.key,
-            };
-            obj_uid.append_value(crate::world::pods::uuid_from(obj_key));
-            // event name: <object>.<16 hex>
-            let name_len = match kind {
-                "Node" => node.name.len(),
-                "ReplicaSet" => svc.name.len() + 11,
-                "Deployment" | "HorizontalPodAutoscaler" => svc.name.len(),
-                _ => pod.name.len(),
-            };
-            let _ = write!(
-                event_name,
-                "{}",
-                match kind {
-                    "Node" => node.name.as_str(),
-                    "Deployment" | "HorizontalPodAutoscaler" => svc.name.as_str(),
-                    "ReplicaSet" => svc.name.as_str(),
-                    _ => pod.name.as_str(),
-                }
-            );
+            obj_name.append_value("");
+            obj_uid.append_value(uuid_from(obj_key));
+            // Event name: <object>.<16 hex> (from its first occurrence: updates of an
+            // aggregated event keep the name).
+            let _ = write!(event_name, "{name}");
             if kind == "ReplicaSet" {
                 let _ = write!(event_name, "-{}", ro.rs_hash);
             }
-            debug_assert!(name_len > 0);
             let _ = write!(
                 event_name,
                 ".{:016x}",
-                (r.ts as u64).wrapping_mul(1000) ^ (r.key & 0xfff)
+                (r.first as u64).wrapping_mul(1000) ^ (r.key & 0xfff)
             );
             event_name.append_value("");
-            event_uid.append_value(crate::world::pods::uuid_from(r.key));
+            event_uid.append_value(uuid_from(r.key));
             let container_event = matches!(
                 r.kind,
                 Kind::Pulling
@@ -289,157 +819,44 @@ impl Events {
                     | Kind::Created
                     | Kind::Started
                     | Kind::Killing
-                    | Kind::UnhealthyReadiness { .. }
+                    | Kind::UnhealthyReadiness(_)
                     | Kind::UnhealthyLiveness
+                    | Kind::BackOff
             );
-            if container_event {
-                let _ = write!(field_path, "spec.containers{{{}}}", svc.name);
-                field_path.append_value("");
-            } else {
-                field_path.append_null();
+            match svc {
+                Some(s) if container_event => {
+                    let _ = write!(field_path, "spec.containers{{{}}}", s.name);
+                    field_path.append_value("");
+                }
+                _ => field_path.append_null(),
             }
-            let image = format_args!("{registry}/{}:v{}", svc.name, ro.version);
-            let (reason_s, warning, tmpl) = match r.kind {
-                Kind::ScaledUp { to } => {
-                    let _ = write!(
-                        message,
-                        "Scaled up replica set {}-{} to {to}",
-                        svc.name, ro.rs_hash
-                    );
-                    ("ScalingReplicaSet", false, "k8s.deployment.scaled_up")
+            let (reason_s, warning, tmpl) = match (pod, svc) {
+                (Some(pod), Some(svc)) => {
+                    pod_message(&mut message, r, pod, svc, node, ro, registry, &mut rng)
                 }
-                Kind::ScaledDown { to } => {
-                    let _ = write!(
-                        message,
-                        "Scaled down replica set {}-{} to {to}",
-                        svc.name, ro.rs_hash
-                    );
-                    ("ScalingReplicaSet", false, "k8s.deployment.scaled_down")
-                }
-                Kind::SuccessfulCreate => {
-                    let _ = write!(message, "Created pod: {}", pod.name);
-                    ("SuccessfulCreate", false, "k8s.replicaset.created_pod")
-                }
-                Kind::SuccessfulDelete => {
-                    let _ = write!(message, "Deleted pod: {}", pod.name);
-                    ("SuccessfulDelete", false, "k8s.replicaset.deleted_pod")
-                }
-                Kind::Scheduled => {
-                    let _ = write!(
-                        message,
-                        "Successfully assigned {}/{} to {}",
-                        svc.namespace, pod.name, node.name
-                    );
-                    ("Scheduled", false, "k8s.pod.scheduled")
-                }
-                Kind::Pulling => {
-                    let _ = write!(message, "Pulling image \"{image}\"");
-                    ("Pulling", false, "k8s.pod.pulling")
-                }
-                Kind::Pulled => {
-                    let secs = (pod.pulled - pod.pulling) as f64 / SECOND as f64;
-                    let _ = write!(
-                        message,
-                        "Successfully pulled image \"{image}\" in {secs:.3}s ({secs:.3}s including waiting). Image size: {} bytes.",
-                        40_000_000 + (svc.key % 300_000_000)
-                    );
-                    ("Pulled", false, "k8s.pod.pulled")
-                }
-                Kind::PulledPresent => {
-                    let _ = write!(
-                        message,
-                        "Container image \"{image}\" already present on machine"
-                    );
-                    ("Pulled", false, "k8s.pod.image_present")
-                }
-                Kind::Created => {
-                    let _ = write!(message, "Created container {}", svc.name);
-                    ("Created", false, "k8s.pod.created_container")
-                }
-                Kind::Started => {
-                    let _ = write!(message, "Started container {}", svc.name);
-                    ("Started", false, "k8s.pod.started_container")
-                }
-                Kind::Killing => {
-                    let _ = write!(message, "Stopping container {}", svc.name);
-                    ("Killing", false, "k8s.pod.killing")
-                }
-                Kind::OomKilling => {
-                    let rss_kb = svc.memory_limit_bytes / 1024;
-                    let proc = match svc.language {
-                        crate::config::Language::Java => "java",
-                        crate::config::Language::Python => "gunicorn",
-                        crate::config::Language::Node => "node",
-                        crate::config::Language::Go => svc.name.as_str(),
-                    };
-                    let _ = write!(
-                        message,
-                        "Memory cgroup out of memory: Killed process {} ({proc}) total-vm:{}kB, anon-rss:{rss_kb}kB, file-rss:{}kB, shmem-rss:0kB, UID:1000 pgtables:{}kB oom_score_adj:{}",
-                        1000 + rng.below(30_000),
-                        rss_kb * 3 + rng.below(100_000),
-                        rng.below(30_000),
-                        1000 + rng.below(4000),
-                        900 + rng.below(100)
-                    );
-                    ("OOMKilling", true, "k8s.node.oom_killing")
-                }
-                Kind::UnhealthyReadiness { count: c } => {
-                    n_count = c as i32;
-                    first_ts = r.ts - (c as i64 - 1) * 10 * SECOND;
-                    let _ = write!(
-                        message,
-                        "Readiness probe failed: Get \"http://{}:{}/healthz\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
-                        pod.ip, svc.port
-                    );
-                    ("Unhealthy", true, "k8s.pod.readiness_probe_failed")
-                }
-                Kind::UnhealthyLiveness => {
-                    let _ = write!(
-                        message,
-                        "Liveness probe failed: Get \"http://{}:{}/livez\": dial tcp {}:{}: connect: connection refused",
-                        pod.ip, svc.port, pod.ip, svc.port
-                    );
-                    ("Unhealthy", true, "k8s.pod.liveness_probe_failed")
-                }
-                Kind::DnsConfigForming => {
-                    let _ = write!(
-                        message,
-                        "Nameserver limits were exceeded, some nameservers have been omitted, the applied nameserver line is: 172.20.0.10 10.0.0.2 169.254.169.253"
-                    );
-                    ("DNSConfigForming", true, "k8s.pod.dns_config_forming")
-                }
-                Kind::FailedGetResourceMetric => {
-                    let _ = write!(
-                        message,
-                        "failed to get cpu utilization: unable to get metrics for resource cpu: no metrics returned from resource metrics API"
-                    );
-                    (
-                        "FailedGetResourceMetric",
-                        true,
-                        "k8s.hpa.failed_get_resource_metric",
-                    )
-                }
+                _ => node_message(&mut message, r.kind, &node.name),
             };
             message.append_value("");
             reason.append_value(reason_s);
             typ.append_value(if warning { "Warning" } else { "Normal" });
-            count.append_value(n_count);
-            first.append_value(first_ts);
+            count.append_value(r.count as i32);
+            first.append_value(r.first);
             source.append_value(component);
             if on_node {
                 host.append_value(&node.name);
             } else {
                 host.append_null();
             }
-            namespace.append_value(if kind == "Node" {
-                "default"
-            } else {
-                svc.namespace.as_str()
-            });
-            if kind == "Pod" || kind == "ReplicaSet" || r.kind == Kind::OomKilling {
-                pod_col.append_value(&pod.name);
-            } else {
-                pod_col.append_null();
+            let ns = match svc {
+                Some(s) if kind != "Node" => s.namespace.as_str(),
+                _ => "default",
+            };
+            namespace.append_value(ns);
+            match pod {
+                Some(p) if kind == "Pod" || kind == "ReplicaSet" || kind == "Node" => {
+                    pod_col.append_value(&p.name)
+                }
+                _ => pod_col.append_null(),
             }
             if kind == "Deployment" || kind == "HorizontalPodAutoscaler" {
                 node_col.append_null();
@@ -447,7 +864,8 @@ impl Events {
                 node_col.append_value(&node.name);
             }
             template.append_value(tmpl);
-            common.append(r.ts, &svc.name, &Label::NORMAL);
+            let service = svc.map_or(cluster.as_str(), |s| s.name.as_str());
+            common.append(r.ts, service, &world.label(r.incident, r.role, r.ts));
         }
         let own: Vec<ArrayRef> = vec![
             Arc::new(namespace.finish()),
@@ -469,5 +887,244 @@ impl Events {
             Arc::new(template.finish()),
         ];
         common.finish(self.schema(), own)
+    }
+}
+
+/// Writes the message of an event about a pod (or its ReplicaSet, Deployment, HPA, or its
+/// node's OOM kill); returns the reason, whether it is a Warning, and the template id.
+#[allow(clippy::too_many_arguments)]
+fn pod_message(
+    message: &mut StringBuilder,
+    r: &Row,
+    pod: &Pod,
+    svc: &crate::world::ServiceInfo,
+    node: &crate::world::NodeInfo,
+    ro: &crate::world::Rollout,
+    registry: &str,
+    rng: &mut Rng,
+) -> (&'static str, bool, &'static str) {
+    let image = format_args!("{registry}/{}:v{}", svc.name, ro.version);
+    let c = &svc.name;
+    match r.kind {
+        Kind::ScaledUp { to } => {
+            let _ = write!(message, "Scaled up replica set {c}-{} to {to}", ro.rs_hash);
+            ("ScalingReplicaSet", false, "k8s.deployment.scaled_up")
+        }
+        Kind::ScaledDown { to } => {
+            let _ = write!(
+                message,
+                "Scaled down replica set {c}-{} to {to}",
+                ro.rs_hash
+            );
+            ("ScalingReplicaSet", false, "k8s.deployment.scaled_down")
+        }
+        Kind::SuccessfulCreate => {
+            let _ = write!(message, "Created pod: {}", pod.name);
+            ("SuccessfulCreate", false, "k8s.replicaset.created_pod")
+        }
+        Kind::SuccessfulDelete => {
+            let _ = write!(message, "Deleted pod: {}", pod.name);
+            ("SuccessfulDelete", false, "k8s.replicaset.deleted_pod")
+        }
+        Kind::Scheduled => {
+            let _ = write!(
+                message,
+                "Successfully assigned {}/{} to {}",
+                svc.namespace, pod.name, node.name
+            );
+            ("Scheduled", false, "k8s.pod.scheduled")
+        }
+        Kind::Pulling => {
+            let _ = write!(message, "Pulling image \"{image}\"");
+            ("Pulling", false, "k8s.pod.pulling")
+        }
+        Kind::Pulled => {
+            let secs = (pod.pulled - pod.pulling) as f64 / SECOND as f64;
+            let _ = write!(
+                message,
+                "Successfully pulled image \"{image}\" in {secs:.3}s ({secs:.3}s including waiting). Image size: {} bytes.",
+                40_000_000 + (svc.key % 300_000_000)
+            );
+            ("Pulled", false, "k8s.pod.pulled")
+        }
+        Kind::PulledPresent => {
+            let _ = write!(
+                message,
+                "Container image \"{image}\" already present on machine"
+            );
+            ("Pulled", false, "k8s.pod.image_present")
+        }
+        Kind::Created => {
+            let _ = write!(message, "Created container {c}");
+            ("Created", false, "k8s.pod.created_container")
+        }
+        Kind::Started => {
+            let _ = write!(message, "Started container {c}");
+            ("Started", false, "k8s.pod.started_container")
+        }
+        Kind::Killing => {
+            let _ = write!(message, "Stopping container {c}");
+            ("Killing", false, "k8s.pod.killing")
+        }
+        Kind::OomKilling => {
+            let rss_kb = svc.memory_limit_bytes / 1024;
+            let proc = match svc.language {
+                crate::config::Language::Java => "java",
+                crate::config::Language::Python => "gunicorn",
+                crate::config::Language::Node => "node",
+                crate::config::Language::Go => svc.name.as_str(),
+            };
+            let _ = write!(
+                message,
+                "Memory cgroup out of memory: Killed process {} ({proc}) total-vm:{}kB, anon-rss:{rss_kb}kB, file-rss:{}kB, shmem-rss:0kB, UID:1000 pgtables:{}kB oom_score_adj:{}",
+                1000 + rng.below(30_000),
+                rss_kb * 3 + rng.below(100_000),
+                rng.below(30_000),
+                1000 + rng.below(4000),
+                900 + rng.below(100)
+            );
+            ("OOMKilling", true, "k8s.node.oom_killing")
+        }
+        Kind::UnhealthyReadiness(probe) => {
+            let url = format_args!("http://{}:{}/healthz", pod.ip, svc.port);
+            match probe {
+                Probe::Timeout => {
+                    let _ = write!(
+                        message,
+                        "Readiness probe failed: Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+                    );
+                    ("Unhealthy", true, "k8s.pod.readiness_probe_failed")
+                }
+                Probe::Refused => {
+                    let _ = write!(
+                        message,
+                        "Readiness probe failed: Get \"{url}\": dial tcp {}:{}: connect: connection refused",
+                        pod.ip, svc.port
+                    );
+                    ("Unhealthy", true, "k8s.pod.readiness_probe_refused")
+                }
+                Probe::Status(code) => {
+                    let _ = write!(
+                        message,
+                        "Readiness probe failed: HTTP probe failed with statuscode: {code}"
+                    );
+                    ("Unhealthy", true, "k8s.pod.readiness_probe_status")
+                }
+            }
+        }
+        Kind::UnhealthyLiveness => {
+            let _ = write!(
+                message,
+                "Liveness probe failed: Get \"http://{}:{}/livez\": dial tcp {}:{}: connect: connection refused",
+                pod.ip, svc.port, pod.ip, svc.port
+            );
+            ("Unhealthy", true, "k8s.pod.liveness_probe_failed")
+        }
+        Kind::DnsConfigForming => {
+            let _ = write!(
+                message,
+                "Nameserver limits were exceeded, some nameservers have been omitted, the applied nameserver line is: 172.20.0.10 10.0.0.2 169.254.169.253"
+            );
+            ("DNSConfigForming", true, "k8s.pod.dns_config_forming")
+        }
+        Kind::FailedGetResourceMetric => {
+            let _ = write!(
+                message,
+                "failed to get cpu utilization: unable to get metrics for resource cpu: no metrics returned from resource metrics API"
+            );
+            (
+                "FailedGetResourceMetric",
+                true,
+                "k8s.hpa.failed_get_resource_metric",
+            )
+        }
+        Kind::BackOff => {
+            let _ = write!(
+                message,
+                "Back-off restarting failed container {c} in pod {}_{}({})",
+                pod.name, svc.namespace, pod.uid
+            );
+            ("BackOff", true, "k8s.pod.back_off")
+        }
+        Kind::PodNodeNotReady => {
+            let _ = write!(message, "Node is not ready");
+            ("NodeNotReady", true, "k8s.pod.node_not_ready")
+        }
+        Kind::TaintManagerEviction => {
+            let _ = write!(
+                message,
+                "Marking for deletion Pod {}/{}",
+                svc.namespace, pod.name
+            );
+            (
+                "TaintManagerEviction",
+                false,
+                "k8s.pod.taint_manager_eviction",
+            )
+        }
+        Kind::Evicted => {
+            // What the container had written to its writable layer and logs.
+            let used_mi = 1536 + (pod.key % 1536);
+            let _ = write!(
+                message,
+                "The node was low on resource: ephemeral-storage. Threshold quantity: 10%, available: 3%. Container {c} was using {used_mi}Mi, request is 0, has larger consumption of ephemeral-storage. "
+            );
+            ("Evicted", true, "k8s.pod.evicted")
+        }
+        k => node_message(message, k, &node.name),
+    }
+}
+
+/// Writes the message of an event about a Node alone.
+fn node_message(
+    message: &mut StringBuilder,
+    kind: Kind,
+    node: &str,
+) -> (&'static str, bool, &'static str) {
+    let status = |message: &mut StringBuilder, s: &str| {
+        let _ = write!(message, "Node {node} status is now: {s}");
+    };
+    match kind {
+        Kind::NodeNotReady => {
+            status(message, "NodeNotReady");
+            ("NodeNotReady", false, "k8s.node.not_ready")
+        }
+        Kind::StartingKubelet => {
+            let _ = write!(message, "Starting kubelet.");
+            ("Starting", false, "k8s.node.starting_kubelet")
+        }
+        Kind::NodeReady => {
+            status(message, "NodeReady");
+            ("NodeReady", false, "k8s.node.ready")
+        }
+        Kind::FreeDiskSpaceFailed => {
+            let want = 2_000_000_000 + (str_key(node) % 3_000_000_000);
+            let _ = write!(
+                message,
+                "Failed to garbage collect required amount of images. Attempted to free {want} bytes, but only found 0 bytes eligible to free."
+            );
+            (
+                "FreeDiskSpaceFailed",
+                true,
+                "k8s.node.free_disk_space_failed",
+            )
+        }
+        Kind::NodeHasDiskPressure => {
+            status(message, "NodeHasDiskPressure");
+            ("NodeHasDiskPressure", false, "k8s.node.disk_pressure")
+        }
+        Kind::EvictionThresholdMet => {
+            let _ = write!(message, "Attempting to reclaim ephemeral-storage");
+            (
+                "EvictionThresholdMet",
+                true,
+                "k8s.node.eviction_threshold_met",
+            )
+        }
+        Kind::NodeHasNoDiskPressure => {
+            status(message, "NodeHasNoDiskPressure");
+            ("NodeHasNoDiskPressure", false, "k8s.node.no_disk_pressure")
+        }
+        other => unreachable!("{other:?} is not a node event"),
     }
 }

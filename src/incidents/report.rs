@@ -1,0 +1,269 @@
+//! The incident ground truth written beside the sources: `labels/incidents.parquet`,
+//! `correlation/incidents.json` (the same records as a JSON array) and
+//! `labels/incident_edges.parquet` (the cause-effect graph of each incident).
+
+use super::{Incident, RootEntity};
+use crate::sources::timestamp_type;
+use crate::time::{Micros, SECOND, rfc3339_string};
+use crate::world::{TimeRange, World};
+use arrow::array::{
+    ArrayRef, Int64Builder, ListBuilder, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// One incident as the ground truth describes it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IncidentRecord {
+    pub incident_id: String,
+    pub incident_type: String,
+    pub severity: String,
+    pub title: String,
+    pub root_cause_kind: String,
+    pub root_cause_service: Option<String>,
+    pub root_cause_entity: String,
+    pub root_cause_indicator: String,
+    pub start: String,
+    pub onset: String,
+    pub peak: String,
+    pub recovery: String,
+    pub end: String,
+    pub affected_services: Vec<String>,
+    pub sources_with_signal: Vec<String>,
+    pub seed: u64,
+    #[serde(skip)]
+    pub times: [Micros; 5],
+}
+
+/// One cause-effect edge of an incident.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Edge {
+    pub incident_id: String,
+    pub src_entity: String,
+    pub dst_entity: String,
+    pub relation: String,
+    pub lag_ms: i64,
+}
+
+/// The entity name of an incident's root cause, as the sources name it.
+pub fn root_entity_name(world: &World, inc: &Incident) -> String {
+    match &inc.root {
+        RootEntity::Pod { service, slot } => {
+            let slot_pods = &world.pods.slots[*service][*slot as usize];
+            slot_pods
+                .iter()
+                .rev()
+                .map(|&p| world.pod(p))
+                .find(|p| p.created <= inc.start)
+                .map(|p| format!("pod/{}", p.name))
+                .unwrap_or_else(|| format!("deployment/{}", world.service(*service).name))
+        }
+        RootEntity::Deployment(s) => format!("deployment/{}", world.service(*s).name),
+        RootEntity::Service(s) => format!("service/{}", world.service(*s).name),
+        RootEntity::Node(n) => format!("node/{}", world.topology.nodes[*n].name),
+        RootEntity::Aws { kind, id } => format!("{kind}/{id}"),
+    }
+}
+
+fn root_kind(inc: &Incident) -> &'static str {
+    match inc.root {
+        RootEntity::Pod { .. } => "pod",
+        RootEntity::Deployment(_) => "deployment",
+        RootEntity::Service(_) => "service",
+        RootEntity::Node(_) => "node",
+        RootEntity::Aws { .. } => "aws_resource",
+    }
+}
+
+/// The incidents overlapping the range, with the sources in which rows carry their label.
+pub fn incident_records(
+    world: &World,
+    range: TimeRange,
+    signal: &std::collections::BTreeMap<String, BTreeSet<String>>,
+) -> Vec<IncidentRecord> {
+    world
+        .incidents
+        .overlapping(range.start, range.end)
+        .map(|inc| {
+            let t = &world.config.incidents.types[inc.type_index];
+            let sev = format!("{:?}", inc.severity).to_ascii_lowercase();
+            IncidentRecord {
+                incident_id: inc.id.clone(),
+                incident_type: inc.incident_type.clone(),
+                severity: sev,
+                title: inc.title.clone(),
+                root_cause_kind: root_kind(inc).to_string(),
+                root_cause_service: inc.root_service.map(|s| world.service(s).name.clone()),
+                root_cause_entity: root_entity_name(world, inc),
+                root_cause_indicator: t.indicator.clone(),
+                start: rfc3339_string(inc.start),
+                onset: rfc3339_string(inc.onset),
+                peak: rfc3339_string(inc.peak),
+                recovery: rfc3339_string(inc.recovery),
+                end: rfc3339_string(inc.end),
+                affected_services: inc
+                    .affected
+                    .iter()
+                    .map(|a| world.service(a.service).name.clone())
+                    .collect(),
+                sources_with_signal: signal
+                    .get(&inc.id)
+                    .map(|s| s.iter().cloned().collect())
+                    .unwrap_or_default(),
+                seed: world.seed,
+                times: [inc.start, inc.onset, inc.peak, inc.recovery, inc.end],
+            }
+        })
+        .collect()
+}
+
+/// The cause-effect edges: root entity → directly affected services, then each
+/// dependency → its affected callers, with the lag at which the effect arrives.
+pub fn incident_edges(world: &World, range: TimeRange) -> Vec<Edge> {
+    let mut out = Vec::new();
+    for inc in world.incidents.overlapping(range.start, range.end) {
+        let root = root_entity_name(world, inc);
+        for a in &inc.affected {
+            let svc = format!("service/{}", world.service(a.service).name);
+            if a.depth == 0 {
+                let relation = match inc.root {
+                    RootEntity::Node(_) => "hosts",
+                    RootEntity::Aws { .. } => "used_by",
+                    _ => "degrades",
+                };
+                if svc != root {
+                    out.push(Edge {
+                        incident_id: inc.id.clone(),
+                        src_entity: root.clone(),
+                        dst_entity: svc,
+                        relation: relation.into(),
+                        lag_ms: a.lag / 1000,
+                    });
+                }
+                continue;
+            }
+            for b in inc.affected.iter().filter(|b| {
+                b.depth + 1 == a.depth && world.service(a.service).deps.contains(&b.service)
+            }) {
+                out.push(Edge {
+                    incident_id: inc.id.clone(),
+                    src_entity: format!("service/{}", world.service(b.service).name),
+                    dst_entity: svc.clone(),
+                    relation: "propagates_to".into(),
+                    lag_ms: (a.lag - b.lag).max(0) / 1000,
+                });
+            }
+        }
+    }
+    out
+}
+
+pub fn incidents_schema() -> SchemaRef {
+    let ts = || timestamp_type();
+    let list = || DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
+    Arc::new(Schema::new(vec![
+        Field::new("incident_id", DataType::Utf8, false),
+        Field::new("incident_type", DataType::Utf8, false),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("title", DataType::Utf8, false),
+        Field::new("root_cause_kind", DataType::Utf8, false),
+        Field::new("root_cause_service", DataType::Utf8, true),
+        Field::new("root_cause_entity", DataType::Utf8, false),
+        Field::new("root_cause_indicator", DataType::Utf8, false),
+        Field::new("start", ts(), false),
+        Field::new("onset", ts(), false),
+        Field::new("peak", ts(), false),
+        Field::new("recovery", ts(), false),
+        Field::new("end", ts(), false),
+        Field::new("duration_seconds", DataType::Int64, false),
+        Field::new("affected_services", list(), false),
+        Field::new("sources_with_signal", list(), false),
+        Field::new("seed", DataType::UInt64, false),
+    ]))
+}
+
+pub fn incidents_batch(records: &[IncidentRecord]) -> Result<RecordBatch, ArrowError> {
+    let n = records.len();
+    let mut cols: Vec<StringBuilder> = (0..8)
+        .map(|_| StringBuilder::with_capacity(n, n * 24))
+        .collect();
+    let mut times: Vec<TimestampMicrosecondBuilder> = (0..5)
+        .map(|_| TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC"))
+        .collect();
+    let mut dur = Int64Builder::with_capacity(n);
+    let mut affected = ListBuilder::new(StringBuilder::new());
+    let mut signal = ListBuilder::new(StringBuilder::new());
+    let mut seed = UInt64Builder::with_capacity(n);
+    for r in records {
+        cols[0].append_value(&r.incident_id);
+        cols[1].append_value(&r.incident_type);
+        cols[2].append_value(&r.severity);
+        cols[3].append_value(&r.title);
+        cols[4].append_value(&r.root_cause_kind);
+        cols[5].append_option(r.root_cause_service.as_deref());
+        cols[6].append_value(&r.root_cause_entity);
+        cols[7].append_value(&r.root_cause_indicator);
+        for (b, t) in times.iter_mut().zip(r.times) {
+            b.append_value(t);
+        }
+        dur.append_value((r.times[4] - r.times[0]) / SECOND);
+        for a in &r.affected_services {
+            affected.values().append_value(a);
+        }
+        affected.append(true);
+        for s in &r.sources_with_signal {
+            signal.values().append_value(s);
+        }
+        signal.append(true);
+        seed.append_value(r.seed);
+    }
+    let mut arrays: Vec<ArrayRef> = cols
+        .into_iter()
+        .map(|mut b| Arc::new(b.finish()) as ArrayRef)
+        .collect();
+    arrays.extend(
+        times
+            .into_iter()
+            .map(|mut b| Arc::new(b.finish()) as ArrayRef),
+    );
+    arrays.push(Arc::new(dur.finish()));
+    arrays.push(Arc::new(affected.finish()));
+    arrays.push(Arc::new(signal.finish()));
+    arrays.push(Arc::new(seed.finish()));
+    RecordBatch::try_new(incidents_schema(), arrays)
+}
+
+pub fn edges_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("incident_id", DataType::Utf8, false),
+        Field::new("src_entity", DataType::Utf8, false),
+        Field::new("dst_entity", DataType::Utf8, false),
+        Field::new("relation", DataType::Utf8, false),
+        Field::new("lag_ms", DataType::Int64, false),
+    ]))
+}
+
+pub fn edges_batch(edges: &[Edge]) -> Result<RecordBatch, ArrowError> {
+    let n = edges.len();
+    let mut cols: Vec<StringBuilder> = (0..4)
+        .map(|_| StringBuilder::with_capacity(n, n * 24))
+        .collect();
+    let mut lag = Int64Builder::with_capacity(n);
+    for e in edges {
+        cols[0].append_value(&e.incident_id);
+        cols[1].append_value(&e.src_entity);
+        cols[2].append_value(&e.dst_entity);
+        cols[3].append_value(&e.relation);
+        lag.append_value(e.lag_ms);
+    }
+    let mut arrays: Vec<ArrayRef> = cols
+        .into_iter()
+        .map(|mut b| Arc::new(b.finish()) as ArrayRef)
+        .collect();
+    arrays.push(Arc::new(lag.finish()));
+    RecordBatch::try_new(edges_schema(), arrays)
+}
