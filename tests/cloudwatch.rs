@@ -306,7 +306,9 @@ fn list_files(dir: &Path) -> Vec<String> {
 fn load(root: PathBuf, config: Config) -> Dataset {
     let mut files = Vec::new();
     for rel in list_files(&root) {
-        if rel == "manifest.json" {
+        // The sources' partitions; not the manifest, the labels or the correlation files.
+        let source = rel.split('/').next().unwrap_or("");
+        if !["kubernetes", "sentry", "cloudwatch", "grafana"].contains(&source) {
             continue;
         }
         let parts: Vec<&str> = rel.split('/').collect();

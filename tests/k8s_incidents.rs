@@ -565,6 +565,7 @@ fn crash_loops_back_off() {
         .iter()
         .filter(|e| e.reason == "BackOff" && e.incident_type.as_deref() == Some("memory_leak"))
         .count();
+    eprintln!("long leaks: {loops} crash loops, {labelled} labelled BackOff events");
     assert!(labelled >= loops, "{labelled} labelled BackOff events");
 }
 

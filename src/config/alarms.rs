@@ -105,7 +105,7 @@ pub fn namespace_resource_kind(namespace: &str) -> Option<&'static str> {
         "AWS/SQS" => "sqs",
         "AWS/DynamoDB" => "dynamodb",
         "AWS/Lambda" => "lambda",
-        "AWS/EC2" => "nodes",
+        "AWS/EC2" | "CWAgent" => "nodes",
         _ => return None,
     })
 }
@@ -132,7 +132,7 @@ pub(super) fn validate_alarms(
                 format!("{p}.namespace"),
                 at,
                 format!(
-                    "unsupported namespace `{}` (AWS/ApplicationELB, AWS/RDS, AWS/SQS, AWS/DynamoDB, AWS/Lambda, AWS/EC2)",
+                    "unsupported namespace `{}` (AWS/ApplicationELB, AWS/RDS, AWS/SQS, AWS/DynamoDB, AWS/Lambda, AWS/EC2, CWAgent)",
                     a.namespace
                 ),
             ));

@@ -4,7 +4,7 @@
 
 use super::{Incident, RootEntity};
 use crate::sources::timestamp_type;
-use crate::time::{Micros, SECOND, rfc3339_string};
+use crate::time::{Micros, SECOND, write_rfc3339};
 use crate::world::{TimeRange, World};
 use arrow::array::{
     ArrayRef, Int64Builder, ListBuilder, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
@@ -47,6 +47,13 @@ pub struct Edge {
     pub dst_entity: String,
     pub relation: String,
     pub lag_ms: i64,
+}
+
+/// Full-precision ISO-8601 (microseconds, UTC).
+fn iso(t: Micros) -> String {
+    let mut s = String::with_capacity(27);
+    write_rfc3339(&mut s, t, 6);
+    s
 }
 
 /// The entity name of an incident's root cause, as the sources name it.
@@ -100,11 +107,11 @@ pub fn incident_records(
                 root_cause_service: inc.root_service.map(|s| world.service(s).name.clone()),
                 root_cause_entity: root_entity_name(world, inc),
                 root_cause_indicator: t.indicator.clone(),
-                start: rfc3339_string(inc.start),
-                onset: rfc3339_string(inc.onset),
-                peak: rfc3339_string(inc.peak),
-                recovery: rfc3339_string(inc.recovery),
-                end: rfc3339_string(inc.end),
+                start: iso(inc.start),
+                onset: iso(inc.onset),
+                peak: iso(inc.peak),
+                recovery: iso(inc.recovery),
+                end: iso(inc.end),
                 affected_services: inc
                     .affected
                     .iter()

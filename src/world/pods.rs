@@ -464,20 +464,32 @@ impl PodPlan {
                 RolloutCause::Bad(i) => incidents.incidents.get(i),
                 _ => None,
             } {
-                let at = inc.peak + (p.slot as i64 + 1) * 7 * SECOND;
-                if at > p.ready && at < life_end {
-                    let back =
-                        at + 10 * SECOND + startup_time(svc.language, &mut Rng::new(p.key ^ 0xbad));
-                    p.restarts.push(Restart {
-                        at,
-                        back,
-                        reason: RestartReason::Error,
-                    });
+                // The regression crashes the container under load from the peak on: a
+                // crash loop with the kubelet's doubling back-off (10 s .. 5 min) until
+                // the rollback deletes the pod.
+                let mut at = inc.peak + (p.slot as i64 + 1) * 7 * SECOND;
+                let mut rng = Rng::new(p.key ^ 0xbad);
+                for k in 0..12 {
+                    if at >= life_end {
+                        break;
+                    }
+                    if at > p.ready {
+                        let backoff = ((10 * SECOND) << k).min(5 * MINUTE);
+                        let back = at + backoff + startup_time(svc.language, &mut rng);
+                        p.restarts.push(Restart {
+                            at,
+                            back,
+                            reason: RestartReason::Error,
+                        });
+                        at = back + (rng.range_f64(2.0, 8.0) * SECOND as f64) as Micros;
+                    } else {
+                        at = p.ready + SECOND;
+                    }
                 }
             }
             p.restarts.sort_by_key(|r| r.at);
-            // Restarts too close to each other merge into the first.
-            p.restarts.dedup_by(|b, a| b.at < a.back + MINUTE);
+            // A restart while the container is still down merges into the first.
+            p.restarts.dedup_by(|b, a| b.at < a.back + 2 * SECOND);
         }
         PodPlan {
             rollouts,

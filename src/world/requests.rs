@@ -316,6 +316,17 @@ impl World {
                     if status < 500 {
                         status = 503;
                     }
+                    // No pod of the dependency can serve: if an incident took them out
+                    // (crash loop, failed node), this failure is its doing.
+                    if incident == u32::MAX
+                        && let Some(inc) = self.incidents.active_at(t).find(|i| {
+                            i.involvement(d)
+                                .is_some_and(|(r, _)| r != AnomalyRole::Propagated)
+                        })
+                    {
+                        incident = inc.index as u32;
+                        role = AnomalyRole::Propagated;
+                    }
                 }
             }
         }

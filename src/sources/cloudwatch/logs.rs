@@ -30,8 +30,8 @@
 //! requests the ALB rejected while an incident kept the service's pods out of service
 //! carry that incident's label. Everything else is normal.
 
-use super::model::{Invocation, Model, ReqMinute, alb_bytes, invocations};
 use super::model::Kind as ResKind;
+use super::model::{Invocation, Model, ReqMinute, alb_bytes, invocations};
 use super::series::{DatapointCache, Effect, LABEL_MIN_INTENSITY, autovacuum_runs};
 use super::write_event_id;
 use crate::config::DbEngine;
@@ -507,9 +507,15 @@ fn plan_rds(
                 let kind = if pg { Kind::PgSlow } else { Kind::MySlow };
                 push(rows, minute + (k % MINUTE as u64) as Micros, kind, NONE, k);
             }
-            plan_exhaustion(world, cache, ri, rds, minute, resolved, &mut |ts, kind, k, inc| {
-                push_as(rows, ts, kind, NONE, k, inc)
-            });
+            plan_exhaustion(
+                world,
+                cache,
+                ri,
+                rds,
+                minute,
+                resolved,
+                &mut |ts, kind, k, inc| push_as(rows, ts, kind, NONE, k, inc),
+            );
         }
         minute += MINUTE;
     }
@@ -536,6 +542,13 @@ fn plan_exhaustion(
     };
     let pg = rds.engine == DbEngine::Postgres;
     let mut rng = Rng::derive(rds.key, &[str_key("rds-exhaustion"), minute as u64]);
+    // Nothing before the incident starts (its first minute may begin earlier).
+    let from = world.incidents.incidents[inc as usize].start;
+    let mut push = |ts: Micros, kind: Kind, k: u64, inc: u32| {
+        if ts >= from {
+            push(ts, kind, k, inc)
+        }
+    };
     let conns = |m: Micros| {
         conns_series
             .and_then(|r| cache.stat_set(r, 60, m))

@@ -11,6 +11,11 @@
 //!   from [`datapoint`].
 //! - [`InsightsQueries`] (`cloudwatch/insights_queries`): engineers' Logs Insights queries,
 //!   many more while an alarm is in ALARM.
+//!
+//! Every row carries the ground truth of the incident that caused or changed it: datapoints
+//! an incident visibly changes, the log lines of requests it changed and of its own
+//! effects (a full database refusing connections), the alarm transitions its datapoints
+//! caused and the queries investigating them; everything else is normal.
 
 mod alarms;
 mod insights;

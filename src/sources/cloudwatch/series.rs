@@ -10,7 +10,16 @@
 //! EC2 metrics of the nodes when `ec2_detailed_monitoring` is off (five minutes, basic
 //! monitoring). RDS, SQS, DynamoDB, Lambda and ALB metrics are one-minute metrics in AWS.
 //! A datapoint for a period shorter than the metric's resolution, or a period start not
-//! aligned to the period, is `None`.
+//! aligned to the period, is `None`. The nodes' `CWAgent` `disk_used_percent` (the
+//! CloudWatch agent's disk plugin, root volume) is published every minute.
+//!
+//! Incidents: the ALB metrics aggregate the requests, which incidents already slow down or
+//! fail, and the target health follows the pods; the other effects of
+//! `incident_patterns.yaml` (`effects.cloudwatch`) act on their root resource through
+//! `Effect`, at the incident's intensity (drifting in the precursor, full at the peak,
+//! fading in the recovery). [`DatapointCache::datapoint_label`] gives the ground truth of a
+//! datapoint: the incident that visibly changes it, `root_cause` on the incident's root
+//! resource and `symptom` elsewhere (the rules are in `schemas/cloudwatch/metrics.yaml`).
 
 use super::model::{AlbMinute, Invocation, Kind, Model, NodeMinute, ReqMinute, invocations};
 use crate::config::{Language, Statistic};
@@ -717,9 +726,21 @@ impl<'w> DatapointCache<'w> {
         let root = match (&inc.root, kind) {
             (RootEntity::Aws { kind: "rds", id }, Kind::Rds) => m.rds[r].id == *id,
             (RootEntity::Aws { kind: "sqs", id }, Kind::Sqs) => m.queues[r].id == *id,
-            (RootEntity::Aws { kind: "dynamodb", id }, Kind::Dynamo) => m.tables[r].id == *id,
+            (
+                RootEntity::Aws {
+                    kind: "dynamodb",
+                    id,
+                },
+                Kind::Dynamo,
+            ) => m.tables[r].id == *id,
             (RootEntity::Aws { kind: "lambda", id }, Kind::Lambda) => m.functions[r].id == *id,
-            (RootEntity::Aws { kind: "load_balancer", id }, Kind::Alb) => m.albs[r].name == *id,
+            (
+                RootEntity::Aws {
+                    kind: "load_balancer",
+                    id,
+                },
+                Kind::Alb,
+            ) => m.albs[r].name == *id,
             (RootEntity::Node(n), Kind::Node | Kind::Agent) => *n == r,
             _ => false,
         };
@@ -750,11 +771,16 @@ impl<'w> DatapointCache<'w> {
     /// The node-failure incident whose instance fails its status checks during `minute`
     /// (from the onset to the recovery).
     fn status_failed(&self, n: usize, minute: Micros) -> Option<u32> {
-        self.effects.get(&(Kind::Node, n))?.iter().find_map(|&(i, e)| {
-            let inc = &self.world.incidents.incidents[i as usize];
-            (e == Effect::Ec2StatusCheck && inc.onset < minute + MINUTE && inc.recovery > minute)
-                .then_some(i)
-        })
+        self.effects
+            .get(&(Kind::Node, n))?
+            .iter()
+            .find_map(|&(i, e)| {
+                let inc = &self.world.incidents.incidents[i as usize];
+                (e == Effect::Ec2StatusCheck
+                    && inc.onset < minute + MINUTE
+                    && inc.recovery > minute)
+                    .then_some(i)
+            })
     }
 
     /// The incident acting directly on service `s` (as root cause or resident, within its
@@ -787,7 +813,10 @@ impl<'w> DatapointCache<'w> {
     fn health_incident(&self, s: usize, minute: Micros) -> Option<u32> {
         let w = self.world;
         let replicas = w.service(s).replicas as usize;
-        let pods: Vec<usize> = w.pods.pods_overlapping(s, minute, minute + MINUTE).collect();
+        let pods: Vec<usize> = w
+            .pods
+            .pods_overlapping(s, minute, minute + MINUTE)
+            .collect();
         for k in 0..6 {
             let t = minute + 5 * SECOND + k * 10 * SECOND;
             let healthy = pods.iter().filter(|&&p| w.pod(p).serving_at(t)).count();
@@ -795,10 +824,10 @@ impl<'w> DatapointCache<'w> {
                 let pod = w.pod(p);
                 !pod.serving_at(t) && t >= pod.ready && pod.deleted.is_none_or(|d| t < d)
             });
-            if healthy < replicas || unhealthy {
-                if let Some(i) = self.acting_on(s, t, true) {
-                    return Some(i);
-                }
+            if (healthy < replicas || unhealthy)
+                && let Some(i) = self.acting_on(s, t, true)
+            {
+                return Some(i);
             }
         }
         None
@@ -849,7 +878,10 @@ impl<'w> DatapointCache<'w> {
     fn cpu_incident(&self, n: usize, minute: Micros) -> Option<u32> {
         let w = self.world;
         let mid = minute + 30 * SECOND;
-        for inc in w.incidents.overlapping(minute - 10 * MINUTE, minute + MINUTE) {
+        for inc in w
+            .incidents
+            .overlapping(minute - 10 * MINUTE, minute + MINUTE)
+        {
             let cpu = w.config.incidents.types[inc.type_index]
                 .effects
                 .kubernetes

@@ -1,12 +1,13 @@
 //! `grafana/annotations`: a deploy annotation for every rollout in the world, alert
 //! annotations for every alarm state change, and the odd manual note.
 
-use crate::labels::Label;
+use crate::labels::{AnomalyRole, Label};
 use crate::rng::{Rng, str_key, stream};
 use crate::sources::cloudwatch::{AlarmState, alarm_transitions};
 use crate::sources::{CommonColumns, Source, Table, table_schema, timestamp_type};
 use crate::time::{HOUR, Micros, SECOND};
 use crate::world::World;
+use crate::world::pods::RolloutCause;
 use arrow::array::{
     ArrayRef, Int32Builder, Int64Builder, ListBuilder, StringBuilder, TimestampMicrosecondBuilder,
 };
@@ -25,6 +26,17 @@ enum Kind {
     /// Index into the hour's alarm transitions.
     Alert(u32),
     Note(u64),
+}
+
+impl Kind {
+    /// Orders rows at one instant and keys the annotation id.
+    fn key(self) -> u64 {
+        match self {
+            Kind::Deploy(r) => r as u64,
+            Kind::Alert(i) => 1 << 32 | i as u64,
+            Kind::Note(k) => k,
+        }
+    }
 }
 
 const NOTES: [(&str, &str); 6] = [
@@ -106,16 +118,7 @@ impl Table for Annotations {
             let at = hour + rng.below(HOUR as u64) as Micros;
             rows.push((at, Kind::Note(rng.next_u64())));
         }
-        rows.sort_by_key(|&(t, k)| {
-            (
-                t,
-                match k {
-                    Kind::Deploy(r) => r as u64,
-                    Kind::Alert(i) => 1 << 32 | i as u64,
-                    Kind::Note(k) => k,
-                },
-            )
-        });
+        rows.sort_by_key(|&(t, k)| (t, k.key()));
 
         let n = rows.len();
         let mut common = CommonColumns::new(self.code(), hour, n);
@@ -134,14 +137,9 @@ impl Table for Annotations {
         for &(at, k) in &rows {
             // 53 bits (a JSON-safe integer), keyed by the time and the row's own key, so
             // that ids do not collide across a long dataset or between rows at one instant.
-            let kind_key = match k {
-                Kind::Deploy(r) => r as u64,
-                Kind::Alert(i) => 1 << 32 | i as u64,
-                Kind::Note(nk) => nk,
-            };
             let key = stream(
                 world.seed,
-                &[str_key("grafana/annotation"), at as u64, kind_key],
+                &[str_key("grafana/annotation"), at as u64, k.key()],
             );
             id.append_value((key >> 11) as i64 + 1);
             match k {
@@ -182,7 +180,14 @@ impl Table for Annotations {
                     prev_state.append_null();
                     login.append_value("argocd");
                     template.append_value("grafana.deploy");
-                    common.append(at, &svc.name, &Label::NORMAL);
+                    // The bad release of a deployment failure and its rollback are the root cause.
+                    let label = match ro.cause {
+                        RolloutCause::Bad(inc) | RolloutCause::Rollback(inc) => {
+                            world.label(inc as u32, AnomalyRole::RootCause, at)
+                        }
+                        RolloutCause::Routine => Label::NORMAL,
+                    };
+                    common.append(at, &svc.name, &label);
                 }
                 Kind::Alert(i) => {
                     let tr = &transitions[i as usize];
@@ -229,7 +234,8 @@ impl Table for Annotations {
                     } else {
                         "grafana.alert.resolved"
                     });
-                    common.append(at, &tr.service, &Label::NORMAL);
+                    // The ground truth of the cloudwatch/alarms row of the transition.
+                    common.append(at, &tr.service, &world.label(tr.incident, tr.role, at));
                 }
                 Kind::Note(nk) => {
                     let (note, tag) = NOTES[(nk % NOTES.len() as u64) as usize];

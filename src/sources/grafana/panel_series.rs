@@ -4,7 +4,7 @@
 //! `cloudwatch/metrics`.
 
 use crate::config::{DashboardDef, Datasource, PanelDef, PromFunction};
-use crate::labels::{AnomalyRole, Label};
+use crate::labels::AnomalyRole;
 use crate::sources::cloudwatch::series::base_series;
 use crate::sources::cloudwatch::{DatapointCache, MetricSeries};
 use crate::sources::kubernetes::{
@@ -62,8 +62,9 @@ struct Point {
     /// Pod index (Prometheus) or series index (CloudWatch).
     series: u32,
     value: f64,
-    /// Ground truth of the sample behind a Prometheus point (`u32::MAX` / `None` when
-    /// normal) and the scrape time its phase is taken at, as in `kubernetes/metrics`.
+    /// Ground truth of the row behind the point (`u32::MAX` / `None` when normal) and the
+    /// time its phase is taken at: the scrape time of the `kubernetes/metrics` row, or the
+    /// period start of the `cloudwatch/metrics` row.
     incident: u32,
     role: AnomalyRole,
     label_ts: Micros,
@@ -131,13 +132,17 @@ impl Table for PanelSeries {
                         let mut t = hour;
                         while t < end {
                             if let Some(value) = cache.datapoint(s, t) {
+                                // The ground truth of the datapoint's cloudwatch/metrics row.
+                                let (incident, role) = cache
+                                    .datapoint_incident(s, t)
+                                    .unwrap_or((u32::MAX, AnomalyRole::None));
                                 points.push(Point {
                                     ts: t,
                                     panel: pi as u32,
                                     series: si as u32,
                                     value,
-                                    incident: u32::MAX,
-                                    role: AnomalyRole::None,
+                                    incident,
+                                    role,
                                     label_ts: t,
                                 });
                             }
@@ -155,7 +160,7 @@ impl Table for PanelSeries {
 fn series_matches(panel: &PanelDef, s: &MetricSeries) -> bool {
     panel.cloudwatch_namespace.as_deref() == Some(s.namespace)
         && panel.metric.value == s.metric
-        && (panel.resources.is_empty() || panel.resources.iter().any(|r| *r == s.resource))
+        && (panel.resources.is_empty() || panel.resources.contains(&s.resource))
 }
 
 /// Points of a Prometheus panel: one per pod per step, evaluated over the pod's scrapes.
@@ -354,7 +359,11 @@ fn write(
                     Some(r) => cache.model.resource_service(world, r.kind, r.r),
                     None => cluster.as_str(),
                 };
-                common.append(pt.ts, service, &Label::NORMAL);
+                common.append(
+                    pt.ts,
+                    service,
+                    &world.label(pt.incident, pt.role, pt.label_ts),
+                );
             }
         }
     }

@@ -21,7 +21,7 @@ use crate::labels::AnomalyRole;
 use crate::rng::{Rng, str_key, stream, unit};
 use crate::sources::{CommonColumns, Source, Table, table_schema, timestamp_type};
 use crate::time::{HOUR, MINUTE, Micros, SECOND};
-use crate::world::pods::{Restart, RolloutCause, node_eviction_time, uuid_from};
+use crate::world::pods::{Restart, RolloutCause, uuid_from};
 use crate::world::{Pod, PodEnd, RestartReason, World};
 use arrow::array::{ArrayRef, Int32Builder, StringBuilder, TimestampMicrosecondBuilder};
 use arrow::datatypes::{DataType, Field, SchemaRef};
@@ -231,7 +231,7 @@ fn acts_on_pod(world: &World, inc: &Incident, p: usize) -> bool {
 }
 
 /// The node incident that evicted pod `p`, if it ended evicted.
-fn eviction_incident<'w>(world: &'w World, p: usize) -> Option<&'w Incident> {
+fn eviction_incident(world: &World, p: usize) -> Option<&Incident> {
     let pod = world.pod(p);
     let d = pod.deleted?;
     if pod.end != Some(PodEnd::Evicted) {
@@ -640,7 +640,6 @@ fn node_conditions(world: &World, c: &mut Collector) {
             series(Kind::StartingKubelet, &[back], c);
             let ready = back + 4 * SECOND + rng.below(8 * SECOND as u64) as Micros;
             series(Kind::NodeReady, &[ready], c);
-            debug_assert!(node_eviction_time(inc) <= inc.recovery);
         }
         if has_effect(t, "node_condition") {
             // Image garbage collection cannot free enough space (every GC period from the
