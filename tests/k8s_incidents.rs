@@ -563,7 +563,7 @@ fn crash_loops_back_off() {
     let labelled = f
         .rows
         .iter()
-        .filter(|e| e.reason == "BackOff" && e.incident_type.as_deref() == Some("memory_leak"))
+        .filter(|e| e.reason == "BackOff" && e.incident_type.is_some())
         .count();
     eprintln!("long leaks: {loops} crash loops, {labelled} labelled BackOff events");
     assert!(labelled >= loops, "{labelled} labelled BackOff events");
