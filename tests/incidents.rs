@@ -476,3 +476,65 @@ fn labels_are_learnable_but_not_given_away_by_the_log_level() {
         with_errors.len()
     );
 }
+
+#[test]
+fn splitting_and_threading_do_not_change_the_schedule_or_the_labels() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let run = |name: &str, start: &str, hours: &str, threads: &str| {
+        let out = tmp.path().join(name);
+        Command::cargo_bin("obsgen")
+            .expect("binary")
+            .args([
+                "generate",
+                "--start",
+                start,
+                "--duration-hours",
+                hours,
+                "--threads",
+                threads,
+                "-o",
+            ])
+            .arg(&out)
+            .assert()
+            .success();
+        out
+    };
+    let long = run("long", "2026-11-23T08:00:00Z", "3", "1");
+    let short = run("short", "2026-11-23T09:00:00Z", "1", "2");
+    // Every file of hour 09 (sources and labels) is byte-identical.
+    let mut compared = 0;
+    for f in parquet_files(&short) {
+        let rel = f.strip_prefix(&short).expect("prefix");
+        if !rel.to_string_lossy().contains("hour=09") {
+            continue;
+        }
+        let a = std::fs::read(long.join(rel)).expect("same file in the long run");
+        assert!(
+            a == std::fs::read(&f).expect("read"),
+            "{} differs",
+            rel.display()
+        );
+        compared += 1;
+    }
+    assert!(compared >= 22, "compared {compared} files");
+    // The incidents of the short window are those of the long run, with the same times,
+    // root causes and spread (sources_with_signal depends on the window).
+    let strip = |mut v: serde_json::Value| {
+        v.as_object_mut()
+            .expect("object")
+            .remove("sources_with_signal");
+        v
+    };
+    let long_incidents: Vec<serde_json::Value> =
+        incidents_json(&long).into_iter().map(strip).collect();
+    let short_incidents: Vec<serde_json::Value> =
+        incidents_json(&short).into_iter().map(strip).collect();
+    assert!(!short_incidents.is_empty(), "no incident in the window");
+    for i in &short_incidents {
+        assert!(
+            long_incidents.contains(i),
+            "{} differs between the runs",
+            i["incident_id"]
+        );
+    }
+}

@@ -58,12 +58,19 @@ pub struct Incident {
     pub title: String,
     /// What the incident does to the requests of the services it hits.
     pub impact: RequestImpact,
+    /// The effect names of its type, all sources (what the generators show).
+    pub effects: Vec<String>,
     pub key: u64,
 }
 
 impl Incident {
     pub fn active_at(&self, t: Micros) -> bool {
         t >= self.start && t < self.end
+    }
+
+    /// Does its type have this effect (in any source)?
+    pub fn has_effect(&self, name: &str) -> bool {
+        self.effects.iter().any(|e| e == name)
     }
 
     pub fn phase_at(&self, t: Micros) -> Phase {
@@ -470,6 +477,15 @@ fn build_incident(
         root_service,
         affected,
         impact: RequestImpact::of(t),
+        effects: t
+            .effects
+            .kubernetes
+            .iter()
+            .chain(&t.effects.sentry)
+            .chain(&t.effects.cloudwatch)
+            .chain(&t.effects.grafana)
+            .map(|e| e.value.clone())
+            .collect(),
         key,
     })
 }

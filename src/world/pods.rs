@@ -284,7 +284,7 @@ impl PodPlan {
                     .collect();
                 for inc in &incidents.incidents {
                     if let RootEntity::Node(n) = inc.root {
-                        if inc.incident_type == "node_failure" {
+                        if inc.has_effect("node_not_ready") {
                             events.push((node_eviction_time(inc), SlotEvent::Evict(n)));
                         } else if (mix64(inc.key ^ svc.key) + slot as u64).is_multiple_of(2) {
                             events.push((inc.peak + (slot as i64) * SECOND, SlotEvent::Evict(n)));
@@ -450,7 +450,7 @@ impl PodPlan {
                             at += (inc.recovery - inc.peak) / 2;
                         }
                     }
-                    RootEntity::Node(n) if n == p.node && inc.incident_type == "node_failure" => {
+                    RootEntity::Node(n) if n == p.node && inc.has_effect("node_not_ready") => {
                         let from = (inc.onset + 40 * SECOND).max(p.ready);
                         let to = node_eviction_time(inc).min(life_end);
                         if from < to {
