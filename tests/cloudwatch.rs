@@ -12,6 +12,8 @@
 //! latest access line of its trace id. A trace whose latest access line belongs to a
 //! service behind a load balancer is a root request to that load balancer.
 
+mod common;
+
 use arrow::array::{Array, AsArray, ListArray, StringArray, StructArray};
 use arrow::datatypes::{Float64Type, Int32Type, SchemaRef, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
@@ -24,7 +26,6 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime};
 
 const START: &str = "2026-11-23T08:00:00Z";
 const HOURS: i64 = 3;
@@ -97,36 +98,8 @@ impl Dataset {
     }
 }
 
-fn fixture_root() -> &'static Path {
-    static ROOT: OnceLock<tempfile::TempDir> = OnceLock::new();
-    ROOT.get_or_init(|| {
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        std::fs::create_dir_all(base).expect("create CARGO_TARGET_TMPDIR");
-        if let Ok(entries) = std::fs::read_dir(base) {
-            let cutoff = SystemTime::now() - Duration::from_secs(3600);
-            for e in entries.flatten() {
-                let stale = e
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with("obsgen-cloudwatch-")
-                    && e.metadata()
-                        .and_then(|m| m.modified())
-                        .is_ok_and(|t| t < cutoff);
-                if stale {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
-        }
-        tempfile::Builder::new()
-            .prefix("obsgen-cloudwatch-")
-            .tempdir_in(base)
-            .expect("create the fixture directory")
-    })
-    .path()
-}
-
 fn run_generate(name: &str, sources: &str, threads: u32, config: Option<&Path>) -> PathBuf {
-    let out = fixture_root().join(name);
+    let out = common::fixture_root("obsgen-cloudwatch-").join(name);
     let mut cmd = Command::cargo_bin("obsgen").expect("the obsgen binary");
     cmd.arg("generate");
     if let Some(dir) = config {
@@ -235,7 +208,7 @@ const EXTRA_ALARMS: &str = "
 fn dataset_flapping() -> &'static Dataset {
     static DATA: OnceLock<Dataset> = OnceLock::new();
     DATA.get_or_init(|| {
-        let dir = fixture_root().join("flapping-config");
+        let dir = common::fixture_root("obsgen-cloudwatch-").join("flapping-config");
         let output = Command::cargo_bin("obsgen")
             .expect("the obsgen binary")
             .args(["config", "init", "--overwrite"])
@@ -1369,7 +1342,7 @@ fn datapoint_api_matches_the_metrics_table() {
 fn an_hour_alone_equals_the_same_hour_of_the_longer_run() {
     // The last hour of the window, generated on its own: alarms re-evaluate the periods
     // before it, the SQS backlog and the logs look back, and all of it is the same.
-    let out = fixture_root().join("last-hour-alone");
+    let out = common::fixture_root("obsgen-cloudwatch-").join("last-hour-alone");
     let output = Command::cargo_bin("obsgen")
         .expect("the obsgen binary")
         .args(["generate", "--overwrite", "--start", "2026-11-23T10:00:00Z"])

@@ -7,6 +7,8 @@
 //! counter checks also read a run whose configuration restarts containers often (with the
 //! default rate, a two-hour window rarely holds a restart).
 
+mod common;
+
 use arrow::array::{Array, AsArray, StringArray};
 use arrow::datatypes::{Float64Type, Int64Type, SchemaRef, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
@@ -16,7 +18,6 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime};
 
 const START: &str = "2026-11-23T08:00:00Z";
 const END: &str = "2026-11-23T10:00:00Z";
@@ -55,41 +56,10 @@ impl Dataset {
     }
 }
 
-/// Where the fixtures live: a fresh directory under cargo's per-target temporary dir.
-/// Statics are never dropped, so the directory is not removed at exit; directories left
-/// by earlier runs (older than an hour) are swept instead.
-fn fixture_root() -> &'static Path {
-    static ROOT: OnceLock<tempfile::TempDir> = OnceLock::new();
-    ROOT.get_or_init(|| {
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        std::fs::create_dir_all(base).expect("create CARGO_TARGET_TMPDIR");
-        if let Ok(entries) = std::fs::read_dir(base) {
-            let cutoff = SystemTime::now() - Duration::from_secs(3600);
-            for e in entries.flatten() {
-                let stale = e
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with("obsgen-generate-")
-                    && e.metadata()
-                        .and_then(|m| m.modified())
-                        .is_ok_and(|t| t < cutoff);
-                if stale {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
-        }
-        tempfile::Builder::new()
-            .prefix("obsgen-generate-")
-            .tempdir_in(base)
-            .expect("create the fixture directory")
-    })
-    .path()
-}
-
 /// Runs `obsgen generate` for the two-hour window into `root/name`, with the
 /// configuration in `config` if given.
 fn run_generate(name: &str, seed: u64, threads: u32, config: Option<&Path>) -> PathBuf {
-    let out = fixture_root().join(name);
+    let out = common::fixture_root("obsgen-generate-").join(name);
     let mut cmd = Command::cargo_bin("obsgen").expect("the obsgen binary");
     cmd.arg("generate");
     if let Some(dir) = config {
@@ -142,7 +112,7 @@ const RESTARTS_PER_POD_DAY: &str = "12";
 fn dataset_with_restarts() -> &'static Dataset {
     static DATA: OnceLock<Dataset> = OnceLock::new();
     DATA.get_or_init(|| {
-        let dir = fixture_root().join("restarts-config");
+        let dir = common::fixture_root("obsgen-generate-").join("restarts-config");
         let output = Command::cargo_bin("obsgen")
             .expect("the obsgen binary")
             .args(["config", "init", "--overwrite"])

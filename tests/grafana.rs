@@ -30,6 +30,8 @@
 // Rows are read column-wise: indexing parallel columns by row is the clear way here.
 #![allow(clippy::needless_range_loop)]
 
+mod common;
+
 use arrow::array::{Array, AsArray, ListArray, StringArray, StructArray};
 use arrow::datatypes::{
     DataType, Float64Type, Int32Type, Int64Type, SchemaRef, TimestampMicrosecondType,
@@ -42,7 +44,6 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime};
 
 const START: &str = "2026-11-23T08:00:00Z";
 const HOURS: i64 = 3;
@@ -92,36 +93,8 @@ impl Dataset {
     }
 }
 
-fn fixture_root() -> &'static Path {
-    static ROOT: OnceLock<tempfile::TempDir> = OnceLock::new();
-    ROOT.get_or_init(|| {
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        std::fs::create_dir_all(base).expect("create CARGO_TARGET_TMPDIR");
-        if let Ok(entries) = std::fs::read_dir(base) {
-            let cutoff = SystemTime::now() - Duration::from_secs(3600);
-            for e in entries.flatten() {
-                let stale = e
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with("obsgen-grafana-")
-                    && e.metadata()
-                        .and_then(|m| m.modified())
-                        .is_ok_and(|t| t < cutoff);
-                if stale {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
-        }
-        tempfile::Builder::new()
-            .prefix("obsgen-grafana-")
-            .tempdir_in(base)
-            .expect("create the fixture directory")
-    })
-    .path()
-}
-
 fn run_generate(name: &str, start: &str, hours: i64, sources: &str, threads: u32) -> PathBuf {
-    let out = fixture_root().join(name);
+    let out = common::fixture_root("obsgen-grafana-").join(name);
     let output = Command::cargo_bin("obsgen")
         .expect("the obsgen binary")
         .args([

@@ -6,6 +6,8 @@
 // Rows are read column-wise: indexing parallel columns by row is the clear way here.
 #![allow(clippy::needless_range_loop)]
 
+mod common;
+
 use arrow::array::{Array, AsArray, ListArray, StringArray, StructArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{Float64Type, TimestampMicrosecondType};
@@ -37,21 +39,8 @@ struct Dataset {
     metrics: TableData,
 }
 
-fn fixture_root() -> &'static Path {
-    static ROOT: OnceLock<tempfile::TempDir> = OnceLock::new();
-    ROOT.get_or_init(|| {
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        std::fs::create_dir_all(base).expect("create CARGO_TARGET_TMPDIR");
-        tempfile::Builder::new()
-            .prefix("obsgen-sentry-")
-            .tempdir_in(base)
-            .expect("create the fixture directory")
-    })
-    .path()
-}
-
 fn generate(name: &str, threads: u32) -> PathBuf {
-    let out = fixture_root().join(name);
+    let out = common::fixture_root("obsgen-sentry-").join(name);
     let output = Command::cargo_bin("obsgen")
         .expect("the obsgen binary")
         .args([
