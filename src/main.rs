@@ -83,6 +83,10 @@ struct GenerateArgs {
     /// Comma-separated sources to generate (kubernetes, sentry, cloudwatch, grafana).
     #[arg(long, value_delimiter = ',')]
     sources: Option<Vec<String>>,
+    /// Output formats, comma-separated: parquet, jsonl (the systems' native JSON, gzip JSON
+    /// Lines under OUT/jsonl/). Default: the configuration's output.formats (parquet).
+    #[arg(long, value_delimiter = ',')]
+    format: Option<Vec<String>>,
     /// Parquet compression: zstd, zstd:LEVEL, snappy, lz4, gzip, none.
     #[arg(long)]
     compression: Option<String>,
@@ -207,6 +211,12 @@ fn options(a: &GenerateArgs, config: Config, range: TimeRange) -> Result<Generat
         .unwrap_or_else(|| g.output.compression.clone());
     let compression = Compression::parse(&compression_text, g.output.zstd_level)
         .ok_or_else(|| anyhow!("--compression `{compression_text}` is not one of zstd, zstd:1..22, snappy, lz4, gzip, none"))?;
+    let jsonl_level = g.output.jsonl_gzip_level;
+    let formats = match &a.format {
+        Some(list) => obsgen::sink::Formats::parse(list),
+        None => obsgen::sink::Formats::parse(&g.output.formats),
+    }
+    .map_err(|e| anyhow!("--format: {e}"))?;
     let threads = match a.threads {
         Some(0) => bail!("--threads must be at least 1"),
         Some(t) => t,
@@ -226,6 +236,8 @@ fn options(a: &GenerateArgs, config: Config, range: TimeRange) -> Result<Generat
         scale,
         sources,
         compression,
+        formats,
+        jsonl_level,
         threads,
         output_dir: a.output_dir.clone(),
         overwrite: a.overwrite,
@@ -266,27 +278,26 @@ fn print_summary(report: &obsgen::pipeline::RunReport) {
         m.version, m.seed, m.start, m.end, m.scale, m.compression
     );
     println!(
-        "{:<28} {:>12} {:>7} {:>14}",
+        "{:<36} {:>12} {:>7} {:>14}",
         "table", "rows", "files", "bytes"
     );
-    // Source records are counted once; the labels and incident tables are extra files.
+    // Source records are counted once (the labels twin has one row per record, whatever
+    // the formats); the labels and incident tables are extra files.
     let (mut rows, mut files, mut bytes) = (0u64, 0u64, 0u64);
     for t in &m.tables {
-        println!(
-            "{:<28} {:>12} {:>7} {:>14}",
-            format!("{}/{}", t.source, t.table),
-            t.rows,
-            t.files,
-            t.bytes
-        );
-        if Source::parse(&t.source).is_some() {
+        let name = match t.format.as_str() {
+            "jsonl" => format!("{}/{} (jsonl)", t.source, t.table),
+            _ => format!("{}/{}", t.source, t.table),
+        };
+        println!("{:<36} {:>12} {:>7} {:>14}", name, t.rows, t.files, t.bytes);
+        if t.source == "labels" && t.table == "records" {
             rows += t.rows;
         }
         files += t.files;
         bytes += t.bytes;
     }
     println!(
-        "{:<28} {:>12} {:>7} {:>14}",
+        "{:<36} {:>12} {:>7} {:>14}",
         "total (source records)", rows, files, bytes
     );
     let rate = rows as f64 / report.seconds.max(1e-9);

@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::sink::{Compression, FileEntry, Manifest, write_parquet};
+use crate::sink::{Compression, FileEntry, Formats, JsonLines, Manifest, write_parquet};
 use crate::sources::{Source, Table, registry};
 use crate::time::{HOUR, Micros, civil, rfc3339_string};
 use crate::world::{TimeRange, World};
@@ -21,6 +21,9 @@ pub struct GenerateOptions {
     pub scale: f64,
     pub sources: Vec<Source>,
     pub compression: Compression,
+    pub formats: Formats,
+    /// gzip level of the JSON Lines files.
+    pub jsonl_level: u32,
     pub threads: usize,
     pub output_dir: PathBuf,
     pub overwrite: bool,
@@ -49,6 +52,20 @@ pub fn partition_path(source: Source, table: &str, hour: Micros) -> String {
     let c = civil(hour);
     format!(
         "{}/{}/date={:04}-{:02}-{:02}/hour={:02}/part-00000.parquet",
+        source.as_str(),
+        table,
+        c.year,
+        c.month,
+        c.day,
+        c.hour
+    )
+}
+
+/// `jsonl/<source>/<table>/date=YYYY-MM-DD/hour=HH.jsonl.gz`
+pub fn jsonl_path(source: Source, table: &str, hour: Micros) -> String {
+    let c = civil(hour);
+    format!(
+        "jsonl/{}/{}/date={:04}-{:02}-{:02}/hour={:02}.jsonl.gz",
         source.as_str(),
         table,
         c.year,
@@ -140,6 +157,7 @@ fn write_incident_tables(
             path: rel.into(),
             source: "labels".into(),
             table: table.into(),
+            format: "parquet".into(),
             hour: start.clone(),
             rows: batch.num_rows() as u64,
             bytes,
@@ -160,6 +178,7 @@ fn write_incident_tables(
         path: json_rel.into(),
         source: "correlation".into(),
         table: "incidents".into(),
+        format: "json".into(),
         hour: start,
         rows: records.len() as u64,
         bytes: text.len() as u64,
@@ -201,23 +220,46 @@ pub fn generate(
         .num_threads(opts.threads.max(1))
         .build()
         .map_err(|e| Error::Other(format!("cannot start worker threads: {e}")))?;
-    type Rendered = (Vec<FileEntry>, BTreeSet<String>);
+    type Rendered = (Source, Vec<FileEntry>, BTreeSet<String>);
     let rendered: Vec<Rendered> = pool.install(|| {
         tasks
             .par_iter()
             .map(|&(ti, hour)| -> Result<Rendered, Error> {
                 let table = &tables[ti];
                 let batch = table.render(&world, hour)?;
+                let source = table.source().as_str();
+                let entry =
+                    |path: String, source: &str, table: &str, format: &str, bytes: u64| FileEntry {
+                        path,
+                        source: source.to_string(),
+                        table: table.to_string(),
+                        format: format.to_string(),
+                        hour: rfc3339_string(hour),
+                        rows: batch.num_rows() as u64,
+                        bytes,
+                    };
+                let mut entries = Vec::with_capacity(3);
                 let rel = partition_path(table.source(), table.name(), hour);
-                let bytes = write_parquet(
-                    &opts.output_dir.join(&rel),
-                    &batch,
-                    opts.compression,
-                    row_group_rows,
-                )?;
+                if opts.formats.parquet {
+                    let bytes = write_parquet(
+                        &opts.output_dir.join(&rel),
+                        &batch,
+                        opts.compression,
+                        row_group_rows,
+                    )?;
+                    entries.push(entry(rel.clone(), source, table.name(), "parquet", bytes));
+                }
+                if opts.formats.jsonl {
+                    let jrel = jsonl_path(table.source(), table.name(), hour);
+                    let mut out =
+                        JsonLines::create(&opts.output_dir.join(&jrel), opts.jsonl_level)?;
+                    table.write_native(&world, hour, &batch, &mut out)?;
+                    let written = out.finish()?;
+                    entries.push(entry(jrel, source, table.name(), "jsonl", written.bytes));
+                }
                 // The labels table: the same records, their keys and labels only.
                 let (labels, incidents) =
-                    crate::labels::records_batch(&batch, table.source().as_str(), table.name())?;
+                    crate::labels::records_batch(&batch, source, table.name())?;
                 let labels_rel = format!("labels/records/{rel}");
                 let labels_bytes = write_parquet(
                     &opts.output_dir.join(&labels_rel),
@@ -225,39 +267,27 @@ pub fn generate(
                     opts.compression,
                     row_group_rows,
                 )?;
+                entries.push(entry(
+                    labels_rel,
+                    "labels",
+                    "records",
+                    "parquet",
+                    labels_bytes,
+                ));
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                let entry = |path: String, source: &str, table: String, bytes: u64| FileEntry {
-                    path,
-                    source: source.to_string(),
-                    table,
-                    hour: rfc3339_string(hour),
-                    rows: batch.num_rows() as u64,
-                    bytes,
-                };
-                Ok((
-                    vec![
-                        entry(
-                            rel,
-                            table.source().as_str(),
-                            table.name().to_string(),
-                            bytes,
-                        ),
-                        entry(labels_rel, "labels", "records".to_string(), labels_bytes),
-                    ],
-                    incidents,
-                ))
+                Ok((table.source(), entries, incidents))
             })
             .collect::<Result<Vec<_>, Error>>()
     })?;
     // Which sources show each incident.
     let mut signal: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut files: Vec<FileEntry> = Vec::new();
-    for (entries, incidents) in rendered {
+    for (source, entries, incidents) in rendered {
         for id in incidents {
             signal
                 .entry(id)
                 .or_default()
-                .insert(entries[0].source.clone());
+                .insert(source.as_str().to_string());
         }
         files.extend(entries);
     }
@@ -272,6 +302,7 @@ pub fn generate(
         end: rfc3339_string(opts.range.end),
         scale: opts.scale,
         compression: opts.compression.name(),
+        formats: opts.formats.names(),
         sources: opts
             .sources
             .iter()

@@ -32,7 +32,23 @@ struct TableDoc {
     source: String,
     table: String,
     description: String,
+    #[serde(default)]
+    jsonl: Option<JsonlDoc>,
     columns: Vec<ColumnDoc>,
+}
+
+/// How a source table is exported as JSON Lines (`--format jsonl`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonlDoc {
+    /// What one line is, in the real system's terms.
+    shape: String,
+    /// JSON pointer to the line's record key (an array there lists several records).
+    record_key: String,
+    /// The column of the table holding the same values, row for row.
+    joins: String,
+    /// One line of a generated file (it must parse and hold `record_key`).
+    example: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,6 +123,29 @@ fn check_table(source: &str, name: &str, schema: &SchemaRef, errors: &mut Vec<St
     }
 
     let fields = schema.fields();
+    match (&doc.jsonl, source) {
+        (None, "labels") => {}
+        (Some(_), "labels") => errors.push(format!("{id}: label tables have no `jsonl` export")),
+        (None, _) => errors.push(format!(
+            "{id}: no `jsonl:` section (shape, record_key, joins, example of the native export)"
+        )),
+        (Some(j), _) => {
+            if j.shape.trim().is_empty() {
+                errors.push(format!("{id}: jsonl.shape is empty"));
+            }
+            if !fields.iter().any(|f| f.name() == &j.joins) {
+                errors.push(format!("{id}: jsonl.joins `{}` is not a column", j.joins));
+            }
+            match serde_json::from_str::<serde_json::Value>(&j.example) {
+                Ok(v) if v.pointer(&j.record_key).is_some() => {}
+                Ok(_) => errors.push(format!(
+                    "{id}: jsonl.example has nothing at record_key `{}`",
+                    j.record_key
+                )),
+                Err(e) => errors.push(format!("{id}: jsonl.example is not JSON: {e}")),
+            }
+        }
+    }
     let expected: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
     let documented: Vec<&str> = doc.columns.iter().map(|c| c.name.as_str()).collect();
     if expected != documented {

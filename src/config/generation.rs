@@ -140,6 +140,20 @@ pub struct OutputOptions {
     pub compression: String,
     pub zstd_level: i32,
     pub row_group_rows: usize,
+    /// Output formats written by default: `parquet`, `jsonl` (`--format` overrides).
+    #[serde(default = "default_formats")]
+    pub formats: Vec<String>,
+    /// gzip level (0-9) of the JSON Lines export.
+    #[serde(default = "default_jsonl_gzip_level")]
+    pub jsonl_gzip_level: u32,
+}
+
+fn default_formats() -> Vec<String> {
+    vec!["parquet".into()]
+}
+
+fn default_jsonl_gzip_level() -> u32 {
+    1
 }
 
 impl GenerationConfig {
@@ -211,6 +225,17 @@ impl GenerationConfig {
                     "unknown compression `{}` (zstd, snappy, lz4, gzip, none), or zstd_level outside 1..=22",
                     self.output.compression
                 ),
+            ));
+        }
+        if let Err(e) = crate::sink::Formats::parse(&self.output.formats) {
+            return Err(invalid_at(file, "output.formats", None, e));
+        }
+        if self.output.jsonl_gzip_level > 9 {
+            return Err(invalid_at(
+                file,
+                "output.jsonl_gzip_level",
+                None,
+                format!("must be 0..=9, got {}", self.output.jsonl_gzip_level),
             ));
         }
         if self.output.row_group_rows < 1024 {

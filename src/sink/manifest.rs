@@ -5,12 +5,19 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+fn parquet() -> String {
+    "parquet".into()
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FileEntry {
     /// Path relative to the output directory, with `/` separators.
     pub path: String,
     pub source: String,
     pub table: String,
+    /// `parquet`, `jsonl` (gzip JSON Lines) or `json`.
+    #[serde(default = "parquet")]
+    pub format: String,
     /// Partition start (RFC 3339).
     pub hour: String,
     pub rows: u64,
@@ -21,6 +28,8 @@ pub struct FileEntry {
 pub struct TableSummary {
     pub source: String,
     pub table: String,
+    #[serde(default = "parquet")]
+    pub format: String,
     pub files: u64,
     pub rows: u64,
     pub bytes: u64,
@@ -36,6 +45,8 @@ pub struct Manifest {
     pub end: String,
     pub scale: f64,
     pub compression: String,
+    #[serde(default)]
+    pub formats: Vec<String>,
     pub sources: Vec<String>,
     pub tables: Vec<TableSummary>,
     pub files: Vec<FileEntry>,
@@ -58,13 +69,13 @@ impl Manifest {
             .map_err(|e| crate::Error::Other(format!("{}: {e}", path.display())))
     }
 
-    /// Per-table totals from the file list, in the order tables first appear.
+    /// Per-(table, format) totals from the file list, in the order tables first appear.
     pub fn summarize(files: &[FileEntry]) -> Vec<TableSummary> {
         let mut out: Vec<TableSummary> = Vec::new();
         for f in files {
             match out
                 .iter_mut()
-                .find(|t| t.source == f.source && t.table == f.table)
+                .find(|t| t.source == f.source && t.table == f.table && t.format == f.format)
             {
                 Some(t) => {
                     t.files += 1;
@@ -74,6 +85,7 @@ impl Manifest {
                 None => out.push(TableSummary {
                     source: f.source.clone(),
                     table: f.table.clone(),
+                    format: f.format.clone(),
                     files: 1,
                     rows: f.rows,
                     bytes: f.bytes,

@@ -3,9 +3,12 @@
 pub mod cloudwatch;
 pub mod grafana;
 pub mod kubernetes;
+pub mod native;
 pub mod sentry;
 
+use crate::error::Error;
 use crate::labels::{Label, LabelBuilders, label_fields};
+use crate::sink::JsonLines;
 use crate::time::{Micros, civil};
 use crate::world::World;
 use arrow::array::{ArrayRef, StringBuilder, TimestampMicrosecondBuilder};
@@ -57,6 +60,24 @@ pub trait Table: Send + Sync {
     fn schema(&self) -> SchemaRef;
     /// Renders the rows whose timestamps fall in `[hour, hour + 1h)`, sorted by time.
     fn render(&self, world: &World, hour: Micros) -> Result<RecordBatch, ArrowError>;
+    /// Writes `batch` (this table's render of `hour`) as the real system delivers it, in
+    /// its own JSON shape, one JSON Lines record per record (or per group of records
+    /// where the system groups them). No label goes into the payload; each line carries
+    /// the record id as the format's own id or a top-level `_record_id`.
+    fn write_native(
+        &self,
+        world: &World,
+        hour: Micros,
+        batch: &RecordBatch,
+        out: &mut JsonLines,
+    ) -> Result<(), Error> {
+        let _ = (world, hour, batch, out);
+        Err(Error::Other(format!(
+            "{}/{}: no native JSON shape yet",
+            self.source().as_str(),
+            self.name()
+        )))
+    }
 }
 
 /// Every table obsgen knows, in a fixed order.
