@@ -15,10 +15,13 @@
 //! `symptom` for pods evicted from or stranded on a failing node and their replacements).
 //! Routine lifecycle and background events stay normal during an incident.
 
+use super::native::write_events;
 use crate::config::IncidentType;
+use crate::error::Error;
 use crate::incidents::{FailureKind, Incident, RootEntity};
 use crate::labels::AnomalyRole;
 use crate::rng::{Rng, str_key, stream, unit};
+use crate::sink::JsonLines;
 use crate::sources::{CommonColumns, Source, Table, table_schema, timestamp_type};
 use crate::time::{HOUR, MINUTE, Micros, SECOND};
 use crate::world::pods::{Restart, RolloutCause, uuid_from};
@@ -333,6 +336,17 @@ impl Table for Events {
             Field::new("node", DataType::Utf8, true),
             Field::new("template_id", DataType::Utf8, false),
         ])
+    }
+
+    /// One core/v1 Event object per row (see `native`).
+    fn write_native(
+        &self,
+        _world: &World,
+        _hour: Micros,
+        batch: &RecordBatch,
+        out: &mut JsonLines,
+    ) -> Result<(), Error> {
+        write_events(batch, out)
     }
 
     fn render(&self, world: &World, hour: Micros) -> Result<RecordBatch, ArrowError> {

@@ -3,12 +3,15 @@
 //! since the container (or, for network, the pod) started, so they are monotonic per
 //! container and continuous across partitions.
 
+use super::native::{write_container_hex, write_metrics};
 use crate::config::Language;
+use crate::error::Error;
 use crate::labels::AnomalyRole;
 use crate::rng::{Rng, mix64, str_key, stream, unit};
+use crate::sink::JsonLines;
 use crate::sources::{CommonColumns, Source, Table, table_schema};
 use crate::time::{HOUR, MINUTE, Micros, SECOND};
-use crate::world::{RestartReason, World};
+use crate::world::{Pod, RestartReason, World};
 use arrow::array::{ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::error::ArrowError;
@@ -185,10 +188,17 @@ pub fn container_sample(
         restarts: n_restarts as i64,
         last_terminated: n_restarts.checked_sub(1).map(|i| pod.restarts[i].reason),
         ready: pod.serving_at(t),
-        container_key: stream(pod.key, &[str_key("container"), n_restarts as u64]),
+        container_key: container_key(pod, n_restarts),
         incident: fx.incident,
         role: fx.role,
     }
+}
+
+/// The key of pod `pod`'s container after `restarts` restarts (its container id, in
+/// [`super::native::write_container_hex`], is shared by the metrics rows and the log
+/// records of that container).
+pub(super) fn container_key(pod: &Pod, restarts: usize) -> u64 {
+    stream(pod.key, &[str_key("container"), restarts as u64])
 }
 
 /// What incidents do to a container's resource series.
@@ -328,6 +338,17 @@ impl Table for Metrics {
         ])
     }
 
+    /// One PodMetrics object and the row's Prometheus samples per row (see `native`).
+    fn write_native(
+        &self,
+        world: &World,
+        hour: Micros,
+        batch: &RecordBatch,
+        out: &mut JsonLines,
+    ) -> Result<(), Error> {
+        write_metrics(world, hour, batch, out)
+    }
+
     fn render(&self, world: &World, hour: Micros) -> Result<RecordBatch, ArrowError> {
         let end = hour + HOUR;
         // (timestamp, pod) of every sample, then sorted by time.
@@ -373,15 +394,8 @@ impl Table for Metrics {
             namespace.append_value(&svc.namespace);
             pod_col.append_value(&pod.name);
             container.append_value(&svc.name);
-            let cid = x.container_key;
-            let _ = write!(
-                container_id,
-                "containerd://{:016x}{:016x}{:016x}{:016x}",
-                cid,
-                mix64(cid ^ 1),
-                mix64(cid ^ 2),
-                mix64(cid ^ 3)
-            );
+            let _ = write!(container_id, "containerd://");
+            write_container_hex(&mut container_id, x.container_key);
             container_id.append_value("");
             node_col.append_value(&node.name);
             let _ = write!(

@@ -3,6 +3,7 @@
 mod events;
 pub mod logfmt;
 mod metrics;
+mod native;
 mod pod_logs;
 pub mod templates;
 

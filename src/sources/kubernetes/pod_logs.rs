@@ -4,12 +4,15 @@
 //! crashes).
 
 use super::logfmt::{Envelope, stream_for, write_trace};
+use super::native::write_pod_logs;
 use super::templates::{
     LineCtx, SymptomLine, Tmpl, USER_AGENTS, client_user_agent, logger_for, render,
 };
 use crate::config::{Language, ServiceKind};
+use crate::error::Error;
 use crate::labels::{AnomalyRole, Label};
 use crate::rng::{Rng, str_key, stream};
+use crate::sink::JsonLines;
 use crate::sources::{CommonColumns, Source, Table, table_schema};
 use crate::time::{HOUR, MINUTE, Micros, SECOND};
 use crate::world::{REQUEST_ROW_SHARE, RestartReason, Visit, World};
@@ -61,6 +64,17 @@ impl Table for PodLogs {
             Field::new("trace_id", DataType::Utf8, true),
             Field::new("span_id", DataType::Utf8, true),
         ])
+    }
+
+    /// One Fluent Bit record (raw CRI line and Kubernetes metadata) per row (see `native`).
+    fn write_native(
+        &self,
+        world: &World,
+        hour: Micros,
+        batch: &RecordBatch,
+        out: &mut JsonLines,
+    ) -> Result<(), Error> {
+        write_pod_logs(world, hour, batch, out)
     }
 
     fn render(&self, world: &World, hour: Micros) -> Result<RecordBatch, ArrowError> {
