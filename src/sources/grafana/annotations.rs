@@ -1,8 +1,10 @@
 //! `grafana/annotations`: a deploy annotation for every rollout in the world, alert
 //! annotations for every alarm state change, and the odd manual note.
 
+use crate::error::Error;
 use crate::labels::{AnomalyRole, Label};
 use crate::rng::{Rng, str_key, stream};
+use crate::sink::JsonLines;
 use crate::sources::cloudwatch::{AlarmState, alarm_transitions};
 use crate::sources::{CommonColumns, Source, Table, table_schema, timestamp_type};
 use crate::time::{HOUR, Micros, SECOND};
@@ -274,5 +276,16 @@ impl Table for Annotations {
             Arc::new(template.finish()),
         ];
         common.finish(self.schema(), own)
+    }
+
+    /// One annotation object of `GET /api/annotations` per row (see `native`).
+    fn write_native(
+        &self,
+        world: &World,
+        _hour: Micros,
+        batch: &RecordBatch,
+        out: &mut JsonLines,
+    ) -> Result<(), Error> {
+        super::native::write_annotations(world, batch, out)
     }
 }

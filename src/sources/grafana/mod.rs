@@ -3,6 +3,7 @@
 //! dashboard annotations (deploys, alert state changes, manual notes).
 
 mod annotations;
+mod native;
 mod panel_series;
 
 pub use annotations::Annotations;

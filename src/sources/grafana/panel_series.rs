@@ -4,7 +4,9 @@
 //! `cloudwatch/metrics`.
 
 use crate::config::{DashboardDef, Datasource, PanelDef, PromFunction};
+use crate::error::Error;
 use crate::labels::AnomalyRole;
+use crate::sink::JsonLines;
 use crate::sources::cloudwatch::series::base_series;
 use crate::sources::cloudwatch::{DatapointCache, MetricSeries};
 use crate::sources::kubernetes::{
@@ -154,6 +156,17 @@ impl Table for PanelSeries {
         }
         points.sort_by_key(|p| (p.ts, p.panel, p.series));
         write(self, world, hour, &panels, &cache, &cw_series, &points)
+    }
+
+    /// One `/api/ds/query` response per panel refresh (see `native`).
+    fn write_native(
+        &self,
+        world: &World,
+        _hour: Micros,
+        batch: &RecordBatch,
+        out: &mut JsonLines,
+    ) -> Result<(), Error> {
+        super::native::write_panel_series(world, batch, out)
     }
 }
 
