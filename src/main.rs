@@ -34,6 +34,28 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Work with run manifests.
+    Manifest {
+        #[command(subcommand)]
+        command: ManifestCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ManifestCommand {
+    /// Combine the part manifests of a split run (manifest.part-K-of-N.json, from
+    /// `generate --parts N --part K`) into manifest.json, after checking that every part and
+    /// every partition is there exactly once; writes the incident tables.
+    Merge {
+        /// The output directory the parts wrote into.
+        dir: PathBuf,
+        /// The configuration directory the parts used (default: the embedded one).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -99,6 +121,14 @@ struct GenerateArgs {
     /// Replace a previous dataset in the output directory.
     #[arg(long)]
     overwrite: bool,
+    /// Split the run into N parts (for several machines); needs --part.
+    #[arg(long, requires = "part")]
+    parts: Option<u32>,
+    /// Which part to generate, 1..=N: a deterministic, balanced share of the partitions,
+    /// with its own manifest.part-K-of-N.json. `obsgen manifest merge` completes the
+    /// dataset once all parts are written.
+    #[arg(long, requires = "parts")]
+    part: Option<u32>,
 }
 
 fn main() {
@@ -125,6 +155,28 @@ fn run() -> Result<()> {
             for p in written {
                 println!("wrote {}", p.display());
             }
+            Ok(())
+        }
+        Command::Manifest {
+            command:
+                ManifestCommand::Merge {
+                    dir,
+                    config,
+                    threads,
+                },
+        } => {
+            let cfg = load_config(config.as_ref())?;
+            let threads = threads_or_all(threads)?;
+            let started = std::time::Instant::now();
+            let merged = obsgen::pipeline::merge_parts(&dir, cfg, threads)
+                .with_context(|| format!("cannot merge the parts in {}", dir.display()))?;
+            print_tables(&merged.manifest);
+            println!(
+                "merged {} parts into {} in {:.2} s",
+                merged.parts,
+                dir.join("manifest.json").display(),
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Config {
@@ -217,12 +269,10 @@ fn options(a: &GenerateArgs, config: Config, range: TimeRange) -> Result<Generat
         None => obsgen::sink::Formats::parse(&g.output.formats),
     }
     .map_err(|e| anyhow!("--format: {e}"))?;
-    let threads = match a.threads {
-        Some(0) => bail!("--threads must be at least 1"),
-        Some(t) => t,
-        None => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
+    let threads = threads_or_all(a.threads)?;
+    let part = match (a.parts, a.part) {
+        (Some(n), Some(k)) => Some(obsgen::pipeline::Part::new(n, k).map_err(|e| anyhow!("{e}"))?),
+        _ => None,
     };
     let scale = a.scale.unwrap_or(g.scale.0);
     if !(scale.is_finite() && scale > 0.0) {
@@ -241,6 +291,18 @@ fn options(a: &GenerateArgs, config: Config, range: TimeRange) -> Result<Generat
         threads,
         output_dir: a.output_dir.clone(),
         overwrite: a.overwrite,
+        part,
+    })
+}
+
+/// `--threads`, or all cores.
+fn threads_or_all(threads: Option<usize>) -> Result<usize> {
+    Ok(match threads {
+        Some(0) => bail!("--threads must be at least 1"),
+        Some(t) => t,
+        None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
     })
 }
 
@@ -272,9 +334,19 @@ fn execute(opts: &GenerateOptions, output_dir: &std::path::Path) -> Result<()> {
 }
 
 fn print_summary(report: &obsgen::pipeline::RunReport) {
-    let m = &report.manifest;
+    let rows = print_tables(&report.manifest);
+    let rate = rows as f64 / report.seconds.max(1e-9);
+    println!("{:.2} s, {:.0} source records/s", report.seconds, rate);
+}
+
+/// Prints the manifest's per-table totals; returns the number of source records.
+fn print_tables(m: &obsgen::sink::Manifest) -> u64 {
+    let part = m
+        .part
+        .map(|p| format!(", part {} of {}", p.k, p.n))
+        .unwrap_or_default();
     println!(
-        "obsgen {}: seed {}, {} .. {}, scale {}, {}",
+        "obsgen {}: seed {}, {} .. {}, scale {}, {}{part}",
         m.version, m.seed, m.start, m.end, m.scale, m.compression
     );
     println!(
@@ -300,8 +372,7 @@ fn print_summary(report: &obsgen::pipeline::RunReport) {
         "{:<36} {:>12} {:>7} {:>14}",
         "total (source records)", rows, files, bytes
     );
-    let rate = rows as f64 / report.seconds.max(1e-9);
-    println!("{:.2} s, {:.0} source records/s", report.seconds, rate);
+    rows
 }
 
 /// How far ahead `scenario` searches the schedule for an incident of the type.

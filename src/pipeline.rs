@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::sink::manifest::PartInfo;
 use crate::sink::{Compression, FileEntry, Formats, JsonLines, Manifest, write_parquet};
 use crate::sources::{Source, Table, registry};
 use crate::time::{HOUR, Micros, civil, rfc3339_string};
@@ -27,6 +28,41 @@ pub struct GenerateOptions {
     pub threads: usize,
     pub output_dir: PathBuf,
     pub overwrite: bool,
+    /// Render only this part's share of the partitions (`--parts N --part K`).
+    pub part: Option<Part>,
+}
+
+/// One of N parts of a run (`--parts N --part K`, K from 1 to N). Part K renders the
+/// (table, hour) partitions whose `(hour index + table index in the registry) % N` is
+/// `K - 1`: every table's hours are dealt round-robin, so the parts get the same mix of
+/// tables and of busy and quiet hours. The global tables (incidents, edges, correlation)
+/// need every partition's labels: `obsgen manifest merge` writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub n: u32,
+    pub k: u32,
+}
+
+impl Part {
+    pub fn new(n: u32, k: u32) -> Result<Part, Error> {
+        if n == 0 || k == 0 || k > n {
+            return Err(Error::Invalid(format!(
+                "--part must be between 1 and --parts ({n}), got {k}"
+            )));
+        }
+        Ok(Part { n, k })
+    }
+
+    /// Whether this part renders the partition of registry table `table` at hour number
+    /// `hour` of the range.
+    pub fn owns(&self, table: usize, hour: usize) -> bool {
+        (hour + table) % self.n as usize == (self.k - 1) as usize
+    }
+
+    /// `manifest.part-K-of-N.json`
+    pub fn manifest_name(&self) -> String {
+        format!("manifest.part-{}-of-{}.json", self.k, self.n)
+    }
 }
 
 /// What a run did.
@@ -130,6 +166,36 @@ pub fn prepare_output_dir(dir: &Path, overwrite: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// A part writes into a directory shared with the other parts: it is created if missing
+/// and nothing in it is removed; the part is refused if its own manifest is already there,
+/// unless `overwrite` (its files are then replaced one by one).
+fn prepare_part_dir(dir: &Path, part: Part, overwrite: bool) -> Result<(), Error> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Invalid(format!(
+            "output path {} exists and is not a directory",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let own = dir.join(part.manifest_name());
+    if own.exists() && !overwrite {
+        return Err(Error::Invalid(format!(
+            "{} exists: part {} of {} was already generated there (use --overwrite to redo it)",
+            own.display(),
+            part.k,
+            part.n
+        )));
+    }
+    for name in ["manifest.json"] {
+        let p = dir.join(name);
+        if p.exists() {
+            // A merged dataset is being regenerated in parts: it is no longer complete.
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes the incident ground truth: `labels/incidents.parquet`,
 /// `labels/incident_edges.parquet` and `correlation/incidents.json`.
 fn write_incident_tables(
@@ -199,18 +265,25 @@ pub fn generate(
             opts.scale
         )));
     }
-    prepare_output_dir(&opts.output_dir, opts.overwrite)?;
+    match opts.part {
+        None => prepare_output_dir(&opts.output_dir, opts.overwrite)?,
+        Some(part) => prepare_part_dir(&opts.output_dir, part, opts.overwrite)?,
+    }
     let world = World::plan(opts.config.clone(), opts.seed, opts.scale, opts.range);
-    let tables: Vec<Box<dyn Table>> = registry()
-        .into_iter()
-        .filter(|t| opts.sources.contains(&t.source()))
-        .collect();
+    let tables: Vec<Box<dyn Table>> = registry();
     let mut tasks: Vec<(usize, Micros)> = Vec::new();
-    for (ti, _) in tables.iter().enumerate() {
+    for (ti, table) in tables.iter().enumerate() {
+        if !opts.sources.contains(&table.source()) {
+            continue;
+        }
         let mut h = opts.range.start;
+        let mut hi = 0;
         while h < opts.range.end {
-            tasks.push((ti, h));
+            if opts.part.is_none_or(|p| p.owns(ti, hi)) {
+                tasks.push((ti, h));
+            }
             h += HOUR;
+            hi += 1;
         }
     }
     let total = tasks.len() as u64;
@@ -291,9 +364,29 @@ pub fn generate(
         }
         files.extend(entries);
     }
-    files.extend(write_incident_tables(&world, opts, &signal)?);
+    let manifest = match opts.part {
+        Some(part) => {
+            let mut m = run_manifest(opts, files);
+            m.part = Some(PartInfo {
+                k: part.k,
+                n: part.n,
+            });
+            m.signal = signal;
+            m.write(&opts.output_dir.join(part.manifest_name()))?;
+            m
+        }
+        None => finish(&world, opts, &signal, files)?,
+    };
+    Ok(RunReport {
+        manifest,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The manifest of a run (or part) that wrote `files`.
+fn run_manifest(opts: &GenerateOptions, mut files: Vec<FileEntry>) -> Manifest {
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    let manifest = Manifest {
+    Manifest {
         generator: "obsgen".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         seed: opts.seed,
@@ -310,10 +403,247 @@ pub fn generate(
             .collect(),
         tables: Manifest::summarize(&files),
         files,
-    };
+        part: None,
+        signal: BTreeMap::new(),
+    }
+}
+
+/// Completes a dataset whose partitions are all written: the incident tables (from the
+/// sources each incident shows in), then `manifest.json`, last.
+fn finish(
+    world: &World,
+    opts: &GenerateOptions,
+    signal: &BTreeMap<String, BTreeSet<String>>,
+    mut files: Vec<FileEntry>,
+) -> Result<Manifest, Error> {
+    files.extend(write_incident_tables(world, opts, signal)?);
+    let manifest = run_manifest(opts, files);
     manifest.write(&opts.output_dir.join("manifest.json"))?;
-    Ok(RunReport {
-        manifest,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(manifest)
+}
+
+/// What `obsgen manifest merge` did.
+#[derive(Debug, Clone)]
+pub struct MergeReport {
+    pub manifest: Manifest,
+    pub parts: u32,
+}
+
+/// Combines the part manifests of `dir` (`manifest.part-K-of-N.json`) into `manifest.json`,
+/// after checking that the N parts are all there, were made with the same arguments and
+/// `config`, and hold every expected partition exactly once (files present, sizes as
+/// recorded); then writes the incident tables from the parts' combined signal. Problems are
+/// reported together, as one error.
+pub fn merge_parts(dir: &Path, config: Config, threads: usize) -> Result<MergeReport, Error> {
+    let mut parts: Vec<Manifest> = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut names: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("manifest.part-") && n.ends_with(".json"))
+        })
+        .collect();
+    names.sort();
+    for p in &names {
+        parts.push(Manifest::read(p)?);
+    }
+    let Some(first) = parts.first().cloned() else {
+        return Err(Error::Invalid(format!(
+            "no part manifests (manifest.part-K-of-N.json) in {}",
+            dir.display()
+        )));
+    };
+    let mut problems: Vec<String> = Vec::new();
+    let n = first.part.map(|p| p.n).unwrap_or(0);
+    let mut seen: BTreeMap<u32, usize> = BTreeMap::new();
+    for (m, path) in parts.iter().zip(&names) {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        match m.part {
+            None => problems.push(format!("{name}: not a part manifest (no `part`)")),
+            Some(p) if p.n != n => problems.push(format!(
+                "{name}: part of {} parts, but {} is of {n}",
+                p.n,
+                names[0].display()
+            )),
+            Some(p) => *seen.entry(p.k).or_default() += 1,
+        }
+        for (field, a, b) in [
+            ("seed", m.seed.to_string(), first.seed.to_string()),
+            (
+                "config_digest",
+                m.config_digest.clone(),
+                first.config_digest.clone(),
+            ),
+            ("start", m.start.clone(), first.start.clone()),
+            ("end", m.end.clone(), first.end.clone()),
+            ("scale", m.scale.to_string(), first.scale.to_string()),
+            (
+                "compression",
+                m.compression.clone(),
+                first.compression.clone(),
+            ),
+            ("formats", m.formats.join(","), first.formats.join(",")),
+            ("sources", m.sources.join(","), first.sources.join(",")),
+            ("version", m.version.clone(), first.version.clone()),
+        ] {
+            if a != b {
+                problems.push(format!(
+                    "{name}: {field} is {a}, but {} has {b}: the parts are not of one run",
+                    names[0]
+                        .file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default()
+                ));
+            }
+        }
+    }
+    let missing: Vec<String> = (1..=n)
+        .filter(|k| !seen.contains_key(k))
+        .map(|k| k.to_string())
+        .collect();
+    if !missing.is_empty() {
+        problems.push(format!("missing parts: {} of {n}", missing.join(", ")));
+    }
+    if config.digest != first.config_digest {
+        problems.push(format!(
+            "the parts were made with configuration digest {}, this configuration is {}: pass the same --config",
+            first.config_digest, config.digest
+        ));
+    }
+    let parse = |what: &str, r: Option<()>| {
+        r.ok_or_else(|| Error::Invalid(format!("part manifests: cannot read `{what}`")))
+    };
+    let start = crate::time::parse_instant(&first.start);
+    let end = crate::time::parse_instant(&first.end);
+    parse("start/end", start.zip(end).map(|_| ()))?;
+    let range = TimeRange {
+        start: start.unwrap_or_default(),
+        end: end.unwrap_or_default(),
+    };
+    let sources: Vec<Source> = first
+        .sources
+        .iter()
+        .filter_map(|s| Source::parse(s))
+        .collect();
+    let formats = crate::sink::Formats::parse(&first.formats).map_err(Error::Invalid)?;
+    let compression = Compression::parse(&first.compression, 3);
+    parse("compression", compression.map(|_| ()))?;
+    let opts = GenerateOptions {
+        config,
+        seed: first.seed,
+        range,
+        scale: first.scale,
+        sources,
+        compression: compression.unwrap_or(Compression::None),
+        formats,
+        jsonl_level: 1,
+        threads,
+        output_dir: dir.to_path_buf(),
+        overwrite: false,
+        part: None,
+    };
+
+    // Every partition exactly once, on disk as recorded.
+    let mut files: BTreeMap<String, (FileEntry, u32)> = BTreeMap::new();
+    let mut duplicated = Vec::new();
+    for m in &parts {
+        let k = m.part.map(|p| p.k).unwrap_or(0);
+        for f in &m.files {
+            if let Some((_, other)) = files.get(&f.path) {
+                duplicated.push(format!("{} (parts {other} and {k})", f.path));
+            } else {
+                files.insert(f.path.clone(), (f.clone(), k));
+            }
+        }
+    }
+    report_list(&mut problems, "duplicated partitions", &duplicated);
+    let mut expected: Vec<String> = Vec::new();
+    for table in registry()
+        .iter()
+        .filter(|t| opts.sources.contains(&t.source()))
+    {
+        let mut h = range.start;
+        while h < range.end {
+            let rel = partition_path(table.source(), table.name(), h);
+            if formats.parquet {
+                expected.push(rel.clone());
+            }
+            if formats.jsonl {
+                expected.push(jsonl_path(table.source(), table.name(), h));
+            }
+            expected.push(format!("labels/records/{rel}"));
+            h += HOUR;
+        }
+    }
+    let absent: Vec<String> = expected
+        .iter()
+        .filter(|p| !files.contains_key(*p))
+        .cloned()
+        .collect();
+    report_list(&mut problems, "missing partitions", &absent);
+    let expected_set: BTreeSet<&String> = expected.iter().collect();
+    let unexpected: Vec<String> = files
+        .keys()
+        .filter(|p| !expected_set.contains(p))
+        .cloned()
+        .collect();
+    report_list(
+        &mut problems,
+        "unexpected files in the part manifests",
+        &unexpected,
+    );
+    let mut not_on_disk = Vec::new();
+    for (path, (f, _)) in &files {
+        match std::fs::metadata(dir.join(path)) {
+            Ok(md) if md.len() == f.bytes => {}
+            Ok(md) => {
+                not_on_disk.push(format!("{path} ({} bytes, recorded {})", md.len(), f.bytes))
+            }
+            Err(_) => not_on_disk.push(format!("{path} (absent)")),
+        }
+    }
+    report_list(&mut problems, "files not on disk as recorded", &not_on_disk);
+    if !problems.is_empty() {
+        return Err(Error::Invalid(format!(
+            "the parts do not make one complete dataset:\n  {}",
+            problems.join("\n  ")
+        )));
+    }
+    let mut signal: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for m in &parts {
+        for (id, srcs) in &m.signal {
+            signal
+                .entry(id.clone())
+                .or_default()
+                .extend(srcs.iter().cloned());
+        }
+    }
+    let world = World::plan(opts.config.clone(), opts.seed, opts.scale, opts.range);
+    let files: Vec<FileEntry> = files.into_values().map(|(f, _)| f).collect();
+    let manifest = finish(&world, &opts, &signal, files)?;
+    Ok(MergeReport { manifest, parts: n })
+}
+
+/// Adds "`what` (count): first few" to `problems` when `items` is not empty.
+fn report_list(problems: &mut Vec<String>, what: &str, items: &[String]) {
+    if items.is_empty() {
+        return;
+    }
+    let shown: Vec<&str> = items.iter().take(10).map(String::as_str).collect();
+    let more = if items.len() > 10 {
+        format!(" and {} more", items.len() - 10)
+    } else {
+        String::new()
+    };
+    problems.push(format!(
+        "{what} ({}): {}{more}",
+        items.len(),
+        shown.join(", ")
+    ));
 }

@@ -3,6 +3,7 @@
 //! configuration give the same manifest byte for byte.
 
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 fn parquet() -> String {
@@ -50,6 +51,20 @@ pub struct Manifest {
     pub sources: Vec<String>,
     pub tables: Vec<TableSummary>,
     pub files: Vec<FileEntry>,
+    /// Set in a part's manifest (`manifest.part-K-of-N.json`), absent from `manifest.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<PartInfo>,
+    /// A part's manifest: the sources each incident shows in, within the part's
+    /// partitions (merged into `sources_with_signal` of the incident tables).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub signal: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// Which part of a split run a manifest describes.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartInfo {
+    pub k: u32,
+    pub n: u32,
 }
 
 impl Manifest {

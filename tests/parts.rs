@@ -1,0 +1,263 @@
+//! Splitting a run across machines: `generate --parts N --part K` for every K, then
+//! `obsgen manifest merge`, gives the very files of a single-machine run (byte for byte,
+//! the manifest and incident tables included), whatever N; the merge refuses, with a
+//! report, a missing part, a missing or altered partition file, a duplicated partition and
+//! parts of different runs.
+
+mod common;
+
+use assert_cmd::Command;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+const HOURS: &str = "5";
+
+fn obsgen() -> Command {
+    Command::cargo_bin("obsgen").expect("obsgen binary")
+}
+
+fn run(args: &[&str], dir: &Path) -> String {
+    let out = obsgen()
+        .args(args)
+        .args(["--duration-hours", HOURS, "--threads", "2", "--output-dir"])
+        .arg(dir)
+        .output()
+        .expect("run obsgen");
+    assert!(
+        out.status.success(),
+        "obsgen {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn merge(dir: &Path) -> std::process::Output {
+    obsgen()
+        .args(["manifest", "merge"])
+        .arg(dir)
+        .output()
+        .expect("run obsgen manifest merge")
+}
+
+/// Path (relative, `/`-separated) → content, for every file under `dir` but the part
+/// manifests.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p
+                    .strip_prefix(root)
+                    .expect("under root")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                if !rel.starts_with("manifest.part-") {
+                    out.insert(rel, std::fs::read(&p).expect("read"));
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn single() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = common::fixture_root("obsgen-parts-").join("single");
+        run(&["generate"], &dir);
+        dir
+    })
+}
+
+/// Runs the N parts into one directory (without merging).
+fn split(name: &str, n: u32) -> PathBuf {
+    let dir = common::fixture_root("obsgen-parts-").join(name);
+    for k in 1..=n {
+        let out = run(
+            &[
+                "generate",
+                "--parts",
+                &n.to_string(),
+                "--part",
+                &k.to_string(),
+            ],
+            &dir,
+        );
+        assert!(out.contains(&format!("part {k} of {n}")), "{out}");
+        assert!(dir.join(format!("manifest.part-{k}-of-{n}.json")).exists());
+    }
+    assert!(
+        !dir.join("manifest.json").exists(),
+        "a part wrote manifest.json"
+    );
+    dir
+}
+
+fn assert_same_as_single(dir: &Path) {
+    let a = tree(single());
+    let b = tree(dir);
+    let only_a: Vec<&String> = a.keys().filter(|k| !b.contains_key(*k)).collect();
+    let only_b: Vec<&String> = b.keys().filter(|k| !a.contains_key(*k)).collect();
+    assert!(
+        only_a.is_empty() && only_b.is_empty(),
+        "file sets differ: only in the single run {only_a:?}, only in the split {only_b:?}"
+    );
+    for (path, bytes) in &a {
+        assert!(
+            &b[path] == bytes,
+            "{path} differs from the single-machine run"
+        );
+    }
+    assert!(a.len() > 100, "{} files", a.len());
+}
+
+#[test]
+fn three_and_four_parts_merge_into_the_single_machine_files() {
+    for n in [3, 4] {
+        let dir = split(&format!("split{n}"), n);
+        let out = merge(&dir);
+        assert!(
+            out.status.success(),
+            "merge of {n} parts failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("merged {n} parts")));
+        assert_same_as_single(&dir);
+    }
+}
+
+#[test]
+fn parts_are_balanced() {
+    let dir = split("balance", 4);
+    let mut rows = Vec::new();
+    for k in 1..=4 {
+        let m: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("manifest.part-{k}-of-4.json")))
+                .expect("part manifest"),
+        )
+        .expect("JSON");
+        assert_eq!(m["part"]["k"], k);
+        let r: u64 = m["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .filter(|f| f["source"] != "labels")
+            .map(|f| f["rows"].as_u64().expect("rows"))
+            .sum();
+        rows.push(r);
+    }
+    let max = *rows.iter().max().expect("max") as f64;
+    let min = *rows.iter().min().expect("min") as f64;
+    // 5 hours over 4 parts: one part holds two hours of some tables.
+    assert!(min > 0.0 && max / min < 2.2, "rows per part {rows:?}");
+}
+
+#[test]
+fn merge_reports_missing_duplicated_and_foreign_parts() {
+    // A missing part.
+    let dir = split("missing", 3);
+    std::fs::remove_file(dir.join("manifest.part-2-of-3.json")).expect("rm");
+    let out = merge(&dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("missing parts: 2 of 3"), "{err}");
+    assert!(err.contains("missing partitions"), "{err}");
+    assert!(!dir.join("manifest.json").exists());
+
+    // A partition file deleted after its part finished.
+    let dir = split("deleted", 2);
+    let victim = "kubernetes/pod_logs/date=2026-11-23/hour=01/part-00000.parquet";
+    std::fs::remove_file(dir.join(victim)).expect("rm");
+    let out = merge(&dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(victim) && err.contains("absent"), "{err}");
+
+    // The same partition claimed by two parts.
+    let dir = split("dup", 2);
+    let p1 = dir.join("manifest.part-1-of-2.json");
+    let p2 = dir.join("manifest.part-2-of-2.json");
+    let mut m1: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p1).expect("read")).expect("JSON");
+    let m2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p2).expect("read")).expect("JSON");
+    let stolen = m2["files"][0].clone();
+    m1["files"]
+        .as_array_mut()
+        .expect("files")
+        .push(stolen.clone());
+    std::fs::write(&p1, serde_json::to_string(&m1).expect("json")).expect("write");
+    let out = merge(&dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("duplicated partitions (1)"), "{err}");
+    assert!(
+        err.contains(stolen["path"].as_str().expect("path")),
+        "{err}"
+    );
+
+    // A part of another run (another seed).
+    let dir = split("foreign", 2);
+    run(
+        &[
+            "generate",
+            "--parts",
+            "2",
+            "--part",
+            "2",
+            "--seed",
+            "7",
+            "--overwrite",
+        ],
+        &dir,
+    );
+    let out = merge(&dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("seed is 7"), "{err}");
+}
+
+#[test]
+fn a_part_is_refused_twice_without_overwrite_and_bad_part_numbers_are_refused() {
+    let dir = common::fixture_root("obsgen-parts-").join("twice");
+    run(&["generate", "--parts", "3", "--part", "3"], &dir);
+    let out = obsgen()
+        .args([
+            "generate",
+            "--parts",
+            "3",
+            "--part",
+            "3",
+            "--duration-hours",
+            "1",
+            "-o",
+        ])
+        .arg(&dir)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("manifest.part-3-of-3.json exists"));
+    for (parts, part) in [("3", "4"), ("3", "0"), ("0", "1")] {
+        let out = obsgen()
+            .args(["generate", "--parts", parts, "--part", part, "-o"])
+            .arg(dir.join("never"))
+            .output()
+            .expect("run");
+        assert!(
+            !out.status.success(),
+            "--parts {parts} --part {part} accepted"
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--part"));
+    }
+    let out = obsgen()
+        .args(["generate", "--parts", "3", "-o"])
+        .arg(dir.join("never"))
+        .output()
+        .expect("run");
+    assert!(!out.status.success(), "--parts without --part accepted");
+}
