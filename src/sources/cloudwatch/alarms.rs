@@ -32,8 +32,10 @@ use super::model::{Kind, Model};
 use super::series::{CATALOG, DatapointCache, MetricSeries, Resolved, StatSet, make_series};
 use super::{DimensionsBuilder, dimensions_field, write_java_double};
 use crate::config::{Comparison, TreatMissingData};
+use crate::error::Error;
 use crate::labels::{AnomalyRole, Label};
 use crate::rng::{mix64, str_key, stream};
+use crate::sink::JsonLines;
 use crate::sources::{CommonColumns, Source, Table, table_schema};
 use crate::time::{HOUR, Micros, SECOND, civil};
 use crate::world::World;
@@ -432,6 +434,53 @@ pub(crate) fn transitions(
     (initial, out)
 }
 
+/// How far back the JSON export looks for the transition that entered an alarm's
+/// previous state (`previousState` of the EventBridge event).
+pub(super) const PREVIOUS_STATE_HORIZON: Micros = 24 * HOUR;
+
+/// The transition that entered the state an alarm leaves at its transition recorded at
+/// `ts` (a row of the alarms table): writes that transition's reason and reason data into
+/// `reason` and `data` and returns its time, exactly as its own row has them. The alarm
+/// is evaluated backwards period by period from the row's evaluation; when the state has
+/// not changed within [`PREVIOUS_STATE_HORIZON`], the oldest evaluation looked at stands
+/// for it (its reason written as a transition from the opposite state) and `false` is
+/// returned with its time.
+pub(super) fn entered_previous_state(
+    cache: &DatapointCache,
+    inst: &AlarmInstance,
+    ts: Micros,
+    reason: &mut String,
+    data: &mut String,
+) -> (Micros, bool) {
+    let ev = Evaluator::new(cache, inst);
+    let p = ev.period();
+    let stat = inst.series.statistic;
+    let breaches = |s: &StatSet| inst.comparison.breaches(s.get(stat), inst.threshold);
+    // The period end the row's evaluation closes (see `Evaluator::eval_time`).
+    let end = (ts - 3 * SECOND).div_euclid(p) * p;
+    let mut e = end - p;
+    let mut cur = ev.eval(e);
+    while e - p > end - PREVIOUS_STATE_HORIZON {
+        let before = ev.eval(e - p);
+        if before.state != cur.state {
+            let at = ev.eval_time(e);
+            write_reason(reason, inst, &cur, before.state, &breaches);
+            write_reason_data(data, inst, &cur, at);
+            return (at, true);
+        }
+        cur = before;
+        e -= p;
+    }
+    let from = match cur.state {
+        AlarmState::Ok => AlarmState::Alarm,
+        _ => AlarmState::Ok,
+    };
+    let at = ev.eval_time(e);
+    write_reason(reason, inst, &cur, from, &breaches);
+    write_reason_data(data, inst, &cur, at);
+    (at, false)
+}
+
 /// A state change, for other sources (Grafana alert annotations).
 #[derive(Debug, Clone)]
 pub struct AlarmTransition {
@@ -474,6 +523,15 @@ pub fn alarm_transitions(world: &World, from: Micros, to: Micros) -> Vec<AlarmTr
             }
         })
         .collect()
+}
+
+/// The `id` of the EventBridge event of a transition of `inst` at `ts`: a UUID (version
+/// 4 form), a function of the alarm and the time.
+fn write_event_uuid(out: &mut impl Write, inst: &AlarmInstance, ts: Micros) {
+    super::model::write_uuid(
+        out,
+        stream(inst.key, &[str_key("eventbridge-id"), ts as u64]),
+    );
 }
 
 /// `23/11/26 08:41:00`, as CloudWatch writes datapoint times in reasons.
@@ -666,6 +724,7 @@ impl Table for Alarms {
 
     fn schema(&self) -> SchemaRef {
         table_schema(vec![
+            Field::new("event_id", DataType::Utf8, false),
             Field::new("alarm_name", DataType::Utf8, false),
             Field::new("alarm_arn", DataType::Utf8, false),
             Field::new("state", DataType::Utf8, false),
@@ -685,12 +744,24 @@ impl Table for Alarms {
         ])
     }
 
+    /// The native JSON of the rows (see `super::native`).
+    fn write_native(
+        &self,
+        world: &World,
+        _hour: Micros,
+        batch: &RecordBatch,
+        out: &mut JsonLines,
+    ) -> Result<(), Error> {
+        super::native::write_alarms(world, batch, out)
+    }
+
     fn render(&self, world: &World, hour: Micros) -> Result<RecordBatch, ArrowError> {
         let cache = DatapointCache::new(world);
         let insts = alarm_instances_with(world, &cache.model);
         let (_, rows) = transitions(&cache, &insts, hour, hour + HOUR);
         let n = rows.len();
         let mut common = CommonColumns::new(self.code(), hour, n);
+        let mut event_id = StringBuilder::with_capacity(n, n * 36);
         let mut name = StringBuilder::with_capacity(n, n * 24);
         let mut arn = StringBuilder::with_capacity(n, n * 80);
         let mut state = StringBuilder::with_capacity(n, n * 5);
@@ -718,6 +789,8 @@ impl Table for Alarms {
                 None => Label::NORMAL,
             };
             common.append(t.ts, &inst.service, &label);
+            write_event_uuid(&mut event_id, inst, t.ts);
+            event_id.append_value("");
             name.append_value(&inst.name);
             arn.append_value(&inst.arn);
             state.append_value(t.eval.state.as_str());
@@ -738,6 +811,7 @@ impl Table for Alarms {
             template.append_value(tmpl);
         }
         let own: Vec<ArrayRef> = vec![
+            Arc::new(event_id.finish()),
             Arc::new(name.finish()),
             Arc::new(arn.finish()),
             Arc::new(state.finish()),

@@ -13,8 +13,10 @@ use super::alarms::{AlarmState, alarm_instances_with, transitions};
 use super::model::{Kind as ResKind, Model, write_uuid};
 use super::series::DatapointCache;
 use crate::config::DbEngine;
+use crate::error::Error;
 use crate::labels::AnomalyRole;
 use crate::rng::{Rng, mix64, str_key, stream};
+use crate::sink::JsonLines;
 use crate::sources::{CommonColumns, Source, Table, table_schema, timestamp_type};
 use crate::time::{HOUR, MINUTE, Micros, SECOND, hour_of_day, weekday};
 use crate::world::World;
@@ -329,6 +331,17 @@ impl Table for InsightsQueries {
             Field::new("user", DataType::Utf8, false),
             Field::new("template_id", DataType::Utf8, false),
         ])
+    }
+
+    /// The native JSON of the rows (see `super::native`).
+    fn write_native(
+        &self,
+        _world: &World,
+        _hour: Micros,
+        batch: &RecordBatch,
+        out: &mut JsonLines,
+    ) -> Result<(), Error> {
+        super::native::write_insights(batch, out)
     }
 
     fn render(&self, world: &World, hour: Micros) -> Result<RecordBatch, ArrowError> {

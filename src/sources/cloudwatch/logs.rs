@@ -35,8 +35,10 @@ use super::model::{Invocation, Model, ReqMinute, alb_bytes, invocations};
 use super::series::{DatapointCache, Effect, LABEL_MIN_INTENSITY, autovacuum_runs};
 use super::write_event_id;
 use crate::config::DbEngine;
+use crate::error::Error;
 use crate::labels::{AnomalyRole, Label};
 use crate::rng::{Rng, mix64, str_key, stream};
+use crate::sink::JsonLines;
 use crate::sources::kubernetes::logfmt::write_trace;
 use crate::sources::kubernetes::templates::{USER_AGENTS, route_method, write_path};
 use crate::sources::{CommonColumns, Source, Table, table_schema, timestamp_type};
@@ -80,6 +82,11 @@ enum Kind {
     VpcAccept,
     VpcReject,
     VpcNoData,
+    // Appended last, so that the earlier kinds keep their values (they key line RNGs).
+    /// The Embedded Metric Format document Powertools flushes at the end of the handler.
+    LambdaMetrics,
+    /// The separate `ColdStart` EMF document of a cold start, at the handler's start.
+    LambdaColdStartMetric,
 }
 
 /// A planned event, rendered after sorting.
@@ -138,6 +145,17 @@ impl Table for Logs {
             Field::new("trace_id", DataType::Utf8, true),
             Field::new("template_id", DataType::Utf8, false),
         ])
+    }
+
+    /// The native JSON of the rows (see `super::native`).
+    fn write_native(
+        &self,
+        _world: &World,
+        _hour: Micros,
+        batch: &RecordBatch,
+        out: &mut JsonLines,
+    ) -> Result<(), Error> {
+        super::native::write_logs(batch, out)
     }
 
     fn render(&self, world: &World, hour: Micros) -> Result<RecordBatch, ArrowError> {
@@ -256,9 +274,20 @@ impl Table for Logs {
                         }
                     };
                     push(inv.start, Kind::LambdaStart);
+                    // Powertools (capture_cold_start_metric) flushes the ColdStart
+                    // document as the handler starts.
+                    if inv.init_ms.is_some() {
+                        push(
+                            inv.start + 120 + ((inv.key >> 7) % 400) as Micros,
+                            Kind::LambdaColdStartMetric,
+                        );
+                    }
                     if rng.chance(0.5) {
                         push(inv.start + d / 3 + 200, Kind::LambdaApp);
                     }
+                    // The handler's metrics, flushed when it returns (or raises: the
+                    // runtime logs the error after the flush).
+                    push(inv.start + d - d / 20 - 250, Kind::LambdaMetrics);
                     if inv.error {
                         push(inv.start + d - d / 20, Kind::LambdaError);
                     }
@@ -897,7 +926,9 @@ fn write_rows(
             | Kind::LambdaApp
             | Kind::LambdaError
             | Kind::LambdaEnd
-            | Kind::LambdaReport => {
+            | Kind::LambdaReport
+            | Kind::LambdaMetrics
+            | Kind::LambdaColdStartMetric => {
                 let (f, inv, vi) = &invs[r.a as usize];
                 let func = &model.functions[*f as usize];
                 let visit = (*vi != NONE).then(|| &visits[*vi as usize]);
@@ -942,6 +973,14 @@ fn write_rows(
                         write_lambda_prefix(m, python, "INFO", r.ts, inv.key);
                         write_lambda_app(m, &func.id, inv, &mut rng);
                         "lambda.app.info"
+                    }
+                    Kind::LambdaMetrics => {
+                        write_lambda_emf(m, world, func, inv, r.ts, false);
+                        "lambda.emf.metrics"
+                    }
+                    Kind::LambdaColdStartMetric => {
+                        write_lambda_emf(m, world, func, inv, r.ts, true);
+                        "lambda.emf.cold_start"
                     }
                     _ => {
                         write_lambda_error(m, &func.id, python, r.ts, inv.key, &mut rng);
@@ -1178,6 +1217,126 @@ fn write_lambda_app(out: &mut impl Write, fid: &str, inv: &Invocation, rng: &mut
             (inv.duration_ms * 0.8) as u64
         );
     }
+}
+
+/// The metrics namespace of a function's Powertools (`POWERTOOLS_METRICS_NAMESPACE`): the
+/// Kubernetes namespace of the first service invoking it (the team's application).
+fn lambda_namespace<'w>(world: &'w World, func: &super::model::Function) -> &'w str {
+    func.callers
+        .first()
+        .map_or("serverless", |&s| world.service(s).namespace.as_str())
+}
+
+/// Writes the Embedded Metric Format document AWS Lambda Powertools (`Metrics` with
+/// `log_metrics`) prints for an invocation: the handler's own metrics, flushed when it
+/// returns or raises (`cold` false), or the separate `ColdStart` document of a cold start
+/// with the `function_name` dimension (`cold` true). `_aws.Timestamp` is the flush time
+/// `t` in epoch ms, the dimension `service` is the function (`POWERTOOLS_SERVICE_NAME`).
+/// Python Powertools writes each metric value as a list (`[812.0]`), the TypeScript one
+/// a number. The values are those of the invocation: its application line's figures
+/// (records, pages, the ProcessingTime / RenderTime it reports), a failure count for
+/// failed invocations.
+fn write_lambda_emf(
+    out: &mut impl Write,
+    world: &World,
+    func: &super::model::Function,
+    inv: &Invocation,
+    t: Micros,
+    cold: bool,
+) {
+    type Metric = (&'static str, &'static str, f64);
+    let python = func.runtime.starts_with("python");
+    let fid = func.id.as_str();
+    // The figures of the invocation's application line (the same draw).
+    let k = Rng::new(mix64(inv.key ^ Kind::LambdaApp as u64)).next_u64();
+    let mut list: [Metric; 4] = [("", "", 0.0); 4];
+    let mut n = 0;
+    let mut add = |m: Metric| {
+        list[n] = m;
+        n += 1;
+    };
+    if cold {
+        add(("ColdStart", "Count", 1.0));
+    } else if fid.contains("image") || fid.contains("resize") {
+        if inv.error {
+            add(("ResizeFailures", "Count", 1.0));
+        } else {
+            add(("ImagesResized", "Count", 1.0));
+            add(("VariantsWritten", "Count", 3.0));
+            let bytes = 150_000 + mix64(k) % 4_800_000;
+            add(("SourceImageBytes", "Bytes", bytes as f64));
+        }
+        add((
+            "ProcessingTime",
+            "Milliseconds",
+            (inv.duration_ms * 0.8) as u64 as f64,
+        ));
+    } else if fid.contains("pdf") || fid.contains("invoice") {
+        if inv.error {
+            add(("RenderFailures", "Count", 1.0));
+        } else {
+            let pages = 1 + (k >> 20) % 4;
+            add(("InvoicesRendered", "Count", 1.0));
+            add(("PagesRendered", "Count", pages as f64));
+            let bytes = pages * (38_000 + mix64(k) % 60_000);
+            add(("PdfBytes", "Bytes", bytes as f64));
+        }
+        add((
+            "RenderTime",
+            "Milliseconds",
+            (inv.duration_ms * 0.85) as u64 as f64,
+        ));
+    } else {
+        if inv.error {
+            add(("ProcessingErrors", "Count", 1.0));
+        } else {
+            add(("RecordsProcessed", "Count", (1 + k % 10) as f64));
+        }
+        add((
+            "ProcessingTime",
+            "Milliseconds",
+            (inv.duration_ms * 0.8) as u64 as f64,
+        ));
+    }
+    let metrics = &list[..n];
+    let ns = lambda_namespace(world, func);
+    let _ = write!(
+        out,
+        "{{\"_aws\":{{\"Timestamp\":{},\"CloudWatchMetrics\":[{{\"Namespace\":\"{ns}\",\"Dimensions\":[[",
+        t.div_euclid(1000)
+    );
+    // Python: ["function_name","service"]; TypeScript: ["service","function_name"].
+    out.write_str(match (cold, python) {
+        (false, _) => "\"service\"",
+        (true, true) => "\"function_name\",\"service\"",
+        (true, false) => "\"service\",\"function_name\"",
+    })
+    .ok();
+    out.write_str("]],\"Metrics\":[").ok();
+    for (i, (name, unit, _)) in metrics.iter().enumerate() {
+        if i > 0 {
+            out.write_char(',').ok();
+        }
+        let _ = write!(out, "{{\"Name\":\"{name}\",\"Unit\":\"{unit}\"}}");
+    }
+    out.write_str("]}]}").ok();
+    if cold && python {
+        let _ = write!(out, ",\"function_name\":\"{fid}\"");
+    }
+    let _ = write!(out, ",\"service\":\"{fid}\"");
+    if cold && !python {
+        let _ = write!(out, ",\"function_name\":\"{fid}\"");
+    }
+    for (name, _, v) in metrics {
+        // Python json.dumps writes floats with a fraction, in a list; JSON.stringify
+        // writes integral numbers bare.
+        let _ = if python {
+            write!(out, ",\"{name}\":[{v:?}]")
+        } else {
+            write!(out, ",\"{name}\":{v}")
+        };
+    }
+    out.write_char('}').ok();
 }
 
 fn write_lambda_error(

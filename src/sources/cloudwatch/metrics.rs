@@ -8,7 +8,9 @@
 
 use super::series::{DatapointCache, series_with};
 use super::{DimensionsBuilder, dimensions_field};
+use crate::error::Error;
 use crate::labels::{AnomalyRole, Label};
+use crate::sink::JsonLines;
 use crate::sources::{CommonColumns, Source, Table, table_schema};
 use crate::time::{HOUR, Micros, SECOND};
 use crate::world::World;
@@ -42,6 +44,17 @@ impl Table for Metrics {
             Field::new("period_seconds", DataType::Int32, false),
             Field::new("resource_id", DataType::Utf8, false),
         ])
+    }
+
+    /// The native JSON of the rows (see `super::native`).
+    fn write_native(
+        &self,
+        _world: &World,
+        _hour: Micros,
+        batch: &RecordBatch,
+        out: &mut JsonLines,
+    ) -> Result<(), Error> {
+        super::native::write_metrics(batch, out)
     }
 
     fn render(&self, world: &World, hour: Micros) -> Result<RecordBatch, ArrowError> {

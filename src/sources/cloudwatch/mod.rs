@@ -22,6 +22,7 @@ mod insights;
 mod logs;
 mod metrics;
 mod model;
+mod native;
 pub mod series;
 
 pub use alarms::{
