@@ -123,6 +123,17 @@ impl Table for Errors {
         evs.sort_by_key(|e| (e.ts, visits[e.visit as usize].service, e.key));
         write_rows(self, world, hour, &visits, &evs)
     }
+
+    /// One Sentry error event per line (see [`super::native`]).
+    fn write_native(
+        &self,
+        world: &World,
+        _hour: Micros,
+        batch: &RecordBatch,
+        out: &mut crate::sink::JsonLines,
+    ) -> Result<(), crate::error::Error> {
+        super::native::write_errors(world, batch, out)
+    }
 }
 
 /// The dependency of visit `vi`'s route that it could not reach (no child visit for it).

@@ -497,6 +497,8 @@ impl B<'_> {
         });
     }
     fn go_app(&mut self, pkg: &str, function: &str, file: &str) {
+        let pkg = self.v.fill(pkg);
+        let pkg = pkg.as_str();
         let function = self.v.fill(function);
         let file = self.v.fill(file);
         let lineno = self.line(pkg, &function);

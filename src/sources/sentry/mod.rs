@@ -9,6 +9,7 @@
 
 mod errors;
 pub mod frames;
+pub mod native;
 mod transactions;
 
 pub use errors::Errors;

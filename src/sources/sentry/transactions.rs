@@ -120,6 +120,17 @@ impl Table for Transactions {
         });
         write_rows(self, world, hour, &visits, &metas, &txs)
     }
+
+    /// One Sentry transaction event per line (see [`super::native`]).
+    fn write_native(
+        &self,
+        world: &World,
+        _hour: Micros,
+        batch: &RecordBatch,
+        out: &mut crate::sink::JsonLines,
+    ) -> Result<(), crate::error::Error> {
+        super::native::write_transactions(world, batch, out)
+    }
 }
 
 /// Whether a visit is a page a browser loads (a root visit of a page route of a
