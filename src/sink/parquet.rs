@@ -1,9 +1,12 @@
 //! Parquet writing: one file per (source, table, hour) partition.
 
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as PqCompression, GzipLevel, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
@@ -64,6 +67,49 @@ impl Compression {
     }
 }
 
+/// Top-level columns whose values are mostly distinct (ids, messages, timestamps, measured
+/// values), judged on an evenly spaced sample of rows, and whether each is a string. The Parquet writer would otherwise
+/// hash every value into a dictionary only to give up on it once the dictionary page is
+/// full: for these columns plain encoding (then the codec) is as small and much faster.
+fn high_cardinality_columns(batch: &RecordBatch) -> Vec<(String, bool)> {
+    const SAMPLE: usize = 512;
+    let rows = batch.num_rows();
+    if rows < 256 {
+        return Vec::new();
+    }
+    let step = rows.div_ceil(SAMPLE).max(1);
+    let picks: Vec<usize> = (0..rows).step_by(step).collect();
+    let mut out = Vec::new();
+    let schema = batch.schema();
+    for (field, col) in schema.fields().iter().zip(batch.columns()) {
+        let (distinct, is_string) = match col.data_type() {
+            DataType::Utf8 => {
+                let a = col.as_string::<i32>();
+                let mut v: Vec<Option<&str>> = picks
+                    .iter()
+                    .map(|&i| (!a.is_null(i)).then(|| a.value(i)))
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                (v.len(), true)
+            }
+            DataType::Int64 | DataType::Timestamp(_, _) | DataType::Float64 => {
+                let data = col.to_data();
+                let values: &[u64] = data.buffer::<u64>(0);
+                let mut v: Vec<u64> = picks.iter().map(|&i| values[i]).collect();
+                v.sort_unstable();
+                v.dedup();
+                (v.len(), false)
+            }
+            _ => continue,
+        };
+        if distinct * 2 > picks.len() {
+            out.push((field.name().clone(), is_string));
+        }
+    }
+    out
+}
+
 /// Writes `batch` to `path` atomically: into `path.tmp`, then renamed. Returns the size in bytes.
 pub fn write_parquet(
     path: &Path,
@@ -75,12 +121,23 @@ pub fn write_parquet(
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
     }
-    let props = WriterProperties::builder()
+    let mut props = WriterProperties::builder()
         .set_compression(compression.to_parquet())
         .set_max_row_group_row_count(Some(row_group_rows))
         .set_statistics_enabled(EnabledStatistics::Chunk)
-        .set_created_by(format!("obsgen {}", env!("CARGO_PKG_VERSION")))
-        .build();
+        .set_created_by(format!("obsgen {}", env!("CARGO_PKG_VERSION")));
+    for (name, is_string) in high_cardinality_columns(batch) {
+        // Min/max statistics of free text (messages, ids other than the record id) cost a
+        // comparison per value and prune nothing.
+        if is_string && name != "record_id" {
+            props = props.set_column_statistics_enabled(
+                ColumnPath::from(name.as_str()),
+                EnabledStatistics::None,
+            );
+        }
+        props = props.set_column_dictionary_enabled(ColumnPath::from(name), false);
+    }
+    let props = props.build();
     let result = (|| -> Result<(), crate::Error> {
         let file = File::create(&tmp).map_err(|e| crate::Error::io(&tmp, e))?;
         let mut writer = ArrowWriter::try_new(
