@@ -12,7 +12,8 @@
 //!   (tail input on `/var/log/containers/*.log` without a parser, so `log` holds the raw
 //!   CRI line `<RFC3339Nano> <stream> F <text>`; the kubernetes filter with `Labels On`,
 //!   `Annotations Off` adds `kubernetes{pod_name, namespace_name, pod_id, labels, host,
-//!   pod_ip, container_name, docker_id, container_hash, container_image}`; the output's
+//!   container_name, docker_id, container_image}`; its `pod_ip` and `container_hash`
+//!   (image digest) are left out, being no column and a fifth of the bytes); the output's
 //!   `json_lines` format adds `date`, the record time as float epoch seconds), plus a
 //!   top-level `_record_id`.
 //! - `metrics`: one line per row (a container scrape): `pod_metrics`, the
@@ -27,7 +28,7 @@
 
 use super::metrics::{container_key, container_model, container_sample, scrape_times};
 use crate::error::Error;
-use crate::rng::{mix64, str_key, stream};
+use crate::rng::mix64;
 use crate::sink::JsonLines;
 use crate::sink::json::Json;
 use crate::sources::native::{Columns, opt_str};
@@ -294,16 +295,9 @@ fn kubernetes_meta(world: &World, p: usize, restarts: usize) -> String {
     j.key("labels");
     write_pod_labels(&mut j, world, p);
     j.field_str("host", &node.name);
-    j.field_str("pod_ip", &pod.ip);
     j.field_str("container_name", &svc.name);
     j.key("docker_id");
     j.str_with(|s| write_container_hex(s, container_key(pod, restarts)));
-    j.key("container_hash");
-    j.str_with(|s| {
-        let d = stream(svc.key, &[str_key("image-digest"), str_key(version)]);
-        let _ = write!(s, "{registry}/{}@sha256:", svc.name);
-        write_container_hex(s, d);
-    });
     j.key("container_image");
     j.str_fmt(format_args!("{registry}/{}:v{version}", svc.name));
     j.end_object();
@@ -324,15 +318,24 @@ pub(super) fn write_pod_logs(
     let stream_col = c.str("stream")?;
     let message = c.str("message")?;
     let pods = PodIndex::new(world, hour);
-    // (pod, restarts) → the serialized `kubernetes` object of that container.
-    let mut meta: HashMap<(usize, usize), String> = HashMap::new();
+    // Pod name → (pod, [(restarts, the serialized `kubernetes` object of that container)]).
+    let mut meta: HashMap<&str, (usize, Vec<(usize, String)>)> = HashMap::new();
     for i in 0..c.rows() {
         let t = ts.value(i);
-        let p = pods.find(pod.value(i))?;
-        let restarts = world.pod(p).restarts_before(t);
-        let m = meta
-            .entry((p, restarts))
-            .or_insert_with(|| kubernetes_meta(world, p, restarts));
+        let name = pod.value(i);
+        let (p, containers) = match meta.get_mut(name) {
+            Some(e) => e,
+            None => meta.entry(name).or_insert((pods.find(name)?, Vec::new())),
+        };
+        let restarts = world.pod(*p).restarts_before(t);
+        let k = match containers.iter().position(|(r, _)| *r == restarts) {
+            Some(k) => k,
+            None => {
+                containers.push((restarts, kubernetes_meta(world, *p, restarts)));
+                containers.len() - 1
+            }
+        };
+        let m = &containers[k].1;
         let j = &mut out.json;
         j.begin_object();
         j.field_str("_record_id", rid.value(i));
@@ -357,19 +360,64 @@ pub(super) fn write_pod_logs(
     Ok(())
 }
 
+/// The cAdvisor series of a metrics row, in sample order (each is the column of the same
+/// name), with their extra label.
+const CADVISOR: [(&str, Option<(&str, &str)>); 9] = [
+    ("container_cpu_usage_seconds_total", None),
+    ("container_cpu_cfs_periods_total", None),
+    ("container_cpu_cfs_throttled_periods_total", None),
+    ("container_spec_cpu_quota", None),
+    ("container_memory_working_set_bytes", None),
+    ("container_spec_memory_limit_bytes", None),
+    ("container_oom_events_total", None),
+    (
+        "container_network_receive_bytes_total",
+        Some(("interface", "eth0")),
+    ),
+    (
+        "container_network_transmit_bytes_total",
+        Some(("interface", "eth0")),
+    ),
+];
+
 /// What a pod's metrics lines share, serialized once per partition.
 struct MetricsPod {
     p: usize,
-    /// `"app":…,"pod-template-hash":…` object of PodMetrics' `metadata.labels`.
+    /// `{"app":…,"pod-template-hash":…}`: PodMetrics' `metadata.labels`.
     labels: String,
-    /// Label pairs (after `__name__`, sorted) of the container's cAdvisor series.
-    cadvisor: String,
-    /// … of kube-state-metrics' container series, and of its pod series.
+    /// The start of each fixed sample, up to its time: `{"metric":{…},"value":[`, for
+    /// the [`CADVISOR`] series, then `kube_pod_container_status_restarts_total` and
+    /// `kube_pod_status_ready{condition="true"}`.
+    prefixes: Vec<String>,
+    /// Label pairs (after `__name__`, sorted) of kube-state-metrics' container series and
+    /// of its pod series.
     ksm_container: String,
     ksm_pod: String,
-    /// The previous scrape of the container: time, `container_id` row, CPU seconds.
+    /// The sample prefixes of the last termination reason and of the phase.
+    reason: LabelledPrefix,
+    phase: LabelledPrefix,
+    /// The previous scrape of the container: time, row, CPU seconds.
     prev: Option<(Micros, usize, f64)>,
     model: Option<super::ContainerModel>,
+}
+
+/// The sample prefix of a series with one label whose value comes from the row, kept for
+/// the last value seen.
+#[derive(Default)]
+struct LabelledPrefix {
+    value: String,
+    prefix: String,
+}
+
+impl LabelledPrefix {
+    fn prefix(&mut self, name: &str, label: &str, value: &str, labels: &str) -> &str {
+        if self.prefix.is_empty() || self.value != value {
+            self.value.clear();
+            self.value.push_str(value);
+            self.prefix = sample_prefix(name, Some((label, value)), labels);
+        }
+        &self.prefix
+    }
 }
 
 /// The body (without braces) of an object written by `f`.
@@ -382,17 +430,35 @@ fn object_body(f: impl FnOnce(&mut Json)) -> String {
     s[1..s.len() - 1].to_string()
 }
 
+/// `{"metric":{"__name__":name,extra,labels},"value":[`
+fn sample_prefix(name: &str, extra: Option<(&str, &str)>, labels: &str) -> String {
+    let mut j = Json::with_capacity(400);
+    j.begin_object();
+    j.key("metric");
+    j.begin_object();
+    j.field_str("__name__", name);
+    if let Some((k, v)) = extra {
+        j.field_str(k, v);
+    }
+    j.raw(labels);
+    j.end_object();
+    j.key("value");
+    j.begin_array();
+    j.end_array();
+    j.end_object();
+    let s = j.as_str();
+    s[..s.len() - 2].to_string()
+}
+
 impl MetricsPod {
     fn new(world: &World, p: usize, image: &str) -> Self {
         let pod = world.pod(p);
         let svc = world.service(pod.service);
         let node = &world.topology.nodes[pod.node];
-        let cluster = world.config.services.cluster.name.as_str();
         let mut j = Json::with_capacity(128);
         write_pod_labels(&mut j, world, p);
         let labels = j.as_str().to_string();
         let cadvisor = object_body(|j| {
-            j.field_str("cluster", cluster);
             j.field_str("container", &svc.name);
             j.field_str("image", image);
             j.key("instance");
@@ -404,7 +470,6 @@ impl MetricsPod {
         });
         let ksm = |container: bool| {
             object_body(|j| {
-                j.field_str("cluster", cluster);
                 if container {
                     j.field_str("container", &svc.name);
                 }
@@ -415,12 +480,29 @@ impl MetricsPod {
                 j.field_str("uid", &pod.uid);
             })
         };
+        let (ksm_container, ksm_pod) = (ksm(true), ksm(false));
+        let mut prefixes: Vec<String> = CADVISOR
+            .iter()
+            .map(|&(name, extra)| sample_prefix(name, extra, &cadvisor))
+            .collect();
+        prefixes.push(sample_prefix(
+            "kube_pod_container_status_restarts_total",
+            None,
+            &ksm_container,
+        ));
+        prefixes.push(sample_prefix(
+            "kube_pod_status_ready",
+            Some(("condition", "true")),
+            &ksm_pod,
+        ));
         MetricsPod {
             p,
             labels,
-            cadvisor,
-            ksm_container: ksm(true),
-            ksm_pod: ksm(false),
+            prefixes,
+            ksm_container,
+            ksm_pod,
+            reason: LabelledPrefix::default(),
+            phase: LabelledPrefix::default(),
             prev: None,
             model: None,
         }
@@ -454,37 +536,16 @@ impl MetricsPod {
     }
 }
 
-/// One Prometheus sample: `{"metric":{"__name__":…, extra…, labels…},"value":[t,"v"]}`.
-fn sample(
-    j: &mut Json,
-    name: &str,
-    extra: Option<(&str, &str)>,
-    labels: &str,
-    time: &str,
-    value: impl FnOnce(&mut Json),
-) {
-    j.begin_object();
-    j.key("metric");
-    j.begin_object();
-    j.field_str("__name__", name);
-    if let Some((k, v)) = extra {
-        j.field_str(k, v);
-    }
-    j.raw(labels);
-    j.end_object();
-    j.key("value");
-    j.begin_array();
-    j.raw(time);
-    value(j);
-    j.end_array();
-    j.end_object();
+/// A numeric column of the metrics batch: a float counter or an integer.
+enum Num<'a> {
+    F(&'a arrow::array::Float64Array),
+    I(&'a arrow::array::Int64Array),
 }
 
-fn int_value(v: i64) -> impl FnOnce(&mut Json) {
-    move |j: &mut Json| {
-        let mut b = itoa::Buffer::new();
-        j.str(b.format(v));
-    }
+/// Appends a sample's time and value and closes it: `<t>,"<v>"]}`.
+fn close_sample(buf: &mut String, time: &str, value: impl std::fmt::Display) {
+    buf.push_str(time);
+    let _ = write!(buf, ",\"{value}\"]}}");
 }
 
 /// `kubernetes/metrics`: one PodMetrics object and the row's Prometheus samples per row.
@@ -505,20 +566,21 @@ pub(super) fn write_metrics(
     let phase = c.str("pod_phase")?;
     let ready = c.bool("ready")?;
     let cpu = c.f64("container_cpu_usage_seconds_total")?;
-    let periods = c.i64("container_cpu_cfs_periods_total")?;
-    let throttled = c.i64("container_cpu_cfs_throttled_periods_total")?;
-    let quota = c.i64("container_spec_cpu_quota")?;
     let mem = c.i64("container_memory_working_set_bytes")?;
-    let mem_limit = c.i64("container_spec_memory_limit_bytes")?;
-    let ooms = c.i64("container_oom_events_total")?;
-    let rx = c.i64("container_network_receive_bytes_total")?;
-    let tx = c.i64("container_network_transmit_bytes_total")?;
     let restarts = c.i64("kube_pod_container_status_restarts_total")?;
     let last_reason = c.str("kube_pod_container_status_last_terminated_reason")?;
+    let mut cadvisor = Vec::with_capacity(CADVISOR.len());
+    for &(col, _) in &CADVISOR {
+        cadvisor.push(match c.f64(col) {
+            Ok(a) => Num::F(a),
+            Err(_) => Num::I(c.i64(col)?),
+        });
+    }
     let pods = PodIndex::new(world, hour);
     let mut slots: Vec<MetricsPod> = Vec::new();
     let mut slot_of: HashMap<&str, usize> = HashMap::new();
     let mut time = String::with_capacity(24);
+    let mut samples = String::with_capacity(8192);
     for i in 0..c.rows() {
         let t = ts.value(i);
         let name = pod.value(i);
@@ -548,6 +610,49 @@ pub(super) fn write_metrics(
         };
         time.clear();
         write_prom_time(&mut time, t);
+
+        // The samples, as the text of their array.
+        samples.clear();
+        samples.push('[');
+        for (k, num) in cadvisor.iter().enumerate() {
+            if k > 0 {
+                samples.push(',');
+            }
+            samples.push_str(&mp.prefixes[k]);
+            match num {
+                Num::F(a) => close_sample(&mut samples, &time, a.value(i)),
+                Num::I(a) => close_sample(&mut samples, &time, a.value(i)),
+            }
+        }
+        samples.push(',');
+        samples.push_str(&mp.prefixes[CADVISOR.len()]);
+        close_sample(&mut samples, &time, restarts.value(i));
+        // The series whose labels come from the row: the last termination reason (a series
+        // exists once the container restarted) and the phase.
+        if let Some(r) = opt_str(last_reason, i) {
+            samples.push(',');
+            let prefix = mp.reason.prefix(
+                "kube_pod_container_status_last_terminated_reason",
+                "reason",
+                r,
+                &mp.ksm_container,
+            );
+            samples.push_str(prefix);
+            close_sample(&mut samples, &time, 1);
+        }
+        samples.push(',');
+        let prefix = mp.phase.prefix(
+            "kube_pod_status_phase",
+            "phase",
+            phase.value(i),
+            &mp.ksm_pod,
+        );
+        samples.push_str(prefix);
+        close_sample(&mut samples, &time, 1);
+        samples.push(',');
+        samples.push_str(&mp.prefixes[CADVISOR.len() + 1]);
+        close_sample(&mut samples, &time, ready.value(i) as u8);
+        samples.push(']');
 
         let j = &mut out.json;
         j.begin_object();
@@ -583,79 +688,8 @@ pub(super) fn write_metrics(
         j.end_object();
         j.end_array();
         j.end_object();
-
         j.key("samples");
-        j.begin_array();
-        let (cad, ksm_c, ksm_p) = (&mp.cadvisor, &mp.ksm_container, &mp.ksm_pod);
-        sample(
-            j,
-            "container_cpu_usage_seconds_total",
-            None,
-            cad,
-            &time,
-            |j| j.str_fmt(format_args!("{cpu_now}")),
-        );
-        for (metric, v) in [
-            ("container_cpu_cfs_periods_total", periods.value(i)),
-            (
-                "container_cpu_cfs_throttled_periods_total",
-                throttled.value(i),
-            ),
-            ("container_spec_cpu_quota", quota.value(i)),
-            ("container_memory_working_set_bytes", mem.value(i)),
-            ("container_spec_memory_limit_bytes", mem_limit.value(i)),
-            ("container_oom_events_total", ooms.value(i)),
-        ] {
-            sample(j, metric, None, cad, &time, int_value(v));
-        }
-        for (metric, v) in [
-            ("container_network_receive_bytes_total", rx.value(i)),
-            ("container_network_transmit_bytes_total", tx.value(i)),
-        ] {
-            sample(
-                j,
-                metric,
-                Some(("interface", "eth0")),
-                cad,
-                &time,
-                int_value(v),
-            );
-        }
-        sample(
-            j,
-            "kube_pod_container_status_restarts_total",
-            None,
-            ksm_c,
-            &time,
-            int_value(restarts.value(i)),
-        );
-        if let Some(r) = opt_str(last_reason, i) {
-            sample(
-                j,
-                "kube_pod_container_status_last_terminated_reason",
-                Some(("reason", r)),
-                ksm_c,
-                &time,
-                int_value(1),
-            );
-        }
-        sample(
-            j,
-            "kube_pod_status_phase",
-            Some(("phase", phase.value(i))),
-            ksm_p,
-            &time,
-            int_value(1),
-        );
-        sample(
-            j,
-            "kube_pod_status_ready",
-            Some(("condition", "true")),
-            ksm_p,
-            &time,
-            int_value(ready.value(i) as i64),
-        );
-        j.end_array();
+        j.raw(&samples);
         j.end_object();
         out.end_line()?;
     }
