@@ -21,6 +21,9 @@
 //! state at a period end differs from the state at the previous period end; its
 //! timestamp is the period end plus a few seconds (the evaluation delay).
 //!
+//! Each row has the `event_id` of the EventBridge event that announces it (a UUID, the
+//! record key of the JSON export, see `super::native`).
+//!
 //! Labels: a transition to ALARM is caused by an incident when its breaching datapoints
 //! are labelled with it (the incident visibly changed them, see the metrics table); it
 //! takes the label of the incident behind most of them. The transition that ends an

@@ -2,7 +2,9 @@
 //!
 //! - `/aws/lambda/<function>`: START, END and REPORT lines of every invocation (the same
 //!   invocations the `Invocations` metric counts), an application line for some, the
-//!   error for failed ones.
+//!   error for failed ones, and the Embedded Metric Format documents the function's
+//!   Powertools Metrics print (one per invocation with its figures, one more for a cold
+//!   start), see `write_lambda_emf`.
 //! - `/aws/rds/instance/<id>/postgresql` (PostgreSQL) or `.../error` and `.../slowquery`
 //!   (MySQL), stream `<id>`: checkpoints every five minutes, connections opened by the
 //!   callers' pools (log_connections), slow statements of the callers' slow requests

@@ -5,12 +5,15 @@
 //!   their datapoints, pure functions of the world ([`datapoint`]); shared with the
 //!   alarms evaluation and the Grafana panels.
 //! - [`Metrics`] (`cloudwatch/metrics`): one row per datapoint of [`all_series`].
-//! - [`Logs`] (`cloudwatch/logs`): Lambda START/END/REPORT lines, RDS PostgreSQL and MySQL
-//!   logs, ALB access logs (one per root request), VPC flow logs.
+//! - [`Logs`] (`cloudwatch/logs`): Lambda START/END/REPORT lines and Powertools EMF
+//!   documents, RDS PostgreSQL and MySQL logs, ALB access logs (one per root request),
+//!   VPC flow logs.
 //! - [`Alarms`] (`cloudwatch/alarms`): state changes of the configured alarms, evaluated
 //!   from [`datapoint`].
 //! - [`InsightsQueries`] (`cloudwatch/insights_queries`): engineers' Logs Insights queries,
 //!   many more while an alarm is in ALARM.
+//! - `native`: the four tables in AWS's own JSON for `--format jsonl` (PutMetricData
+//!   requests, FilterLogEvents events, EventBridge alarm state changes, QueryInfo records).
 //!
 //! Every row carries the ground truth of the incident that caused or changed it: datapoints
 //! an incident visibly changes, the log lines of requests it changed and of its own

@@ -290,3 +290,49 @@ pub(super) fn write_insights(batch: &RecordBatch, out: &mut JsonLines) -> Result
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::sink::JsonLines;
+    use crate::sources::Table;
+    use crate::time::{HOUR, parse_instant};
+    use crate::world::{TimeRange, World};
+    use serde_json::Value;
+
+    /// Each table writes one JSON object per row, with its record key.
+    #[test]
+    fn one_line_per_row_with_its_key() {
+        let start = parse_instant("2026-11-23T10:00:00Z").expect("instant");
+        let cfg = Config::defaults().expect("defaults");
+        let world = World::plan(
+            cfg,
+            42,
+            0.3,
+            TimeRange {
+                start,
+                end: start + HOUR,
+            },
+        );
+        let tables: [(&dyn Table, &str, &str); 4] = [
+            (&super::super::Metrics, "/_record_id", "record_id"),
+            (&super::super::Logs, "/eventId", "event_id"),
+            (&super::super::Alarms, "/id", "event_id"),
+            (&super::super::InsightsQueries, "/queryId", "query_id"),
+        ];
+        for (t, pointer, column) in tables {
+            let batch = t.render(&world, start).expect("render");
+            let mut out = JsonLines::memory();
+            t.write_native(&world, start, &batch, &mut out)
+                .expect("write_native");
+            let text = out.into_text().expect("text");
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), batch.num_rows(), "{}", t.name());
+            let keys = super::Columns::new(&batch).str(column).expect("key column");
+            for (i, l) in lines.iter().enumerate() {
+                let v: Value = serde_json::from_str(l).expect("JSON");
+                assert_eq!(v.pointer(pointer), Some(&Value::from(keys.value(i))), "{l}");
+            }
+        }
+    }
+}
