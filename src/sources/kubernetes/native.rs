@@ -1,6 +1,6 @@
 //! The Kubernetes tables in the JSON their real producers emit (`--format jsonl`), read
-//! back from the very batch that goes to Parquet (world facts that are no column, such as
-//! a pod's uid, labels and IP, come from the plan).
+//! back from the very batch that goes to Parquet (facts that are no column, such as a
+//! pod's uid and labels or its node's IP, come from the plan).
 //!
 //! - `events`: one line per row, the core/v1 Event object as the API server returns it
 //!   (`kind`, `apiVersion`, `metadata{name, namespace, uid, resourceVersion,
@@ -12,10 +12,10 @@
 //!   (tail input on `/var/log/containers/*.log` without a parser, so `log` holds the raw
 //!   CRI line `<RFC3339Nano> <stream> F <text>`; the kubernetes filter with `Labels On`,
 //!   `Annotations Off` adds `kubernetes{pod_name, namespace_name, pod_id, labels, host,
-//!   container_name, docker_id, container_image}`; its `pod_ip` and `container_hash`
-//!   (image digest) are left out, being no column and a fifth of the bytes); the output's
-//!   `json_lines` format adds `date`, the record time as float epoch seconds), plus a
-//!   top-level `_record_id`.
+//!   container_name, docker_id, container_image}` (its `pod_ip` and `container_hash`, the
+//!   image digest, are left out: no column holds them and they would add a fifth to the
+//!   bytes); the output's `json_lines` format adds `date`, the record time as float epoch
+//!   seconds), plus a top-level `_record_id`.
 //! - `metrics`: one line per row (a container scrape): `pod_metrics`, the
 //!   metrics.k8s.io/v1beta1 PodMetrics of the pod at the scrape, with the container's CPU
 //!   rate since its previous scrape (nanocores, over `window`) and its working set (Ki);
@@ -37,7 +37,7 @@ use crate::world::World;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-/// The first etcd revision counted by [`resource_versions`]: 2020-01-01T00:00:00Z.
+/// Where the synthetic etcd revisions of Event writes start counting: 2020-01-01T00:00:00Z.
 const REVISION_EPOCH: Micros = 1_577_836_800 * SECOND;
 
 /// The kube-state-metrics scrape target (`instance` of its series).
@@ -304,6 +304,10 @@ fn kubernetes_meta(world: &World, p: usize, restarts: usize) -> String {
     j.as_str().to_string()
 }
 
+/// A pod of a pod_logs partition: its index in the plan, and per container (by its
+/// number of restarts before) the serialized `kubernetes` object of its records.
+type PodMeta = (usize, Vec<(usize, String)>);
+
 /// `kubernetes/pod_logs`: one Fluent Bit record per row.
 pub(super) fn write_pod_logs(
     world: &World,
@@ -318,8 +322,7 @@ pub(super) fn write_pod_logs(
     let stream_col = c.str("stream")?;
     let message = c.str("message")?;
     let pods = PodIndex::new(world, hour);
-    // Pod name → (pod, [(restarts, the serialized `kubernetes` object of that container)]).
-    let mut meta: HashMap<&str, (usize, Vec<(usize, String)>)> = HashMap::new();
+    let mut meta: HashMap<&str, PodMeta> = HashMap::new();
     for i in 0..c.rows() {
         let t = ts.value(i);
         let name = pod.value(i);
@@ -523,7 +526,14 @@ impl MetricsPod {
             * SECOND;
         let cstart = pod.container_start(t);
         let restarts = pod.restarts_before(t);
-        let prev = scrape_times(world, self.p, (t - 20 * interval).max(cstart), t).last();
+        // The last scrape in [cstart, t), searched backwards 20 intervals at a time.
+        let mut prev = None;
+        let mut to = t;
+        while prev.is_none() && to > cstart {
+            let from = (to - 20 * interval).max(cstart);
+            prev = scrape_times(world, self.p, from, to).last();
+            to = from;
+        }
         match prev {
             Some(s) if s >= cstart && pod.restarts_before(s) == restarts => {
                 let model = self
