@@ -172,7 +172,7 @@ pub fn records_batch(
         .and_then(|c| c.as_any().downcast_ref::<StringArray>())
     {
         for i in 0..ids.len() {
-            if ids.is_valid(i) {
+            if ids.is_valid(i) && !incidents.contains(ids.value(i)) {
                 incidents.insert(ids.value(i).to_string());
             }
         }

@@ -186,12 +186,10 @@ fn prepare_part_dir(dir: &Path, part: Part, overwrite: bool) -> Result<(), Error
             part.n
         )));
     }
-    for name in ["manifest.json"] {
-        let p = dir.join(name);
-        if p.exists() {
-            // A merged dataset is being regenerated in parts: it is no longer complete.
-            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
-        }
+    let merged = dir.join("manifest.json");
+    if merged.exists() {
+        // A merged dataset is being regenerated in parts: it is no longer complete.
+        std::fs::remove_file(&merged).map_err(|e| Error::io(&merged, e))?;
     }
     Ok(())
 }

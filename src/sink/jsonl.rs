@@ -28,7 +28,7 @@ pub struct JsonLines {
 
 enum Output {
     File {
-        enc: GzEncoder<BufWriter<File>>,
+        enc: Box<GzEncoder<BufWriter<File>>>,
         tmp: PathBuf,
         path: PathBuf,
     },
@@ -59,7 +59,7 @@ impl JsonLines {
         Ok(JsonLines {
             json: Json::with_capacity(BLOCK + BLOCK / 2),
             out: Output::File {
-                enc,
+                enc: Box::new(enc),
                 tmp,
                 path: path.to_path_buf(),
             },

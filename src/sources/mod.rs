@@ -70,14 +70,7 @@ pub trait Table: Send + Sync {
         hour: Micros,
         batch: &RecordBatch,
         out: &mut JsonLines,
-    ) -> Result<(), Error> {
-        let _ = (world, hour, batch, out);
-        Err(Error::Other(format!(
-            "{}/{}: no native JSON shape yet",
-            self.source().as_str(),
-            self.name()
-        )))
-    }
+    ) -> Result<(), Error>;
 }
 
 /// Every table obsgen knows, in a fixed order.
@@ -116,8 +109,9 @@ pub fn table_schema(own: Vec<Field>) -> SchemaRef {
 
 /// Builders for the columns every table shares (`record_id`, `timestamp`, `service`, labels).
 pub struct CommonColumns {
-    code: &'static str,
-    hour_tag: String,
+    /// `<code>-<YYYYMMDDHH>-`, followed by the row number in `append`.
+    id: String,
+    id_prefix: usize,
     record_id: StringBuilder,
     timestamp: TimestampMicrosecondBuilder,
     service: StringBuilder,
@@ -128,9 +122,15 @@ pub struct CommonColumns {
 impl CommonColumns {
     pub fn new(code: &'static str, hour: Micros, rows: usize) -> Self {
         let c = civil(hour);
+        let mut id = String::with_capacity(32);
+        let _ = write!(
+            id,
+            "{code}-{:04}{:02}{:02}{:02}-",
+            c.year, c.month, c.day, c.hour
+        );
         CommonColumns {
-            code,
-            hour_tag: format!("{:04}{:02}{:02}{:02}", c.year, c.month, c.day, c.hour),
+            id_prefix: id.len(),
+            id,
             record_id: StringBuilder::with_capacity(rows, rows * 22),
             timestamp: TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
             service: StringBuilder::with_capacity(rows, rows * 14),
@@ -140,15 +140,24 @@ impl CommonColumns {
     }
 
     /// Appends the shared columns of the next row; its record id is
-    /// `<code>-<YYYYMMDDHH>-<row number in the partition>`.
+    /// `<code>-<YYYYMMDDHH>-<row number in the partition, 7 digits>`.
     #[inline]
     pub fn append(&mut self, ts: Micros, service: &str, label: &Label) {
-        let _ = write!(
-            self.record_id,
-            "{}-{}-{:07}",
-            self.code, self.hour_tag, self.rows
-        );
-        self.record_id.append_value("");
+        self.id.truncate(self.id_prefix);
+        if self.rows < 10_000_000 {
+            let mut digits = [b'0'; 7];
+            let mut n = self.rows;
+            for d in digits.iter_mut().rev() {
+                *d = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            // Seven ASCII digits.
+            self.id
+                .push_str(std::str::from_utf8(&digits).unwrap_or_default());
+        } else {
+            let _ = write!(self.id, "{}", self.rows);
+        }
+        self.record_id.append_value(&self.id);
         self.timestamp.append_value(ts);
         self.service.append_value(service);
         self.labels.append(label);

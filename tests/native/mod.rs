@@ -101,16 +101,15 @@ pub fn read_values(root: &Path, source: &str, table: &str) -> Vec<Value> {
 /// One Parquet file as a single batch.
 pub fn read_parquet(path: &Path) -> RecordBatch {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let schema = builder.schema().clone();
+    let reader = builder
+        .build()
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let batches: Vec<RecordBatch> = reader
         .collect::<Result<_, _>>()
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let schema = batches
-        .first()
-        .map(|b| b.schema())
-        .unwrap_or_else(|| panic!("{}: no batches", path.display()));
     arrow::compute::concat_batches(&schema, &batches).expect("concat")
 }
 
@@ -157,10 +156,12 @@ pub fn documented_key(source: &str, table: &str) -> (String, String) {
     (key.to_string(), joins.to_string())
 }
 
-/// The record keys a line holds at `pointer` (one string, or an array of strings).
+/// The record keys a line holds at `pointer` (a string or number, or an array of strings).
 pub fn keys_at(v: &Value, pointer: &str) -> Vec<String> {
     match v.pointer(pointer) {
         Some(Value::String(s)) => vec![s.clone()],
+        // Numeric ids (Grafana annotation ids) compare with the column as displayed.
+        Some(Value::Number(n)) => vec![n.to_string()],
         Some(Value::Array(a)) => a
             .iter()
             .map(|x| {
