@@ -47,43 +47,14 @@ fn day() -> &'static Path {
 /// The (JSONL path, Parquet batch, parsed lines) of each hour of a table, in time order;
 /// the line count equals the row count.
 fn hours(table: &str) -> impl Iterator<Item = (PathBuf, RecordBatch, Vec<Value>)> {
-    let root = day();
-    let pq = parquet_files(root, "cloudwatch", table);
-    let js = jsonl_files(root, "cloudwatch", table);
-    assert_eq!(pq.len(), HOURS, "cloudwatch/{table}: parquet files");
-    assert_eq!(js.len(), HOURS, "cloudwatch/{table}: jsonl files");
-    pq.into_iter().zip(js).map(|(p, j)| {
-        let batch = read_pq(&p);
-        let lines: Vec<Value> = read_lines(&j)
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                serde_json::from_str(l)
-                    .unwrap_or_else(|e| panic!("{}:{}: not JSON: {e}", j.display(), i + 1))
-            })
-            .collect();
+    table_hours(day(), "cloudwatch", table, HOURS).inspect(|(j, batch, lines)| {
         assert_eq!(
             lines.len(),
             batch.num_rows(),
             "{}: lines and Parquet rows",
             j.display()
         );
-        (j, batch, lines)
     })
-}
-
-/// One Parquet file as a single batch (empty partitions included: a quiet hour has no
-/// alarm change).
-fn read_pq(path: &Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let schema = builder.schema().clone();
-    let batches: Vec<RecordBatch> = builder
-        .build()
-        .and_then(|r| r.collect::<Result<_, _>>().map_err(Into::into))
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    arrow::compute::concat_batches(&schema, &batches).expect("concat")
 }
 
 fn strs<'a>(b: &'a RecordBatch, name: &str) -> &'a StringArray {

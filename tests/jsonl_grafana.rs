@@ -39,36 +39,9 @@ fn day() -> &'static Path {
     })
 }
 
-/// The (Parquet batch, parsed JSON lines) of each hour of a table, in time order.
+/// The (JSONL path, Parquet batch, parsed JSON lines) of each hour of a table, in time order.
 fn hours(table: &str) -> impl Iterator<Item = (PathBuf, RecordBatch, Vec<Value>)> {
-    let root = day();
-    let pq = parquet_files(root, "grafana", table);
-    let js = jsonl_files(root, "grafana", table);
-    assert_eq!(pq.len(), HOURS, "grafana/{table}: parquet files");
-    assert_eq!(js.len(), HOURS, "grafana/{table}: jsonl files");
-    pq.into_iter().zip(js).map(|(p, j)| {
-        let batch = read_parquet_or_empty(&p);
-        let lines = read_lines(&j)
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                serde_json::from_str(l)
-                    .unwrap_or_else(|e| panic!("{}:{}: not JSON: {e}", j.display(), i + 1))
-            })
-            .collect();
-        (j, batch, lines)
-    })
-}
-
-/// A Parquet file as one batch; an hour without rows (annotations) is an empty batch.
-fn read_parquet_or_empty(path: &Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    if builder.metadata().file_metadata().num_rows() == 0 {
-        return RecordBatch::new_empty(builder.schema().clone());
-    }
-    read_parquet(path)
+    table_hours(day(), "grafana", table, HOURS)
 }
 
 fn strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {

@@ -47,14 +47,7 @@ fn hour_files(table: &str) -> Vec<(PathBuf, PathBuf)> {
 /// One hour: the Parquet batch and the JSONL lines, parsed (as many as rows).
 fn load(p: &Path, j: &Path) -> (RecordBatch, Vec<Value>) {
     let batch = read_parquet(p);
-    let values: Vec<Value> = read_lines(j)
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("{}:{}: not JSON: {e}", j.display(), i + 1))
-        })
-        .collect();
+    let values = parse_lines(j);
     assert_eq!(
         values.len(),
         batch.num_rows(),
@@ -248,20 +241,13 @@ fn every_event_validates_against_the_core_v1_event_definition() {
     let validator = k8s_event_validator();
     let mut n = 0;
     for (_, j) in hour_files("events") {
-        let values = read_values_of(&j);
+        let values = parse_lines(&j);
         n += assert_all_valid(&validator, "kubernetes Events", &values);
     }
     assert!(n > 500, "only {n} events in a day");
     // The validator is not vacuous: a wrong type fails.
     let bad = serde_json::json!({"metadata": {"name": 3}, "involvedObject": {}, "count": "x"});
     assert!(!validator.is_valid(&bad));
-}
-
-fn read_values_of(j: &Path) -> Vec<Value> {
-    read_lines(j)
-        .iter()
-        .map(|l| serde_json::from_str(l).expect("JSON"))
-        .collect()
 }
 
 #[test]

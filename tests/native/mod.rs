@@ -79,6 +79,37 @@ pub fn read_lines(path: &Path) -> Vec<String> {
     text.lines().map(str::to_string).collect()
 }
 
+/// The lines of a `.jsonl.gz` file, parsed (each must be JSON).
+pub fn parse_lines(path: &Path) -> Vec<Value> {
+    read_lines(path)
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("{}:{}: not JSON: {e}", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// A table's hours in time order: (JSONL path, Parquet batch, parsed lines), after checking
+/// there are `hours` files of each format.
+pub fn table_hours(
+    root: &Path,
+    source: &str,
+    table: &str,
+    hours: usize,
+) -> impl Iterator<Item = (PathBuf, RecordBatch, Vec<Value>)> {
+    let pq = parquet_files(root, source, table);
+    let js = jsonl_files(root, source, table);
+    assert_eq!(pq.len(), hours, "{source}/{table}: parquet files");
+    assert_eq!(js.len(), hours, "{source}/{table}: jsonl files");
+    pq.into_iter().zip(js).map(|(p, j)| {
+        let batch = read_parquet(&p);
+        let lines = parse_lines(&j);
+        (j, batch, lines)
+    })
+}
+
 /// Every line of a table's JSONL files, parsed, in file order.
 pub fn read_values(root: &Path, source: &str, table: &str) -> Vec<Value> {
     let mut out = Vec::new();
@@ -98,7 +129,7 @@ pub fn read_values(root: &Path, source: &str, table: &str) -> Vec<Value> {
     out
 }
 
-/// One Parquet file as a single batch.
+/// One Parquet file as a single batch (an empty file gives an empty batch).
 pub fn read_parquet(path: &Path) -> RecordBatch {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
