@@ -2,7 +2,10 @@
 //! without leaving a (partial) dataset behind: output directories that are not empty,
 //! invalid configuration files, and invalid flags.
 
+mod common;
+
 use assert_cmd::Command;
+use common::list_files;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
@@ -10,31 +13,6 @@ const START: &str = "2026-11-23T08:00:00Z";
 
 fn obsgen() -> Command {
     Command::cargo_bin("obsgen").expect("the obsgen binary")
-}
-
-/// Every regular file under `dir`, relative, with `/` separators, sorted.
-fn list_files(dir: &Path) -> Vec<String> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).expect("read_dir") {
-            let path = e.expect("entry").path();
-            if path.is_dir() {
-                walk(base, &path, out);
-            } else {
-                let rel = path.strip_prefix(base).expect("under base");
-                let parts: Vec<String> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                out.push(parts.join("/"));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    if dir.is_dir() {
-        walk(dir, dir, &mut out);
-    }
-    out.sort();
-    out
 }
 
 /// Runs `obsgen generate ARGS -o OUT`, expects a failure and returns stderr. Checks the

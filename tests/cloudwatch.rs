@@ -14,6 +14,8 @@
 
 mod common;
 
+use common::list_files;
+
 use arrow::array::{Array, AsArray, ListArray, StringArray, StructArray};
 use arrow::datatypes::{Float64Type, Int32Type, SchemaRef, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
@@ -22,7 +24,6 @@ use chrono::NaiveDate;
 use obsgen::config::{Comparison, Config, Statistic, TreatMissingData};
 use obsgen::sources::cloudwatch::{AlarmInstance, alarm_instances};
 use obsgen::world::{TimeRange, World};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -254,28 +255,6 @@ fn dataset_flapping() -> &'static Dataset {
     })
 }
 
-fn list_files(dir: &Path) -> Vec<String> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())) {
-            let path = e.expect("directory entry").path();
-            if path.is_dir() {
-                walk(base, &path, out);
-            } else {
-                let rel = path.strip_prefix(base).expect("path under base");
-                let parts: Vec<String> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                out.push(parts.join("/"));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
-
 fn load(root: PathBuf, config: Config) -> Dataset {
     let mut files = Vec::new();
     for rel in list_files(&root) {
@@ -297,16 +276,8 @@ fn load(root: PathBuf, config: Config) -> Dataset {
             .expect("hour")
             .and_utc()
             .timestamp_micros();
-        let file = std::fs::File::open(root.join(&rel)).expect("open");
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap_or_else(|e| panic!("{rel} is not Parquet: {e}"));
-        let schema = builder.schema().clone();
-        let batches = builder
-            .build()
-            .expect("reader")
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap_or_else(|e| panic!("decode {rel}: {e}"));
-        let batch = arrow::compute::concat_batches(&schema, &batches).expect("concat");
+        let batch = common::read_parquet(&root.join(&rel));
+        let schema = batch.schema();
         files.push(Part {
             source: parts[0].to_string(),
             table: parts[1].to_string(),

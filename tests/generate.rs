@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::list_files;
+
 use arrow::array::{Array, AsArray, StringArray};
 use arrow::datatypes::{Float64Type, Int64Type, SchemaRef, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
@@ -136,31 +138,6 @@ fn dataset_with_restarts() -> &'static Dataset {
         std::fs::write(&path, text).expect("write generation_config.yaml");
         load(run_generate("restarts", SEED, 2, Some(&dir)))
     })
-}
-
-/// Every regular file under `dir`, as sorted paths relative to `dir` with `/` separators.
-fn list_files(dir: &Path) -> Vec<String> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        let entries =
-            std::fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display()));
-        for e in entries {
-            let path = e.expect("directory entry").path();
-            if path.is_dir() {
-                walk(base, &path, out);
-            } else {
-                let rel = path.strip_prefix(base).expect("path under base");
-                let parts: Vec<String> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                out.push(parts.join("/"));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
 }
 
 /// Parses `kubernetes/<table>/date=YYYY-MM-DD/hour=HH/part-00000.parquet`.

@@ -32,6 +32,8 @@
 
 mod common;
 
+use common::list_files;
+
 use arrow::array::{Array, AsArray, ListArray, StringArray, StructArray};
 use arrow::datatypes::{
     DataType, Float64Type, Int32Type, Int64Type, SchemaRef, TimestampMicrosecondType,
@@ -40,7 +42,6 @@ use arrow::record_batch::RecordBatch;
 use assert_cmd::Command;
 use chrono::NaiveDate;
 use obsgen::config::{Config, Datasource, PanelDef, PromFunction};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -163,16 +164,8 @@ fn dataset() -> &'static Dataset {
                 .expect("hour")
                 .and_utc()
                 .timestamp_micros();
-            let file = std::fs::File::open(root.join(&rel)).expect("open");
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-                .unwrap_or_else(|e| panic!("{rel} is not Parquet: {e}"));
-            let schema = builder.schema().clone();
-            let batches = builder
-                .build()
-                .expect("reader")
-                .collect::<Result<Vec<_>, _>>()
-                .unwrap_or_else(|e| panic!("decode {rel}: {e}"));
-            let batch = arrow::compute::concat_batches(&schema, &batches).expect("concat");
+            let batch = common::read_parquet(&root.join(&rel));
+            let schema = batch.schema();
             files.push(Part {
                 source: parts[0].to_string(),
                 table: parts[1].to_string(),
@@ -188,28 +181,6 @@ fn dataset() -> &'static Dataset {
             config,
         }
     })
-}
-
-fn list_files(dir: &Path) -> Vec<String> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())) {
-            let path = e.expect("directory entry").path();
-            if path.is_dir() {
-                walk(base, &path, out);
-            } else {
-                let rel = path.strip_prefix(base).expect("path under base");
-                let parts: Vec<String> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                out.push(parts.join("/"));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
 }
 
 // ---------------------------------------------------------------------------------------

@@ -43,26 +43,14 @@ fn merge(dir: &Path) -> std::process::Output {
 /// Path (relative, `/`-separated) → content, for every file under `dir` but the part
 /// manifests.
 fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let rel = p
-                    .strip_prefix(root)
-                    .expect("under root")
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                if !rel.starts_with("manifest.part-") {
-                    out.insert(rel, std::fs::read(&p).expect("read"));
-                }
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
+    common::list_files(dir)
+        .into_iter()
+        .filter(|rel| !rel.starts_with("manifest.part-"))
+        .map(|rel| {
+            let bytes = std::fs::read(dir.join(&rel)).expect("read");
+            (rel, bytes)
+        })
+        .collect()
 }
 
 fn single() -> &'static Path {

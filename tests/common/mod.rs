@@ -1,5 +1,9 @@
 //! Helpers shared by the integration tests.
+// Each test binary uses a subset of these helpers.
+#![allow(dead_code)]
 
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
@@ -30,4 +34,46 @@ pub fn fixture_root(prefix: &'static str) -> &'static Path {
             .expect("create the fixture directory")
     })
     .path()
+}
+
+/// Every regular file under `dir`, as sorted paths relative to `dir` with `/` separators
+/// (none when `dir` does not exist).
+pub fn list_files(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        let entries =
+            std::fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display()));
+        for e in entries {
+            let path = e.expect("directory entry").path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                let rel = path.strip_prefix(base).expect("path under base");
+                let parts: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                out.push(parts.join("/"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if dir.is_dir() {
+        walk(dir, dir, &mut out);
+    }
+    out.sort();
+    out
+}
+
+/// One Parquet file as a single batch (an empty file gives an empty batch).
+pub fn read_parquet(path: &Path) -> RecordBatch {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap_or_else(|e| panic!("{} is not Parquet: {e}", path.display()));
+    let schema = builder.schema().clone();
+    let batches: Vec<RecordBatch> = builder
+        .build()
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("decode {}: {e}", path.display()));
+    arrow::compute::concat_batches(&schema, &batches).expect("concat")
 }

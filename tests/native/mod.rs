@@ -8,7 +8,6 @@
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::DataType;
 use assert_cmd::Command;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -129,20 +128,7 @@ pub fn read_values(root: &Path, source: &str, table: &str) -> Vec<Value> {
     out
 }
 
-/// One Parquet file as a single batch (an empty file gives an empty batch).
-pub fn read_parquet(path: &Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let schema = builder.schema().clone();
-    let reader = builder
-        .build()
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let batches: Vec<RecordBatch> = reader
-        .collect::<Result<_, _>>()
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    arrow::compute::concat_batches(&schema, &batches).expect("concat")
-}
+pub use crate::common::read_parquet;
 
 /// A column of a Parquet file as text (strings as they are, other types as displayed;
 /// nulls as `None`).
