@@ -5,6 +5,7 @@ pub mod grafana;
 pub mod kubernetes;
 pub mod native;
 pub mod sentry;
+pub mod text;
 
 use crate::error::Error;
 use crate::labels::{Label, LabelBuilders, label_fields};

@@ -2,7 +2,8 @@
 //! straight into the message column's buffer.
 
 use crate::config::Language;
-use crate::time::{Micros, civil};
+use crate::sources::text::{self, Pad, Text};
+use crate::time::Micros;
 use crate::world::LogStyle;
 use std::fmt::Write;
 
@@ -81,25 +82,15 @@ pub struct Envelope<'a> {
     pub thread: u32,
 }
 
-/// Writes a 32-hex trace id and a 16-hex span id.
-pub fn write_trace(out: &mut impl Write, hi: u64, lo: u64) {
-    let _ = write!(out, "{hi:016x}{lo:016x}");
+/// Writes a 32-hex trace id (`{hi:016x}{lo:016x}`).
+pub fn write_trace(out: &mut (impl Write + ?Sized), hi: u64, lo: u64) {
+    text::hex128(out, hi, lo);
 }
 
-fn write_iso_ms(out: &mut impl Write, ts: Micros, sep: char, comma: bool) {
-    let c = civil(ts);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}{sep}{:02}:{:02}:{:02}{}{:03}",
-        c.year,
-        c.month,
-        c.day,
-        c.hour,
-        c.minute,
-        c.second,
-        if comma { ',' } else { '.' },
-        c.micros / 1000
-    );
+/// `YYYY-MM-DD{sep}HH:MM:SS.mmm` (`,mmm` when `comma`).
+#[inline]
+fn write_iso_ms<W: Write + ?Sized>(out: &mut W, ts: Micros, sep: u8, comma: bool) {
+    text::timestamp(out, ts, sep, if comma { ',' } else { '.' }, 3);
 }
 
 /// Opens a line: for JSON styles everything up to and including the message key's value
@@ -113,31 +104,45 @@ pub struct Body<'o, W: Write> {
 impl<W: Write> Body<'_, W> {
     /// A key/value field: JSON member or ` key=value` in text.
     #[inline]
-    pub fn field(&mut self, key: &str, value: impl std::fmt::Display) -> &mut Self {
+    pub fn field(&mut self, key: &str, value: impl Text) -> &mut Self {
+        let o = &mut *self.out;
         if self.json {
-            let _ = write!(self.out, ",\"{key}\":{value}");
+            let _ = o.write_str(",\"");
+            let _ = o.write_str(key);
+            let _ = o.write_str("\":");
         } else {
-            let _ = write!(self.out, " {key}={value}");
+            let _ = o.write_char(' ');
+            let _ = o.write_str(key);
+            let _ = o.write_char('=');
         }
+        value.put_to(o);
         self
     }
 
     /// A string field (quoted in JSON).
     #[inline]
-    pub fn str_field(&mut self, key: &str, value: impl std::fmt::Display) -> &mut Self {
+    pub fn str_field(&mut self, key: &str, value: impl Text) -> &mut Self {
+        let o = &mut *self.out;
         if self.json {
-            let _ = write!(self.out, ",\"{key}\":\"{value}\"");
+            let _ = o.write_str(",\"");
+            let _ = o.write_str(key);
+            let _ = o.write_str("\":\"");
+            value.put_to(o);
+            let _ = o.write_char('"');
         } else {
-            let _ = write!(self.out, " {key}={value}");
+            let _ = o.write_char(' ');
+            let _ = o.write_str(key);
+            let _ = o.write_char('=');
+            value.put_to(o);
         }
         self
     }
 
     /// Raw text appended to the message (text style only; ignored in JSON).
     #[inline]
-    pub fn text(&mut self, s: impl std::fmt::Display) -> &mut Self {
+    pub fn text(&mut self, s: impl Text) -> &mut Self {
         if !self.json {
-            let _ = write!(self.out, "{s}");
+            s.put_to(self.out);
         }
         self
     }
@@ -155,77 +160,108 @@ impl<W: Write> Body<'_, W> {
 pub fn write_line<W: Write>(
     out: &mut W,
     env: &Envelope,
-    msg: impl std::fmt::Display,
+    msg: impl Text,
     fields: impl FnOnce(&mut Body<W>),
 ) {
     match env.style {
         LogStyle::Json => {
             match env.lang {
                 Language::Go => {
-                    let _ = write!(
+                    // {"level":"..","ts":<s>.<us>,"caller":"..","msg":".."
+                    text::text(
                         out,
-                        "{{\"level\":\"{}\",\"ts\":{}.{:06},\"caller\":\"{}\",\"msg\":\"{msg}\"",
-                        env.level.as_str(),
-                        env.ts.div_euclid(1_000_000),
-                        env.ts.rem_euclid(1_000_000),
-                        env.logger
+                        (
+                            "{\"level\":\"",
+                            env.level.as_str(),
+                            "\",\"ts\":",
+                            env.ts.div_euclid(1_000_000),
+                            '.',
+                            Pad(env.ts.rem_euclid(1_000_000) as u64, 6),
+                        ),
                     );
+                    text::text(out, (",\"caller\":\"", env.logger, "\",\"msg\":\""));
+                    msg.put_to(out);
+                    let _ = out.write_char('"');
                     if let Some((hi, lo, span)) = env.trace {
-                        let _ = write!(out, ",\"trace_id\":\"");
+                        let _ = out.write_str(",\"trace_id\":\"");
                         write_trace(out, hi, lo);
-                        let _ = write!(out, "\",\"span_id\":\"{span:016x}\"");
+                        let _ = out.write_str("\",\"span_id\":\"");
+                        text::hex16(out, span);
+                        let _ = out.write_char('"');
                     }
                 }
                 Language::Node => {
-                    let _ = write!(
+                    text::text(
                         out,
-                        "{{\"level\":{},\"time\":{},\"pid\":1,\"hostname\":\"{}\",\"name\":\"{}\",\"msg\":\"{msg}\"",
-                        env.level.pino(),
-                        env.ts.div_euclid(1000),
-                        env.pod,
-                        env.service
+                        (
+                            "{\"level\":",
+                            env.level.pino(),
+                            ",\"time\":",
+                            env.ts.div_euclid(1000),
+                            ",\"pid\":1,\"hostname\":\"",
+                            env.pod,
+                        ),
                     );
+                    text::text(out, ("\",\"name\":\"", env.service, "\",\"msg\":\""));
+                    msg.put_to(out);
+                    let _ = out.write_char('"');
                     if let Some((hi, lo, span)) = env.trace {
-                        let _ = write!(out, ",\"trace_id\":\"");
+                        let _ = out.write_str(",\"trace_id\":\"");
                         write_trace(out, hi, lo);
-                        let _ =
-                            write!(out, "\",\"span_id\":\"{span:016x}\",\"trace_flags\":\"01\"");
+                        let _ = out.write_str("\",\"span_id\":\"");
+                        text::hex16(out, span);
+                        let _ = out.write_str("\",\"trace_flags\":\"01\"");
                     }
                 }
                 Language::Python => {
-                    let _ = write!(
+                    let _ = out.write_str("{\"event\":\"");
+                    msg.put_to(out);
+                    text::text(
                         out,
-                        "{{\"event\":\"{msg}\",\"level\":\"{}\",\"logger\":\"{}\",\"timestamp\":\"",
-                        env.level.as_str(),
-                        env.logger
+                        (
+                            "\",\"level\":\"",
+                            env.level.as_str(),
+                            "\",\"logger\":\"",
+                            env.logger,
+                            "\",\"timestamp\":\"",
+                        ),
                     );
-                    let c = civil(env.ts);
-                    let _ = write!(
-                        out,
-                        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z\"",
-                        c.year, c.month, c.day, c.hour, c.minute, c.second, c.micros
-                    );
+                    text::timestamp(out, env.ts, b'T', '.', 6);
+                    let _ = out.write_str("Z\"");
                     if let Some((hi, lo, span)) = env.trace {
-                        let _ = write!(out, ",\"trace_id\":\"");
+                        let _ = out.write_str(",\"trace_id\":\"");
                         write_trace(out, hi, lo);
-                        let _ = write!(out, "\",\"span_id\":\"{span:016x}\"");
+                        let _ = out.write_str("\",\"span_id\":\"");
+                        text::hex16(out, span);
+                        let _ = out.write_char('"');
                     }
                 }
                 Language::Java => {
-                    let _ = write!(out, "{{\"@timestamp\":\"");
-                    write_iso_ms(out, env.ts, 'T', false);
-                    let _ = write!(
+                    let _ = out.write_str("{\"@timestamp\":\"");
+                    write_iso_ms(out, env.ts, b'T', false);
+                    let _ = out.write_str("Z\",\"@version\":\"1\",\"message\":\"");
+                    msg.put_to(out);
+                    text::text(
                         out,
-                        "Z\",\"@version\":\"1\",\"message\":\"{msg}\",\"logger_name\":\"{}\",\"thread_name\":\"default-nioEventLoopGroup-1-{}\",\"level\":\"{}\",\"level_value\":{}",
-                        env.logger,
-                        1 + env.thread % 8,
-                        env.level.upper(),
-                        10_000 + 10_000 * (env.level as u32)
+                        (
+                            "\",\"logger_name\":\"",
+                            env.logger,
+                            "\",\"thread_name\":\"default-nioEventLoopGroup-1-",
+                            1 + env.thread % 8,
+                            "\",\"level\":\"",
+                            env.level.upper(),
+                        ),
+                    );
+                    text::text(
+                        out,
+                        ("\",\"level_value\":", 10_000 + 10_000 * (env.level as u32)),
                     );
                     if let Some((hi, lo, span)) = env.trace {
-                        let _ = write!(out, ",\"traceId\":\"");
+                        let _ = out.write_str(",\"traceId\":\"");
                         write_trace(out, hi, lo);
-                        let _ = write!(out, "\",\"spanId\":\"{span:016x}\"");
+                        let _ = out.write_str("\",\"spanId\":\"");
+                        text::hex16(out, span);
+                        let _ = out.write_char('"');
                     }
                 }
             }
@@ -237,37 +273,58 @@ pub fn write_line<W: Write>(
             match env.lang {
                 Language::Java => {
                     // Spring Boot 3 console layout with correlation ids.
-                    write_iso_ms(out, env.ts, 'T', false);
-                    let _ = write!(
+                    write_iso_ms(out, env.ts, b'T', false);
+                    // `{:>5}` of the level.
+                    let upper = env.level.upper();
+                    let _ = out.write_str(&"Z      "[..2 + 5usize.saturating_sub(upper.len())]);
+                    text::text(
                         out,
-                        "Z {:>5} 1 --- [{}] [nio-8080-exec-{}] ",
-                        env.level.upper(),
-                        env.service,
-                        1 + env.thread % 10
+                        (
+                            upper,
+                            " 1 --- [",
+                            env.service,
+                            "] [nio-8080-exec-",
+                            1 + env.thread % 10,
+                            "] ",
+                        ),
                     );
                     match env.trace {
                         Some((hi, lo, span)) => {
                             let _ = out.write_char('[');
                             write_trace(out, hi, lo);
-                            let _ = write!(out, "-{span:016x}] ");
+                            let _ = out.write_char('-');
+                            text::hex16(out, span);
+                            let _ = out.write_str("] ");
                         }
                         None => {
-                            let _ =
-                                write!(out, "[                                                 ] ");
+                            let _ = out
+                                .write_str("[                                                 ] ");
                         }
                     }
-                    let _ = write!(out, "{:<40} : {msg}", env.logger);
+                    // `{:<40}` of the logger (ASCII).
+                    let _ = out.write_str(env.logger);
+                    let mut pad = 40usize.saturating_sub(env.logger.chars().count());
+                    const SPACES: &str = "                                        ";
+                    while pad > 0 {
+                        let k = pad.min(SPACES.len());
+                        let _ = out.write_str(&SPACES[..k]);
+                        pad -= k;
+                    }
+                    let _ = out.write_str(" : ");
+                    msg.put_to(out);
                 }
                 _ => {
                     // Python logging: "%(asctime)s %(levelname)s [%(name)s] [trace_id=... span_id=...] %(message)s"
-                    write_iso_ms(out, env.ts, ' ', true);
-                    let _ = write!(out, " {} [{}] ", env.level.python(), env.logger);
+                    write_iso_ms(out, env.ts, b' ', true);
+                    text::text(out, (' ', env.level.python(), " [", env.logger, "] "));
                     if let Some((hi, lo, span)) = env.trace {
-                        let _ = write!(out, "[trace_id=");
+                        let _ = out.write_str("[trace_id=");
                         write_trace(out, hi, lo);
-                        let _ = write!(out, " span_id={span:016x}] ");
+                        let _ = out.write_str(" span_id=");
+                        text::hex16(out, span);
+                        let _ = out.write_str("] ");
                     }
-                    let _ = write!(out, "{msg}");
+                    msg.put_to(out);
                 }
             }
             let mut b = Body { out, json: false };

@@ -6,13 +6,14 @@
 use super::logfmt::{Envelope, stream_for, write_trace};
 use super::native::write_pod_logs;
 use super::templates::{
-    LineCtx, SymptomLine, Tmpl, USER_AGENTS, client_user_agent, logger_for, render,
+    LineCtx, SymptomLine, Tmpl, USER_AGENTS, client_user_agent, domain_event, logger_for, render,
 };
 use crate::config::{Language, ServiceKind};
 use crate::error::Error;
 use crate::labels::{AnomalyRole, Label};
 use crate::rng::{Rng, str_key, stream};
 use crate::sink::JsonLines;
+use crate::sources::text;
 use crate::sources::{CommonColumns, Source, Table, table_schema};
 use crate::time::{HOUR, MINUTE, Micros, SECOND};
 use crate::world::{REQUEST_ROW_SHARE, RestartReason, Visit, World};
@@ -20,7 +21,6 @@ use arrow::array::{ArrayRef, StringBuilder};
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use std::fmt::Write;
 use std::sync::Arc;
 
 pub struct PodLogs;
@@ -394,6 +394,14 @@ fn write_rows(
     let mut trace = StringBuilder::with_capacity(n, n * 32);
     let mut span = StringBuilder::with_capacity(n, n * 16);
     let mut client_buf = String::with_capacity(16);
+    // Per service: the template ids of the access and domain lines, and the domain
+    // line's message (string matches on the framework and name, done once).
+    let per_svc: Vec<(&'static str, (&'static str, &'static str))> = world
+        .topology
+        .services
+        .iter()
+        .map(|s| (Tmpl::Access.id(s), domain_event(s)))
+        .collect();
     for r in rows {
         let pod = world.pod(r.pod as usize);
         let svc = world.service(pod.service);
@@ -425,11 +433,9 @@ fn write_rows(
             None => {
                 let rk = visit.map(|v| v.root_key).unwrap_or(r.key);
                 client_buf.clear();
-                let _ = write!(
-                    client_buf,
-                    "10.0.{}.{}",
-                    (rk >> 8) % 96,
-                    2 + (rk >> 16) % 250
+                text::text(
+                    &mut client_buf,
+                    ("10.0.", (rk >> 8) % 96, '.', 2 + (rk >> 16) % 250),
                 );
                 (
                     client_buf.as_str(),
@@ -447,6 +453,7 @@ fn write_rows(
             node_ip: &node_info.ip,
             client_ip,
             client_ua,
+            domain: per_svc[pod.service].1,
             rng: Rng::new(r.key),
         };
         render(&mut message, r.tmpl, ctx);
@@ -469,12 +476,16 @@ fn write_rows(
         node.append_value(&node_info.name);
         stream_col.append_value(stream_for(svc.language, svc.log_style, lvl));
         level.append_value(lvl.as_str());
-        template.append_value(r.tmpl.id(svc));
+        template.append_value(match r.tmpl {
+            Tmpl::Access => per_svc[pod.service].0,
+            Tmpl::Domain => per_svc[pod.service].1.0,
+            t => t.id(svc),
+        });
         match trace_ids {
             Some((hi, lo, sp)) => {
                 write_trace(&mut trace, hi, lo);
                 trace.append_value("");
-                let _ = write!(span, "{sp:016x}");
+                text::hex16(&mut span, sp);
                 span.append_value("");
             }
             None => {

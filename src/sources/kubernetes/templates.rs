@@ -5,6 +5,7 @@ use super::logfmt::{Body, Envelope, Level, write_line};
 use crate::config::{Language, ServiceKind};
 use crate::incidents::FailureKind;
 use crate::rng::Rng;
+use crate::sources::text::{self, Fixed, Hex, IsoZ, Pad};
 use crate::world::{LogStyle, ServiceInfo, Visit};
 use std::fmt::Write;
 
@@ -186,7 +187,7 @@ impl Tmpl {
 }
 
 /// The business event a service logs per request: (template id, message).
-fn domain_event(s: &ServiceInfo) -> (&'static str, &'static str) {
+pub fn domain_event(s: &ServiceInfo) -> (&'static str, &'static str) {
     let n = s.name.as_str();
     if n.contains("checkout") {
         ("checkout.order_created", "order created")
@@ -269,9 +270,18 @@ pub fn write_path(out: &mut impl Write, route: &str, key: u64) {
         k = crate::rng::mix64(k);
         let _ = match name {
             "slug" => out.write_str(SLUGS[(k % SLUGS.len() as u64) as usize]),
-            "sku" => write!(out, "SKU-{:05}", k % 100_000),
-            "chunk" => write!(out, "main.{:08x}", (k >> 32) as u32),
-            _ => write!(out, "{}", 1000 + k % 900_000),
+            "sku" => {
+                text::text(out, ("SKU-", Pad(k % 100_000, 5)));
+                Ok(())
+            }
+            "chunk" => {
+                text::text(out, ("main.", Hex((k >> 32) as u32 as u64, 8)));
+                Ok(())
+            }
+            _ => {
+                text::uint(out, 1000 + k % 900_000);
+                Ok(())
+            }
         };
         rest = &rest[(close + 1).min(rest.len())..];
     }
@@ -326,6 +336,8 @@ pub struct LineCtx<'a> {
     /// balancer for root requests, the calling pod's HTTP client otherwise).
     pub client_ip: &'a str,
     pub client_ua: &'a str,
+    /// The service's business event, [`domain_event`].
+    pub domain: (&'static str, &'static str),
     pub rng: Rng,
 }
 
@@ -348,29 +360,38 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                 // gunicorn access log layout, with the request's correlation ids up front.
                 let ua = c.client_ua;
                 let bytes = 200 + rng.below(24_000);
-                write_line(out, &c.env, format_args!("{} - - [", c.client_ip), |b| {
+                write_line(out, &c.env, (c.client_ip, " - - ["), |b| {
                     let o = b.out();
                     let cv = crate::time::civil(c.env.ts);
                     let month = [
                         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
                         "Nov", "Dec",
                     ][cv.month as usize - 1];
-                    let _ = write!(
+                    text::text(
                         o,
-                        "{:02}/{month}/{:04}:{:02}:{:02}:{:02} +0000] \"{} ",
-                        cv.day,
-                        cv.year,
-                        cv.hour,
-                        cv.minute,
-                        cv.second,
-                        route_method(route)
+                        (
+                            Pad(cv.day as u64, 2),
+                            '/',
+                            month,
+                            '/',
+                            Pad(cv.year as u64, 4),
+                            ':',
+                        ),
                     );
+                    text::text(
+                        o,
+                        (
+                            Pad(cv.hour as u64, 2),
+                            ':',
+                            Pad(cv.minute as u64, 2),
+                            ':',
+                            Pad(cv.second as u64, 2),
+                        ),
+                    );
+                    text::text(o, (" +0000] \"", route_method(route), ' '));
                     write_path(o, route, vkey);
-                    let _ = write!(
-                        o,
-                        " HTTP/1.1\" {status} {bytes} \"-\" \"{ua}\" {}",
-                        (dur_ms * 1000.0) as u64
-                    );
+                    text::text(o, (" HTTP/1.1\" ", status, ' ', bytes, " \"-\" \""));
+                    text::text(o, (ua, "\" ", (dur_ms * 1000.0) as u64));
                 });
             } else if s.kind == ServiceKind::Worker {
                 let queue = s.sqs.first().map(|q| q.as_str()).unwrap_or("jobs");
@@ -382,16 +403,14 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                 write_line(out, &c.env, msg, |b| {
                     b.str_field("queue", queue)
                         .str_field("task", route)
-                        .field("duration_ms", format_args!("{dur_ms:.1}"));
+                        .field("duration_ms", Fixed(dur_ms, 1));
                     b.str_field(
                         "message_id",
-                        format_args!(
-                            "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
-                            vkey >> 32,
-                            vkey & 0xffff,
-                            (vkey >> 16) & 0xfff,
-                            (vkey >> 28) & 0xfff,
-                            vkey >> 16 & 0xffff_ffff_ffff
+                        (
+                            (Hex(vkey >> 32, 8), '-', Hex(vkey & 0xffff, 4), "-4"),
+                            (Hex((vkey >> 16) & 0xfff, 3), "-a"),
+                            (Hex((vkey >> 28) & 0xfff, 3), '-'),
+                            Hex((vkey >> 16) & 0xffff_ffff_ffff, 12),
                         ),
                     );
                     b.str_field("status", if status >= 500 { "failed" } else { "ok" });
@@ -407,16 +426,13 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                     _ => "OK",
                 };
                 write_line(out, &c.env, "finished unary call with code", |b| {
-                    b.str_field(
-                        "grpc.start_time",
-                        crate::time::rfc3339_string(c.env.ts - (dur_ms * 1000.0) as i64),
-                    );
+                    b.str_field("grpc.start_time", IsoZ(c.env.ts - (dur_ms * 1000.0) as i64));
                     b.str_field("system", "grpc")
                         .str_field("span.kind", "server")
                         .str_field("grpc.service", "inventory.v1.Inventory")
                         .str_field("grpc.method", method);
                     b.str_field("grpc.code", code)
-                        .field("grpc.time_ms", format_args!("{dur_ms:.3}"));
+                        .field("grpc.time_ms", Fixed(dur_ms, 3));
                 });
             } else {
                 let method = route_method(route);
@@ -431,20 +447,23 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                     |b| {
                         if b.is_json() {
                             let o = b.out();
-                            let _ = write!(o, ",\"method\":\"{method}\",\"path\":\"");
+                            text::text(o, (",\"method\":\"", method, "\",\"path\":\""));
                             write_path(o, route, vkey);
-                            let _ = write!(o, "\"");
+                            let _ = o.write_char('"');
                             b.field("status", status)
-                                .field("duration_ms", format_args!("{dur_ms:.2}"));
+                                .field("duration_ms", Fixed(dur_ms, 2));
                             b.field("bytes", 120 + rng.below(30_000)).str_field(
                                 "remote_addr",
-                                format_args!("10.0.{}.{}", rng.below(96), 2 + rng.below(250)),
+                                ("10.0.", rng.below(96), '.', 2 + rng.below(250)),
                             );
                         } else {
                             let o = b.out();
-                            let _ = write!(o, " {method} ");
+                            text::text(o, (' ', method, ' '));
                             write_path(o, route, vkey);
-                            let _ = write!(o, " status={status} duration={dur_ms:.0}ms");
+                            text::text(
+                                o,
+                                (" status=", status, " duration=", Fixed(dur_ms, 0), "ms"),
+                            );
                         }
                     },
                 );
@@ -464,12 +483,9 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
             };
             write_line(out, &c.env, msg, |b| {
                 b.str_field("db", s.rds.first().map(|x| x.as_str()).unwrap_or("primary"));
-                b.str_field(
-                    "statement",
-                    format_args!("SELECT * FROM {table} WHERE id = $1"),
-                );
+                b.str_field("statement", ("SELECT * FROM ", table, " WHERE id = $1"));
                 b.field("rows", rng.below(40))
-                    .field("duration_ms", format_args!("{ms:.2}"));
+                    .field("duration_ms", Fixed(ms, 2));
             });
         }
         CacheHit | CacheMiss => {
@@ -481,10 +497,10 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
             write_line(out, &c.env, msg, |b| {
                 b.str_field("cache", "redis").str_field(
                     "key",
-                    format_args!(
-                        "{}:{}",
+                    (
                         s.name.split('-').next().unwrap_or("k"),
-                        1000 + vkey % 90_000
+                        ':',
+                        1000 + vkey % 90_000,
                     ),
                 );
             });
@@ -499,7 +515,13 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
             write_line(out, &c.env, msg, |b| {
                 b.str_field("upstream", up).str_field(
                     "url",
-                    format_args!("http://{up}.{}.svc.cluster.local", s.namespace),
+                    (
+                        "http://",
+                        up,
+                        '.',
+                        s.namespace.as_str(),
+                        ".svc.cluster.local",
+                    ),
                 );
                 match t {
                     UpstreamRetry => {
@@ -509,18 +531,18 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                     }
                     UpstreamError => {
                         b.field("status", status.max(502))
-                            .field("duration_ms", format_args!("{dur_ms:.1}"));
+                            .field("duration_ms", Fixed(dur_ms, 1));
                     }
                     _ => {}
                 }
             });
         }
         Domain => {
-            let (_, msg) = domain_event(s);
+            let (_, msg) = c.domain;
             write_line(out, &c.env, msg, |b| {
                 b.str_field(
                     "user_id",
-                    format_args!("usr_{}", v.map(|v| v.root_key % 250_000).unwrap_or(0)),
+                    ("usr_", v.map(|v| v.root_key % 250_000).unwrap_or(0)),
                 );
                 b.field("items", 1 + vkey % 6)
                     .field("amount_cents", 500 + vkey % 40_000);
@@ -531,7 +553,7 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
             write_line(
                 out,
                 &c.env,
-                format_args!("Unhandled exception: {class}: {text}"),
+                ("Unhandled exception: ", class, ": ", text),
                 |b| {
                     b.str_field("exception", class).field("status", status);
                 },
@@ -562,10 +584,14 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
             write_line(
                 out,
                 &c.env,
-                format_args!(
-                    "GC({}) Pause Young (Normal) (G1 Evacuation Pause) {before}M->{after}M({limit_mb}M) {:.3}ms",
-                    rng.below(90_000),
-                    rng.lognormal(6.0, 0.5)
+                (
+                    (
+                        "GC(",
+                        rng.below(90_000),
+                        ") Pause Young (Normal) (G1 Evacuation Pause) ",
+                    ),
+                    (before, "M->", after, "M(", limit_mb, "M) "),
+                    (Fixed(rng.lognormal(6.0, 0.5), 3), "ms"),
                 ),
                 |_| {},
             );
@@ -576,9 +602,14 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
             write_line(
                 out,
                 &c.env,
-                format_args!(
-                    "HikariPool-1 - Pool stats (total={total}, active={active}, idle={}, waiting=0)",
-                    total - active
+                (
+                    (
+                        "HikariPool-1 - Pool stats (total=",
+                        total,
+                        ", active=",
+                        active,
+                    ),
+                    (", idle=", total - active, ", waiting=0)"),
                 ),
                 |_| {},
             );
@@ -594,10 +625,7 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                         "emit_usage_metrics",
                     ][rng.index(4)],
                 );
-                b.field(
-                    "duration_ms",
-                    format_args!("{:.1}", rng.lognormal(120.0, 0.7)),
-                );
+                b.field("duration_ms", Fixed(rng.lognormal(120.0, 0.7), 1));
             });
         }
         FeatureFlags => {
@@ -643,7 +671,7 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
             write_line(out, &c.env, "connection reset by peer, reconnecting", |b| {
                 b.str_field(
                     "peer",
-                    format_args!("10.0.{}.{}:6379", rng.below(96), 2 + rng.below(250)),
+                    ("10.0.", rng.below(96), '.', 2 + rng.below(250), ":6379"),
                 )
                 .field("attempt", 1);
             });
@@ -663,15 +691,12 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
         }
         Listening => {
             write_line(out, &c.env, "listening", |b| {
-                b.str_field("addr", format_args!("0.0.0.0:{}", s.port));
+                b.str_field("addr", ("0.0.0.0:", s.port));
             });
         }
         Started => {
             write_line(out, &c.env, "application ready", |b| {
-                b.field(
-                    "startup_seconds",
-                    format_args!("{:.3}", rng.range_f64(1.0, 30.0)),
-                );
+                b.field("startup_seconds", Fixed(rng.range_f64(1.0, 30.0), 3));
             });
         }
         ShutdownSignal => {
@@ -700,10 +725,10 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
         }
         Failure(f) => {
             let (class, text): (&str, &str) = failure_text(f, s.language);
-            write_line(out, &c.env, format_args!("{class}: {text}"), |b| {
+            write_line(out, &c.env, (class, ": ", text), |b| {
                 b.str_field("exception", class)
                     .field("status", status)
-                    .field("duration_ms", format_args!("{dur_ms:.1}"));
+                    .field("duration_ms", Fixed(dur_ms, 1));
             });
         }
         Symptom(l) => {
@@ -716,10 +741,7 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                     |b| {
                         b.field("heap_used_mb", limit_mb * (85 + rng.below(14)) / 100)
                             .field("heap_max_mb", limit_mb)
-                            .field(
-                                "gc_time_ratio",
-                                format_args!("{:.2}", rng.range_f64(0.2, 0.6)),
-                            );
+                            .field("gc_time_ratio", Fixed(rng.range_f64(0.2, 0.6), 2));
                     },
                 ),
                 SymptomLine::PoolExhausted => {
@@ -754,11 +776,8 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                     },
                 ),
                 SymptomLine::SlowRequest => write_line(out, &c.env, "slow request", |b| {
-                    b.field(
-                        "duration_ms",
-                        format_args!("{:.0}", rng.range_f64(1500.0, 9000.0)),
-                    )
-                    .field("threshold_ms", 1000);
+                    b.field("duration_ms", Fixed(rng.range_f64(1500.0, 9000.0), 0))
+                        .field("threshold_ms", 1000);
                 }),
             }
         }
