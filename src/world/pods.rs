@@ -156,6 +156,21 @@ pub struct PodPlan {
     pub pods: Vec<Pod>,
     /// `slots[service][slot]`: pod indices in creation order.
     pub slots: Vec<Vec<Vec<usize>>>,
+    /// `serving[service][slot]`: what [`PodPlan::serving_pod`] needs of the pods of
+    /// `slots[service][slot]`, in the same order, stored contiguously.
+    serving: Vec<Vec<Vec<SlotPod>>>,
+}
+
+/// The serving window of a pod, for [`PodPlan::serving_pod`].
+#[derive(Debug, Clone, Copy)]
+struct SlotPod {
+    created: Micros,
+    ready: Micros,
+    /// Deletion time, `Micros::MAX` if never deleted.
+    deleted: Micros,
+    pod: u32,
+    /// The pod has neither restarts nor unready windows: serving in `[ready, deleted)`.
+    simple: bool,
 }
 
 /// Absolute week index (weeks since the Monday 1969-12-29).
@@ -491,25 +506,56 @@ impl PodPlan {
             // A restart while the container is still down merges into the first.
             p.restarts.dedup_by(|b, a| b.at < a.back + 2 * SECOND);
         }
+        let serving = slots
+            .iter()
+            .map(|svc_slots| {
+                svc_slots
+                    .iter()
+                    .map(|slot| {
+                        slot.iter()
+                            .map(|&p| {
+                                let pod = &pods[p];
+                                SlotPod {
+                                    created: pod.created,
+                                    ready: pod.ready,
+                                    deleted: pod.deleted.unwrap_or(Micros::MAX),
+                                    pod: p as u32,
+                                    simple: pod.restarts.is_empty() && pod.unready.is_empty(),
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
         PodPlan {
             rollouts,
             pods,
             slots,
+            serving,
         }
     }
 
     /// A pod of `service` serving at `t`, chosen by `key` (load balancing), if any.
     pub fn serving_pod(&self, service: usize, t: Micros, key: u64) -> Option<usize> {
-        let slots = &self.slots[service];
+        let slots = &self.serving[service];
         let n = slots.len();
         let first = (key % n as u64) as usize;
         for k in 0..n {
             let slot = &slots[(first + k) % n];
             // latest pod created at or before t
-            let i = slot.partition_point(|&p| self.pods[p].created <= t);
-            for &p in slot[..i].iter().rev().take(2) {
-                if self.pods[p].serving_at(t) {
-                    return Some(p);
+            let i = slot.partition_point(|sp| sp.created <= t);
+            for sp in slot[..i].iter().rev().take(2) {
+                // `Pod::serving_at`, without reading the pod when it never restarted
+                // nor went unready (`deleted` is `Micros::MAX` only for a pod never
+                // deleted, and `t < Micros::MAX` for any instant of a plan).
+                let serving = if sp.simple {
+                    t >= sp.ready && t < sp.deleted
+                } else {
+                    self.pods[sp.pod as usize].serving_at(t)
+                };
+                if serving {
+                    return Some(sp.pod as usize);
                 }
             }
         }
