@@ -4,7 +4,9 @@
 use crate::config::Config;
 use crate::error::Error;
 use crate::sink::manifest::PartInfo;
-use crate::sink::{Compression, FileEntry, Formats, JsonLines, Manifest, write_parquet};
+use crate::sink::{
+    Compression, FileEntry, Formats, JsonLines, Manifest, write_parquet, write_parquet_files,
+};
 use crate::sources::{Source, Table, registry};
 use crate::time::{HOUR, Micros, civil, rfc3339_string};
 use crate::world::{TimeRange, World};
@@ -269,20 +271,20 @@ pub fn generate(
     }
     let world = World::plan(opts.config.clone(), opts.seed, opts.scale, opts.range);
     let tables: Vec<Box<dyn Table>> = registry();
+    // Hour-major: the tables of an hour are rendered close together in time, so that the
+    // per-hour derivations they share (`World::shared`) are computed once and evicted
+    // soon after.
     let mut tasks: Vec<(usize, Micros)> = Vec::new();
-    for (ti, table) in tables.iter().enumerate() {
-        if !opts.sources.contains(&table.source()) {
-            continue;
-        }
-        let mut h = opts.range.start;
-        let mut hi = 0;
-        while h < opts.range.end {
-            if opts.part.is_none_or(|p| p.owns(ti, hi)) {
+    let mut h = opts.range.start;
+    let mut hi = 0;
+    while h < opts.range.end {
+        for (ti, table) in tables.iter().enumerate() {
+            if opts.sources.contains(&table.source()) && opts.part.is_none_or(|p| p.owns(ti, hi)) {
                 tasks.push((ti, h));
             }
-            h += HOUR;
-            hi += 1;
         }
+        h += HOUR;
+        hi += 1;
     }
     let total = tasks.len() as u64;
     let done = AtomicU64::new(0);
@@ -311,15 +313,25 @@ pub fn generate(
                     };
                 let mut entries = Vec::with_capacity(3);
                 let rel = partition_path(table.source(), table.name(), hour);
+                // The labels table: the same records, their keys and labels only; the
+                // columns it shares with the partition are encoded once for both files.
+                let (labels, incidents) =
+                    crate::labels::records_batch(&batch, source, table.name())?;
+                let labels_rel = format!("labels/records/{rel}");
+                let path = opts.output_dir.join(&rel);
+                let labels_path = opts.output_dir.join(&labels_rel);
+                let mut files = Vec::with_capacity(2);
                 if opts.formats.parquet {
-                    let bytes = write_parquet(
-                        &opts.output_dir.join(&rel),
-                        &batch,
-                        opts.compression,
-                        row_group_rows,
-                    )?;
-                    entries.push(entry(rel.clone(), source, table.name(), "parquet", bytes));
+                    files.push((path.as_path(), &batch));
                 }
+                files.push((labels_path.as_path(), &labels));
+                let mut bytes =
+                    write_parquet_files(&files, opts.compression, row_group_rows)?.into_iter();
+                if opts.formats.parquet {
+                    let b = bytes.next().unwrap_or(0);
+                    entries.push(entry(rel.clone(), source, table.name(), "parquet", b));
+                }
+                let labels_bytes = bytes.next().unwrap_or(0);
                 if opts.formats.jsonl {
                     let jrel = jsonl_path(table.source(), table.name(), hour);
                     let mut out =
@@ -328,16 +340,6 @@ pub fn generate(
                     let written = out.finish()?;
                     entries.push(entry(jrel, source, table.name(), "jsonl", written.bytes));
                 }
-                // The labels table: the same records, their keys and labels only.
-                let (labels, incidents) =
-                    crate::labels::records_batch(&batch, source, table.name())?;
-                let labels_rel = format!("labels/records/{rel}");
-                let labels_bytes = write_parquet(
-                    &opts.output_dir.join(&labels_rel),
-                    &labels,
-                    opts.compression,
-                    row_group_rows,
-                )?;
                 entries.push(entry(
                     labels_rel,
                     "labels",

@@ -8,7 +8,7 @@ pub mod parquet;
 
 pub use jsonl::JsonLines;
 pub use manifest::{FileEntry, Manifest};
-pub use parquet::{Compression, write_parquet};
+pub use parquet::{Compression, write_parquet, write_parquet_files};
 
 /// Which output formats a run writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
