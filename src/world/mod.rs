@@ -3,11 +3,13 @@
 //! [`World::plan`] builds the small, read-only plan once (topology, pod lifetimes,
 //! traffic per minute, request model); every partition renderer then reads it.
 
+pub mod memo;
 pub mod pods;
 pub mod requests;
 pub mod topology;
 pub mod traffic;
 
+pub use memo::Memo;
 pub use pods::{Pod, PodEnd, PodPlan, RestartReason, Rollout};
 pub use requests::{RequestModel, Visit};
 pub use topology::{LogStyle, NodeInfo, ServiceInfo, Topology};
@@ -44,6 +46,8 @@ pub struct World {
     pub pods: PodPlan,
     pub traffic: Traffic,
     pub requests: RequestModel,
+    /// Values derived from the plan that several tables share (see [`memo`]).
+    pub memo: Memo,
 }
 
 impl World {
@@ -96,6 +100,7 @@ impl World {
             pods,
             traffic,
             requests,
+            memo: Memo::new(),
         }
     }
 

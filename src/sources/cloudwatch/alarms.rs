@@ -31,7 +31,8 @@
 //! started it. The role is the datapoints' (`root_cause` when the alarm watches the
 //! incident's root resource, `symptom` otherwise). Other transitions are normal.
 
-use super::model::{Kind, Model};
+use super::insights::PAGE_DELAY;
+use super::model::{Kind, Model, shared_model};
 use super::series::{CATALOG, DatapointCache, MetricSeries, Resolved, StatSet, make_series};
 use super::{DimensionsBuilder, dimensions_field, write_java_double};
 use crate::config::{Comparison, TreatMissingData};
@@ -46,8 +47,6 @@ use arrow::array::{ArrayRef, Float64Builder, Int32Builder, StringBuilder};
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -92,7 +91,14 @@ pub struct AlarmInstance {
 /// Every alarm of the configuration, one per node for `resource: nodes`. Alarms on a
 /// metric obsgen does not model are left out.
 pub fn alarm_instances(world: &World) -> Vec<AlarmInstance> {
-    alarm_instances_with(world, &Model::build(world))
+    shared_alarm_instances(world).as_ref().clone()
+}
+
+/// The alarms of `world` ([`alarm_instances`]), built once and shared by every table.
+pub(crate) fn shared_alarm_instances(world: &World) -> Arc<Vec<AlarmInstance>> {
+    world.shared_run("cloudwatch/alarm-instances", || {
+        alarm_instances_with(world, &shared_model(world))
+    })
 }
 
 pub(crate) fn alarm_instances_with(world: &World, model: &Model) -> Vec<AlarmInstance> {
@@ -172,21 +178,26 @@ pub(crate) struct Evaluation {
     pub needed: u32,
 }
 
-/// Evaluates one alarm at period ends, memoising its datapoints.
+/// Evaluates one alarm at period ends; its datapoints are those of the series table,
+/// shared per hour with the metrics table, the Grafana panels and the other evaluations.
 pub(crate) struct Evaluator<'c, 'w> {
     cache: &'c DatapointCache<'w>,
     pub inst: &'c AlarmInstance,
+    /// The alarm's series in the series table.
+    si: Option<usize>,
     res: Option<Resolved>,
-    memo: RefCell<HashMap<Micros, Option<StatSet>>>,
 }
 
 impl<'c, 'w> Evaluator<'c, 'w> {
-    pub fn new(cache: &'c DatapointCache<'w>, inst: &'c AlarmInstance) -> Self {
+    /// The evaluator of alarm `ai` of [`DatapointCache::alarm_instances`].
+    pub fn new(cache: &'c DatapointCache<'w>, ai: usize) -> Self {
+        let table = cache.table();
+        let inst = &table.alarms[ai];
         Evaluator {
             cache,
             inst,
+            si: table.alarm_series.get(ai).copied().flatten(),
             res: cache.resolve(&inst.series),
-            memo: RefCell::new(HashMap::new()),
         }
     }
 
@@ -195,15 +206,24 @@ impl<'c, 'w> Evaluator<'c, 'w> {
     }
 
     fn dp(&self, start: Micros) -> Option<StatSet> {
-        if let Some(v) = self.memo.borrow().get(&start) {
-            return *v;
+        match self.si {
+            Some(si) => self.cache.series_stat(si, start),
+            None => self.res.and_then(|r| {
+                self.cache
+                    .stat_set(r, self.inst.series.period_seconds, start)
+            }),
         }
-        let v = self.res.and_then(|r| {
-            self.cache
-                .stat_set(r, self.inst.series.period_seconds, start)
-        });
-        self.memo.borrow_mut().insert(start, v);
-        v
+    }
+
+    /// The incident and role of the datapoint for the period starting at `start`.
+    fn dp_label(&self, start: Micros) -> IncidentLabel {
+        match self.si {
+            Some(si) => self.cache.series_label(si, start),
+            None => self.res.and_then(|r| {
+                self.cache
+                    .period_label(r, self.inst.series.period_seconds, start)
+            }),
+        }
     }
 
     fn breaches(&self, s: &StatSet) -> bool {
@@ -304,7 +324,7 @@ impl<'c, 'w> Evaluator<'c, 'w> {
 
     /// The incident behind most of the breaching datapoints of an evaluation.
     pub fn label_of(&self, e: &Evaluation) -> IncidentLabel {
-        let r = self.res?;
+        self.res?;
         let mut counts: Vec<((u32, AnomalyRole), u32)> = Vec::new();
         for &i in &e.evaluated {
             let (start, s) = &e.range[i];
@@ -312,10 +332,7 @@ impl<'c, 'w> Evaluator<'c, 'w> {
             if !self.breaches(s) {
                 continue;
             }
-            if let Some(l) = self
-                .cache
-                .period_label(r, self.inst.series.period_seconds, *start)
-            {
+            if let Some(l) = self.dp_label(*start) {
                 match counts.iter_mut().find(|c| c.0 == l) {
                     Some(c) => c.1 += 1,
                     None => counts.push((l, 1)),
@@ -382,18 +399,39 @@ pub(crate) struct Entering {
     pub label: IncidentLabel,
 }
 
+/// The transitions of every alarm ([`DatapointCache::alarm_instances`]) around one hour:
+/// those with a timestamp in `[hour - LEAD, hour + 1 h)` and the state of each alarm just
+/// before `hour - LEAD`, where `LEAD` is the insights table's paging delay. Computed once
+/// per hour and shared: the alarms table and the Grafana annotations keep those from the
+/// hour on, the insights table reads them all.
+pub(crate) struct HourTransitions {
+    pub initial: Vec<Entering>,
+    pub changes: Vec<Transition>,
+}
+
+/// The shared [`HourTransitions`] of `hour`.
+pub(crate) fn hour_transitions(cache: &DatapointCache, hour: Micros) -> Arc<HourTransitions> {
+    cache
+        .world()
+        .shared(("cloudwatch/alarm-transitions", hour), || {
+            let (initial, changes) = transitions(cache, hour - PAGE_DELAY, hour + HOUR);
+            HourTransitions { initial, changes }
+        })
+}
+
 /// Every transition with a timestamp in `[from, to)`, sorted by (time, alarm), and the
-/// state of each alarm just before `from`.
+/// state of each alarm just before `from`. A transition is the same whatever `from` is
+/// (its previous state and label come from the evaluations before it).
 pub(crate) fn transitions(
     cache: &DatapointCache,
-    insts: &[AlarmInstance],
     from: Micros,
     to: Micros,
 ) -> (Vec<Entering>, Vec<Transition>) {
+    let insts = cache.alarm_instances();
     let mut out = Vec::new();
     let mut initial = Vec::with_capacity(insts.len());
-    for (ai, inst) in insts.iter().enumerate() {
-        let ev = Evaluator::new(cache, inst);
+    for ai in 0..insts.len() {
+        let ev = Evaluator::new(cache, ai);
         let p = ev.period();
         // The last period end recorded before `from` gives the state entering the range.
         let e0 = from - from.rem_euclid(p) - p;
@@ -450,12 +488,13 @@ pub(super) const PREVIOUS_STATE_HORIZON: Micros = 24 * HOUR;
 /// returned with its time.
 pub(super) fn entered_previous_state(
     cache: &DatapointCache,
-    inst: &AlarmInstance,
+    ai: usize,
     ts: Micros,
     reason: &mut String,
     data: &mut String,
 ) -> (Micros, bool) {
-    let ev = Evaluator::new(cache, inst);
+    let ev = Evaluator::new(cache, ai);
+    let inst = ev.inst;
     let p = ev.period();
     let stat = inst.series.statistic;
     let breaches = |s: &StatSet| inst.comparison.breaches(s.get(stat), inst.threshold);
@@ -507,25 +546,33 @@ pub struct AlarmTransition {
 /// the rows of the alarms table.
 pub fn alarm_transitions(world: &World, from: Micros, to: Micros) -> Vec<AlarmTransition> {
     let cache = DatapointCache::new(world);
-    let insts = alarm_instances_with(world, &cache.model);
-    let (_, ts) = transitions(&cache, &insts, from, to);
-    ts.into_iter()
-        .map(|t| {
-            let a = &insts[t.alarm];
-            AlarmTransition {
-                timestamp: t.ts,
-                alarm_name: a.name.clone(),
-                state: t.eval.state,
-                previous_state: t.previous,
-                service: a.service.clone(),
-                namespace: a.series.namespace,
-                metric: a.series.metric,
-                threshold: a.threshold,
-                incident: t.label.map_or(u32::MAX, |l| l.0),
-                role: t.label.map_or(AnomalyRole::None, |l| l.1),
-            }
-        })
-        .collect()
+    let insts = cache.alarm_instances();
+    let convert = |t: &Transition| {
+        let a = &insts[t.alarm];
+        AlarmTransition {
+            timestamp: t.ts,
+            alarm_name: a.name.clone(),
+            state: t.eval.state,
+            previous_state: t.previous,
+            service: a.service.clone(),
+            namespace: a.series.namespace,
+            metric: a.series.metric,
+            threshold: a.threshold,
+            incident: t.label.map_or(u32::MAX, |l| l.0),
+            role: t.label.map_or(AnomalyRole::None, |l| l.1),
+        }
+    };
+    if from.rem_euclid(HOUR) == 0 && to == from + HOUR {
+        // One hour: the shared transitions of the hour.
+        return hour_transitions(&cache, from)
+            .changes
+            .iter()
+            .filter(|t| t.ts >= from)
+            .map(convert)
+            .collect();
+    }
+    let (_, ts) = transitions(&cache, from, to);
+    ts.iter().map(convert).collect()
 }
 
 /// The `id` of the EventBridge event of a transition of `inst` at `ts`: a UUID (version
@@ -760,8 +807,9 @@ impl Table for Alarms {
 
     fn render(&self, world: &World, hour: Micros) -> Result<RecordBatch, ArrowError> {
         let cache = DatapointCache::new(world);
-        let insts = alarm_instances_with(world, &cache.model);
-        let (_, rows) = transitions(&cache, &insts, hour, hour + HOUR);
+        let insts = cache.alarm_instances();
+        let shared = hour_transitions(&cache, hour);
+        let rows: Vec<&Transition> = shared.changes.iter().filter(|t| t.ts >= hour).collect();
         let n = rows.len();
         let mut common = CommonColumns::new(self.code(), hour, n);
         let mut event_id = StringBuilder::with_capacity(n, n * 36);
@@ -781,7 +829,7 @@ impl Table for Alarms {
         let mut evals = Int32Builder::with_capacity(n);
         let mut to_alarm = Int32Builder::with_capacity(n);
         let mut template = StringBuilder::with_capacity(n, n * 32);
-        for t in &rows {
+        for &t in &rows {
             let inst = &insts[t.alarm];
             let stat = inst.series.statistic;
             let cmp = inst.comparison;

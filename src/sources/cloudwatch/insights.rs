@@ -9,7 +9,7 @@
 //! queried range (the same rates that drive the logs table), records matched from the
 //! query's selectivity.
 
-use super::alarms::{AlarmState, alarm_instances_with, transitions};
+use super::alarms::{AlarmState, hour_transitions};
 use super::model::{Kind as ResKind, Model, write_uuid};
 use super::series::DatapointCache;
 use crate::config::DbEngine;
@@ -151,6 +151,10 @@ const MULTI_QUERIES: &[Query] = &[Query {
     text: "fields @timestamp, @log, @message\n| filter @message like /(?i)(error|exception|timeout)/\n| sort @timestamp desc\n| limit 200",
     selectivity: 0.0015,
 }];
+
+/// Engineers react two minutes after an alarm fires: the queries of a minute follow the
+/// alarm states of two minutes before.
+pub(super) const PAGE_DELAY: Micros = 2 * MINUTE;
 
 const ENGINEERS: [&str; 10] = [
     "maria.gonzalez",
@@ -348,10 +352,10 @@ impl Table for InsightsQueries {
         let cache = DatapointCache::new(world);
         let model = &cache.model;
         let cw = &world.config.generation.sources.cloudwatch;
-        let insts = alarm_instances_with(world, model);
-        // Engineers react two minutes after an alarm fires.
-        const PAGE_DELAY: Micros = 2 * MINUTE;
-        let (initial, changes) = transitions(&cache, &insts, hour - PAGE_DELAY, hour + HOUR);
+        let insts = cache.alarm_instances();
+        // The transitions of [hour - PAGE_DELAY, hour + 1 h), shared with the alarms table.
+        let shared = hour_transitions(&cache, hour);
+        let (initial, changes) = (&shared.initial, &shared.changes);
         let mut state: Vec<AlarmState> = initial.iter().map(|e| e.state).collect();
         let mut episode: Vec<u32> = initial
             .iter()

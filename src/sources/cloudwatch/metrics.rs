@@ -6,7 +6,7 @@
 //!
 //! [`all_series`]: super::all_series
 
-use super::series::{DatapointCache, series_with};
+use super::series::DatapointCache;
 use super::{DimensionsBuilder, dimensions_field};
 use crate::error::Error;
 use crate::labels::{AnomalyRole, Label};
@@ -59,7 +59,8 @@ impl Table for Metrics {
 
     fn render(&self, world: &World, hour: Micros) -> Result<RecordBatch, ArrowError> {
         let cache = DatapointCache::new(world);
-        let series = series_with(world, &cache.model);
+        let table = cache.table().clone();
+        let series = &table.series;
         let services: Vec<&str> = series
             .iter()
             .map(|s| {
@@ -74,12 +75,15 @@ impl Table for Metrics {
         type Row = (Micros, u32, f64, Option<(u32, AnomalyRole)>);
         let mut rows: Vec<Row> = Vec::new();
         for (si, s) in series.iter().enumerate() {
-            let Some(r) = cache.resolve(s) else { continue };
+            if table.resolved[si].is_none() {
+                continue;
+            }
             let p = s.period_seconds as Micros * SECOND;
             let mut t = hour;
             while t < hour + HOUR {
-                if let Some(v) = cache.stat_set(r, s.period_seconds, t) {
-                    let label = cache.period_label(r, s.period_seconds, t);
+                // Shared with the alarms and the Grafana panels.
+                if let Some(v) = cache.series_stat(si, t) {
+                    let label = cache.series_label(si, t);
                     rows.push((t, si as u32, v.get(s.statistic), label));
                 }
                 t += p;

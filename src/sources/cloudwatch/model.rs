@@ -70,7 +70,13 @@ pub(crate) struct Function {
     pub key: u64,
 }
 
-/// The AWS resources with their derived identifiers, built once per render.
+/// The model of `world`, built once and shared by every table.
+pub(crate) fn shared_model(world: &World) -> std::sync::Arc<Model> {
+    world.shared_run("cloudwatch/model", || Model::build(world))
+}
+
+/// The AWS resources with their derived identifiers, built once per world
+/// ([`shared_model`]).
 pub(crate) struct Model {
     pub albs: Vec<Alb>,
     pub rds: Vec<Rds>,

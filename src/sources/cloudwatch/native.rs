@@ -18,7 +18,7 @@
 //!   and log groups of StartQuery as `_startTime`, `_endTime` (epoch seconds) and
 //!   `_logGroupNames`.
 
-use super::alarms::{AlarmInstance, alarm_instances_with, entered_previous_state, write_cw_time};
+use super::alarms::{AlarmInstance, entered_previous_state, write_cw_time};
 use super::series::DatapointCache;
 use crate::error::Error;
 use crate::sink::JsonLines;
@@ -163,14 +163,15 @@ pub(super) fn write_alarms(
     let period = c.i32("period_seconds")?;
     let cluster = &world.config.services.cluster;
     let cache = DatapointCache::new(world);
-    let insts = alarm_instances_with(world, &cache.model);
+    let insts = cache.alarm_instances();
     let (mut prev_reason, mut prev_data) = (String::new(), String::new());
     for i in 0..c.rows() {
         let alarm = name.value(i);
-        let inst: &AlarmInstance = insts
+        let ai = insts
             .iter()
-            .find(|a| a.name == alarm)
+            .position(|a| a.name == alarm)
             .ok_or_else(|| Error::Other(format!("cloudwatch/alarms: no alarm `{alarm}`")))?;
+        let inst: &AlarmInstance = &insts[ai];
         // The transition that entered the previous state: the alarm's earlier row in this
         // hour, or found by evaluating it backwards.
         let earlier = (0..i).rev().find(|&k| name.value(k) == alarm);
@@ -185,8 +186,7 @@ pub(super) fn write_alarms(
             None => {
                 prev_reason.clear();
                 prev_data.clear();
-                entered_previous_state(&cache, inst, ts.value(i), &mut prev_reason, &mut prev_data)
-                    .0
+                entered_previous_state(&cache, ai, ts.value(i), &mut prev_reason, &mut prev_data).0
             }
         };
         let t = ts.value(i);

@@ -21,16 +21,20 @@
 //! datapoint: the incident that visibly changes it, `root_cause` on the incident's root
 //! resource and `symptom` elsewhere (the rules are in `schemas/cloudwatch/metrics.yaml`).
 
-use super::model::{AlbMinute, Invocation, Kind, Model, NodeMinute, ReqMinute, invocations};
+use super::alarms::AlarmInstance;
+use super::model::{
+    AlbMinute, Invocation, Kind, Model, NodeMinute, ReqMinute, invocations, shared_model,
+};
 use crate::config::{Language, Statistic};
 use crate::incidents::RootEntity;
 use crate::labels::{AnomalyRole, Label};
 use crate::rng::{Rng, mix64, str_key, unit};
-use crate::time::{DAY, MINUTE, Micros, SECOND};
+use crate::time::{DAY, HOUR, MINUTE, Micros, SECOND};
 use crate::world::{Visit, World};
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
+use std::sync::{Arc, OnceLock};
 
 /// One CloudWatch metric series: a (namespace, metric, dimensions) with its unit, statistic and period.
 #[derive(Debug, Clone, PartialEq)]
@@ -549,7 +553,9 @@ type EffectList = Vec<(u32, Effect)>;
 
 /// Per (resource kind, resource index): the incidents of the plan with a CloudWatch
 /// effect on it.
-fn effect_index(world: &World, model: &Model) -> HashMap<(Kind, usize), EffectList> {
+type EffectIndex = HashMap<(Kind, usize), EffectList>;
+
+fn effect_index(world: &World, model: &Model) -> EffectIndex {
     let mut out: HashMap<(Kind, usize), EffectList> = HashMap::new();
     for inc in &world.incidents.incidents {
         let t = &world.config.incidents.types[inc.type_index];
@@ -595,34 +601,236 @@ pub(crate) struct SqsMinute {
     pub moved_incident: Option<u32>,
 }
 
+/// Values computed lazily, one per slot (a minute of an hour, or a minute and an entity),
+/// shared by the renders of one world through [`World::shared`].
+pub(crate) struct Slots<T> {
+    cells: Box<[OnceLock<T>]>,
+}
+
+impl<T> Slots<T> {
+    fn new(n: usize) -> Self {
+        Slots {
+            cells: (0..n).map(|_| OnceLock::new()).collect(),
+        }
+    }
+}
+
+impl<T: Clone> Slots<T> {
+    /// The value of slot `i`, computed by `f` if no one has (or computed without being
+    /// kept if `i` is out of range).
+    fn get(&self, i: usize, f: impl FnOnce() -> T) -> T {
+        match self.cells.get(i) {
+            Some(c) => c.get_or_init(f).clone(),
+            None => f(),
+        }
+    }
+}
+
+/// The hour holding `t` and the index of its minute in that hour, if `t` is a whole minute.
+fn minute_slot(t: Micros) -> Option<(Micros, usize)> {
+    let hour = t.div_euclid(HOUR) * HOUR;
+    let off = t - hour;
+    (off % MINUTE == 0).then_some((hour, (off / MINUTE) as usize))
+}
+
+/// Minutes per hour: the slots of the per-minute aggregates.
+const MINUTES: usize = (HOUR / MINUTE) as usize;
+
+/// Every series the metrics table writes ([`all_series`]), resolved, with the slots of
+/// their datapoints in an hour's [`HourDatapoints`]; built once per world.
+pub(crate) struct SeriesTable {
+    pub series: Vec<MetricSeries>,
+    /// The first `base_len` series are [`base_series`].
+    pub base_len: usize,
+    pub resolved: Vec<Option<Resolved>>,
+    /// Per series: its first slot in an hour (one slot per period start in the hour).
+    offsets: Vec<usize>,
+    slots: usize,
+    /// The alarms ([`super::alarms::alarm_instances`]), and the index of each one's series.
+    pub alarms: Arc<Vec<AlarmInstance>>,
+    pub alarm_series: Vec<Option<usize>>,
+}
+
+/// Period starts of a period of `p` in one hour (at most).
+fn starts_per_hour(p: Micros) -> usize {
+    if p <= 0 {
+        0
+    } else {
+        ((HOUR + p - 1) / p) as usize
+    }
+}
+
+impl SeriesTable {
+    fn build(world: &World, model: &Model) -> SeriesTable {
+        let alarms = super::alarms::shared_alarm_instances(world);
+        let mut series = base_series(world, model);
+        let base_len = series.len();
+        for a in alarms.iter() {
+            if !series.contains(&a.series) {
+                series.push(a.series.clone());
+            }
+        }
+        let alarm_series = alarms
+            .iter()
+            .map(|a| series.iter().position(|s| *s == a.series))
+            .collect();
+        let resolved: Vec<Option<Resolved>> =
+            series.iter().map(|s| resolve_in(world, model, s)).collect();
+        let mut offsets = Vec::with_capacity(series.len());
+        let mut slots = 0;
+        for (s, r) in series.iter().zip(&resolved) {
+            offsets.push(slots);
+            if r.is_some() {
+                slots += starts_per_hour(s.period_seconds as Micros * SECOND);
+            }
+        }
+        SeriesTable {
+            series,
+            base_len,
+            resolved,
+            offsets,
+            slots,
+            alarms,
+            alarm_series,
+        }
+    }
+}
+
+/// The datapoints of every series of the [`SeriesTable`] in one hour, and their labels,
+/// each computed when first asked for.
+pub(crate) struct HourDatapoints {
+    values: Slots<Option<StatSet>>,
+    labels: Slots<Option<(u32, AnomalyRole)>>,
+}
+
+/// The shared per-hour values a cache has used, by hour (kept alive while it lives).
+type Hours<T> = RefCell<HashMap<Micros, Arc<T>>>;
+
 /// Datapoints with per-minute aggregates cached: build one per partition render (or per
-/// batch of queries); results are exactly those of [`datapoint`].
+/// batch of queries); results are exactly those of [`datapoint`]. The world-wide parts
+/// (the resource model, the incident effects, the series) and the per-hour aggregates
+/// (requests, nodes, queues, datapoints) are shared with every other render of the
+/// world through [`World::shared`]; this cache keeps the hours it used alive.
 pub struct DatapointCache<'w> {
     world: &'w World,
-    pub(crate) model: Model,
-    effects: HashMap<(Kind, usize), EffectList>,
-    req: RefCell<HashMap<Micros, Rc<ReqMinute>>>,
-    nodes: RefCell<HashMap<Micros, Rc<Vec<NodeMinute>>>>,
+    pub(crate) model: Arc<Model>,
+    effects: Arc<EffectIndex>,
+    table: OnceCell<Arc<SeriesTable>>,
+    req: Hours<Slots<Arc<ReqMinute>>>,
+    nodes: Hours<Slots<Arc<Vec<NodeMinute>>>>,
     lambdas: RefCell<HashMap<(usize, Micros), InvocationList>>,
-    sqs: RefCell<HashMap<(usize, Micros), Rc<SqsMinute>>>,
+    sqs: Hours<Slots<Arc<SqsMinute>>>,
+    datapoints: Hours<HourDatapoints>,
     containers: RefCell<HashMap<usize, Rc<crate::sources::kubernetes::ContainerModel>>>,
     scratch: RefCell<Vec<Visit>>,
 }
 
 impl<'w> DatapointCache<'w> {
     pub fn new(world: &'w World) -> Self {
-        let model = Model::build(world);
+        let model = shared_model(world);
+        let effects = world.shared_run("cloudwatch/effect-index", || effect_index(world, &model));
         DatapointCache {
             world,
-            effects: effect_index(world, &model),
+            effects,
             model,
+            table: OnceCell::new(),
             req: RefCell::new(HashMap::new()),
             nodes: RefCell::new(HashMap::new()),
             lambdas: RefCell::new(HashMap::new()),
             sqs: RefCell::new(HashMap::new()),
+            datapoints: RefCell::new(HashMap::new()),
             containers: RefCell::new(HashMap::new()),
             scratch: RefCell::new(Vec::new()),
         }
+    }
+
+    /// The series, resolved (shared, built once per world).
+    pub(crate) fn table(&self) -> &Arc<SeriesTable> {
+        self.table.get_or_init(|| {
+            let (world, model) = (self.world, &self.model);
+            world.shared_run("cloudwatch/series-table", || {
+                SeriesTable::build(world, model)
+            })
+        })
+    }
+
+    /// The alarms (shared, built once per world).
+    pub(crate) fn alarm_instances(&self) -> &Arc<Vec<AlarmInstance>> {
+        &self.table().alarms
+    }
+
+    /// The slots of `hour` of a per-hour shared value, kept by this cache once used.
+    fn hour_slots<T: Send + Sync + 'static>(
+        &self,
+        local: &Hours<T>,
+        name: &'static str,
+        hour: Micros,
+        make: impl FnOnce() -> T,
+    ) -> Arc<T> {
+        if let Some(s) = local.borrow().get(&hour) {
+            return s.clone();
+        }
+        let s = self.world.shared((name, hour), make);
+        local.borrow_mut().insert(hour, s.clone());
+        s
+    }
+
+    /// Whether a period of `period_s` starting at `start` can have a datapoint of a
+    /// metric of `kind` (at least its resolution, a multiple of it, aligned).
+    fn aligned(&self, kind: Kind, period_s: u32, start: Micros) -> bool {
+        let native = self.resolution(kind);
+        let period = period_s as Micros * SECOND;
+        period_s >= native && period_s.is_multiple_of(native) && start.rem_euclid(period) == 0
+    }
+
+    /// Series `si` of the table resolved, and its period in seconds.
+    fn datapoint_slot(&self, si: usize) -> Option<(Resolved, u32)> {
+        let t = self.table();
+        let r = (*t.resolved.get(si)?)?;
+        Some((r, t.series[si].period_seconds))
+    }
+
+    fn hour_datapoints(&self, hour: Micros) -> Arc<HourDatapoints> {
+        let n = self.table().slots;
+        self.hour_slots(&self.datapoints, "cloudwatch/datapoints", hour, || {
+            HourDatapoints {
+                values: Slots::new(n),
+                labels: Slots::new(n),
+            }
+        })
+    }
+
+    fn slot_index(&self, si: usize, period_s: u32, start: Micros) -> (Micros, usize) {
+        let hour = start.div_euclid(HOUR) * HOUR;
+        let p = period_s as Micros * SECOND;
+        let i = self.table().offsets[si] + ((start - hour) / p) as usize;
+        (hour, i)
+    }
+
+    /// The aggregated samples of series `si` of [`Self::table`] for the period starting
+    /// at `start`: [`Self::stat_set`] of the series, shared.
+    pub(crate) fn series_stat(&self, si: usize, start: Micros) -> Option<StatSet> {
+        let (r, period_s) = self.datapoint_slot(si)?;
+        if !self.aligned(r.kind, period_s, start) {
+            return None;
+        }
+        let (hour, i) = self.slot_index(si, period_s, start);
+        self.hour_datapoints(hour)
+            .values
+            .get(i, || self.stat_set(r, period_s, start))
+    }
+
+    /// The incident and role of the datapoint of series `si` for the period starting at
+    /// `start`: [`Self::period_label`] of the series, shared.
+    pub(crate) fn series_label(&self, si: usize, start: Micros) -> Option<(u32, AnomalyRole)> {
+        let (r, period_s) = self.datapoint_slot(si)?;
+        if !self.aligned(r.kind, period_s, start) {
+            return self.period_label(r, period_s, start);
+        }
+        let (hour, i) = self.slot_index(si, period_s, start);
+        self.hour_datapoints(hour)
+            .labels
+            .get(i, || self.period_label(r, period_s, start))
     }
 
     pub fn world(&self) -> &'w World {
@@ -917,31 +1125,7 @@ impl<'w> DatapointCache<'w> {
     }
 
     pub(crate) fn resolve(&self, s: &MetricSeries) -> Option<Resolved> {
-        let kind = Kind::of_namespace(s.namespace)?;
-        let r = self.model.find(self.world, kind, &s.resource)?;
-        let op = s
-            .dimensions
-            .iter()
-            .find(|(n, _)| *n == "Operation")
-            .map(|(_, v)| v.as_str());
-        let d = CATALOG.iter().find(|d| {
-            d.kind == kind && d.name == s.metric && (op.is_none() || d.operation == op)
-        })?;
-        let sub = if kind == Kind::Alb {
-            s.dimensions
-                .iter()
-                .find(|(n, _)| *n == "TargetGroup")
-                .and_then(|(_, v)| self.model.albs[r].tg_dims.iter().position(|t| t == v))
-                .unwrap_or(0)
-        } else {
-            0
-        };
-        Some(Resolved {
-            m: d.m,
-            kind,
-            r,
-            sub,
-        })
+        resolve_in(self.world, &self.model, s)
     }
 
     /// Native resolution of a metric, in seconds.
@@ -963,11 +1147,10 @@ impl<'w> DatapointCache<'w> {
 
     /// The aggregated samples of a period, or `None` when CloudWatch has no datapoint.
     pub(crate) fn stat_set(&self, r: Resolved, period_s: u32, start: Micros) -> Option<StatSet> {
-        let native = self.resolution(r.kind);
-        let period = period_s as Micros * SECOND;
-        if period_s < native || !period_s.is_multiple_of(native) || start.rem_euclid(period) != 0 {
+        if !self.aligned(r.kind, period_s, start) {
             return None;
         }
+        let period = period_s as Micros * SECOND;
         let mut acc: Option<StatSet> = None;
         let mut t = start;
         while t < start + period {
@@ -982,42 +1165,59 @@ impl<'w> DatapointCache<'w> {
         acc
     }
 
-    /// Records the aggregates of a minute the caller expanded itself.
+    /// Records the aggregates of a minute the caller expanded itself (the same value
+    /// [`Self::req`] would compute).
     pub(crate) fn prime(&self, minute: Micros, agg: ReqMinute) {
-        self.req
-            .borrow_mut()
-            .entry(minute)
-            .or_insert_with(|| Rc::new(agg));
+        if let Some((hour, i)) = minute_slot(minute) {
+            let slots = self.req_hour(hour);
+            if let Some(c) = slots.cells.get(i) {
+                let _ = c.set(Arc::new(agg));
+            }
+        }
     }
 
-    fn req(&self, minute: Micros) -> Rc<ReqMinute> {
-        if let Some(x) = self.req.borrow().get(&minute) {
-            return x.clone();
-        }
-        let mut scratch = self.scratch.borrow_mut();
-        scratch.clear();
-        self.world.expand_minute(minute, &mut scratch);
-        let agg = Rc::new(ReqMinute::from_visits(
-            self.world,
-            &self.model,
-            minute,
-            &scratch,
-        ));
-        self.req.borrow_mut().insert(minute, agg.clone());
-        agg
+    fn req_hour(&self, hour: Micros) -> Arc<Slots<Arc<ReqMinute>>> {
+        self.hour_slots(&self.req, "cloudwatch/req-minutes", hour, || {
+            Slots::new(MINUTES)
+        })
     }
 
-    fn nodes(&self, minute: Micros) -> Rc<Vec<NodeMinute>> {
-        if let Some(x) = self.nodes.borrow().get(&minute) {
-            return x.clone();
+    /// The aggregates of the requests of `minute` (shared per hour).
+    fn req(&self, minute: Micros) -> Arc<ReqMinute> {
+        let compute = || {
+            let mut scratch = self.scratch.borrow_mut();
+            scratch.clear();
+            self.world.expand_minute(minute, &mut scratch);
+            Arc::new(ReqMinute::from_visits(
+                self.world,
+                &self.model,
+                minute,
+                &scratch,
+            ))
+        };
+        match minute_slot(minute) {
+            Some((hour, i)) => self.req_hour(hour).get(i, compute),
+            None => compute(),
         }
-        let v = Rc::new(super::model::node_minutes(
-            self.world,
-            &self.containers,
-            minute,
-        ));
-        self.nodes.borrow_mut().insert(minute, v.clone());
-        v
+    }
+
+    /// The nodes over `minute` (shared per hour).
+    fn nodes(&self, minute: Micros) -> Arc<Vec<NodeMinute>> {
+        let compute = || {
+            Arc::new(super::model::node_minutes(
+                self.world,
+                &self.containers,
+                minute,
+            ))
+        };
+        match minute_slot(minute) {
+            Some((hour, i)) => self
+                .hour_slots(&self.nodes, "cloudwatch/node-minutes", hour, || {
+                    Slots::new(MINUTES)
+                })
+                .get(i, compute),
+            None => compute(),
+        }
     }
 
     pub(crate) fn invocations(&self, f: usize, minute: Micros) -> Rc<Vec<Invocation>> {
@@ -1250,10 +1450,20 @@ impl<'w> DatapointCache<'w> {
     /// minutes back: each minute the consumers first drain the oldest waiting messages
     /// (up to their spare capacity, which lagging consumers lack), then the messages no
     /// pod could take and those lagging consumers left join the queue.
-    pub(crate) fn sqs_state(&self, qi: usize, minute: Micros) -> Rc<SqsMinute> {
-        if let Some(x) = self.sqs.borrow().get(&(qi, minute)) {
-            return x.clone();
+    pub(crate) fn sqs_state(&self, qi: usize, minute: Micros) -> Arc<SqsMinute> {
+        let compute = || Arc::new(self.compute_sqs_state(qi, minute));
+        let queues = self.model.queues.len();
+        match minute_slot(minute).filter(|_| qi < queues) {
+            Some((hour, i)) => self
+                .hour_slots(&self.sqs, "cloudwatch/sqs-minutes", hour, || {
+                    Slots::new(MINUTES * queues)
+                })
+                .get(i * queues + qi, compute),
+            None => compute(),
         }
+    }
+
+    fn compute_sqs_state(&self, qi: usize, minute: Micros) -> SqsMinute {
         // (minute sent, messages, incident or u32::MAX)
         let mut waiting: VecDeque<(Micros, f64, u32)> = VecDeque::new();
         let mut out = SqsMinute::default();
@@ -1302,8 +1512,6 @@ impl<'w> DatapointCache<'w> {
         out.backlog = waiting.iter().map(|e| e.1).sum();
         out.oldest = waiting.front().map(|e| e.0);
         out.waiting_incident = waiting.iter().find(|e| e.2 != u32::MAX).map(|e| e.2);
-        let out = Rc::new(out);
-        self.sqs.borrow_mut().insert((qi, minute), out.clone());
         out
     }
 
@@ -1520,6 +1728,35 @@ impl<'w> DatapointCache<'w> {
     }
 }
 
+/// A series resolved to the model (metric, resource, target group), if it is one we model.
+fn resolve_in(world: &World, model: &Model, s: &MetricSeries) -> Option<Resolved> {
+    let kind = Kind::of_namespace(s.namespace)?;
+    let r = model.find(world, kind, &s.resource)?;
+    let op = s
+        .dimensions
+        .iter()
+        .find(|(n, _)| *n == "Operation")
+        .map(|(_, v)| v.as_str());
+    let d = CATALOG
+        .iter()
+        .find(|d| d.kind == kind && d.name == s.metric && (op.is_none() || d.operation == op))?;
+    let sub = if kind == Kind::Alb {
+        s.dimensions
+            .iter()
+            .find(|(n, _)| *n == "TargetGroup")
+            .and_then(|(_, v)| model.albs[r].tg_dims.iter().position(|t| t == v))
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    Some(Resolved {
+        m: d.m,
+        kind,
+        r,
+        sub,
+    })
+}
+
 /// Connections a pod's pool holds at relative load `l` (1.0 = normal traffic).
 fn pool_size(lang: Language, l: f64) -> f64 {
     match lang {
@@ -1703,18 +1940,7 @@ pub(crate) fn base_series(world: &World, model: &Model) -> Vec<MetricSeries> {
 /// resource (ALBs, RDS instances, queues, DynamoDB tables, Lambda functions, nodes), then
 /// the (statistic, period) variants the configured alarms evaluate, when they differ.
 pub fn all_series(world: &World) -> Vec<MetricSeries> {
-    let model = Model::build(world);
-    series_with(world, &model)
-}
-
-pub(crate) fn series_with(world: &World, model: &Model) -> Vec<MetricSeries> {
-    let mut out = base_series(world, model);
-    for a in super::alarms::alarm_instances_with(world, model) {
-        if !out.contains(&a.series) {
-            out.push(a.series);
-        }
-    }
-    out
+    DatapointCache::new(world).table().series.clone()
 }
 
 /// The datapoint of `series` for the period starting at `period_start` (aligned to its period), or None when

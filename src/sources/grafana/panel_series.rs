@@ -7,7 +7,6 @@ use crate::config::{DashboardDef, Datasource, PanelDef, PromFunction};
 use crate::error::Error;
 use crate::labels::AnomalyRole;
 use crate::sink::JsonLines;
-use crate::sources::cloudwatch::series::base_series;
 use crate::sources::cloudwatch::{DatapointCache, MetricSeries};
 use crate::sources::kubernetes::{
     ContainerSample, container_model, container_sample, scrape_times,
@@ -114,7 +113,8 @@ impl Table for PanelSeries {
         // The series `cloudwatch/metrics` writes at each metric's own statistic and native
         // period; not the alarms' extra (statistic, period) variants, which would plot a
         // second, identically labelled series of the same resource in the panel.
-        let cw_series = base_series(world, &cache.model);
+        let table = cache.table().clone();
+        let cw_series = &table.series[..table.base_len];
         let mut points: Vec<Point> = Vec::new();
         for (pi, (_, panel)) in panels.iter().enumerate() {
             match panel.datasource {
@@ -133,10 +133,14 @@ impl Table for PanelSeries {
                         let stride = period * ((step + period - 1) / period).max(1);
                         let mut t = hour;
                         while t < end {
-                            if let Some(value) = cache.datapoint(s, t) {
-                                // The ground truth of the datapoint's cloudwatch/metrics row.
+                            // The datapoint and the ground truth of its cloudwatch/metrics
+                            // row (the base series are the first of the series table):
+                            // shared with the metrics table.
+                            if let Some(value) =
+                                cache.series_stat(si, t).map(|v| v.get(s.statistic))
+                            {
                                 let (incident, role) = cache
-                                    .datapoint_incident(s, t)
+                                    .series_label(si, t)
                                     .unwrap_or((u32::MAX, AnomalyRole::None));
                                 points.push(Point {
                                     ts: t,
@@ -155,7 +159,7 @@ impl Table for PanelSeries {
             }
         }
         points.sort_by_key(|p| (p.ts, p.panel, p.series));
-        write(self, world, hour, &panels, &cache, &cw_series, &points)
+        write(self, world, hour, &panels, &cache, cw_series, &points)
     }
 
     /// One `/api/ds/query` response per panel refresh (see `native`).
