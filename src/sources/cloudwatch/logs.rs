@@ -35,7 +35,6 @@
 use super::model::Kind as ResKind;
 use super::model::{Invocation, Model, ReqMinute, alb_bytes, invocations};
 use super::series::{DatapointCache, Effect, LABEL_MIN_INTENSITY, autovacuum_runs};
-use super::write_event_id;
 use crate::config::DbEngine;
 use crate::error::Error;
 use crate::labels::{AnomalyRole, Label};
@@ -43,6 +42,7 @@ use crate::rng::{Rng, mix64, str_key, stream};
 use crate::sink::JsonLines;
 use crate::sources::kubernetes::logfmt::write_trace;
 use crate::sources::kubernetes::templates::{USER_AGENTS, route_method, write_path};
+use crate::sources::text::{self, Fixed, Hex, Pad};
 use crate::sources::{CommonColumns, Source, Table, table_schema, timestamp_type};
 use crate::time::{HOUR, MINUTE, Micros, SECOND, civil};
 use crate::world::{Visit, World};
@@ -115,14 +115,51 @@ const CLIENT_OCTETS: [u8; 16] = [
 ];
 
 fn write_client_ip(out: &mut impl Write, k: u64) {
-    let _ = write!(
+    text::text(
         out,
-        "{}.{}.{}.{}",
-        CLIENT_OCTETS[(k % 16) as usize],
-        (k >> 8) % 256,
-        (k >> 16) % 256,
-        1 + (k >> 24) % 254
+        (
+            CLIENT_OCTETS[(k % 16) as usize],
+            '.',
+            (k >> 8) % 256,
+            '.',
+            (k >> 16) % 256,
+            ('.', 1 + (k >> 24) % 254),
+        ),
     );
+}
+
+/// `2026-11-23T08:41:02.123456Z` (`digits` 3 or 6), as `cloudwatch::iso` writes it.
+fn iso(out: &mut impl Write, t: Micros, digits: u32) {
+    text::timestamp(out, t, b'T', '.', if digits == 3 { 3 } else { 6 });
+    let _ = out.write_char('Z');
+    if cfg!(debug_assertions) {
+        let (mut a, mut b) = (String::new(), String::new());
+        super::iso(&mut a, t, digits);
+        text::timestamp(&mut b, t, b'T', '.', if digits == 3 { 3 } else { 6 });
+        b.push('Z');
+        debug_assert_eq!(a, b);
+    }
+}
+
+/// A CloudWatch Logs event id (56 decimal digits), as `cloudwatch::write_event_id`
+/// writes it.
+fn write_event_id(out: &mut impl Write, ts: Micros, key: u64) {
+    let ms = (ts / 1000) as u64;
+    let a = mix64(key ^ 0x6576_656e);
+    let b = mix64(key ^ 0x7469_6473);
+    let id = (
+        '3',
+        Pad(ms.wrapping_mul(7_919) % 10_000_000_000_000_000_000, 19),
+        Pad(a % 1_000_000_000_000_000_000, 18),
+        Pad(b % 1_000_000_000_000_000_000, 18),
+    );
+    text::text(out, id);
+    if cfg!(debug_assertions) {
+        let (mut a, mut b) = (String::new(), String::new());
+        super::write_event_id(&mut a, ts, key);
+        text::text(&mut b, id);
+        debug_assert_eq!(a, b);
+    }
 }
 
 impl Table for Logs {
@@ -633,11 +670,14 @@ fn plan_exhaustion(
 
 /// ALB node address seen by the pods (the `client_ip` of root requests in pod_logs).
 fn alb_private_ip(out: &mut impl Write, root_key: u64) {
-    let _ = write!(
+    text::text(
         out,
-        "10.0.{}.{}",
-        (root_key >> 8) % 96,
-        2 + (root_key >> 16) % 250
+        (
+            "10.0.",
+            (root_key >> 8) % 96,
+            '.',
+            2 + (root_key >> 16) % 250,
+        ),
     );
 }
 
@@ -702,7 +742,7 @@ fn plan_flow(
 
 /// SQL text of a statement against a database of the world.
 fn write_statement(out: &mut impl Write, db: &str, k: u64, pg: bool) {
-    let p = |i: u32| if pg { format!("${i}") } else { "?".to_string() };
+    let p = |i: usize| if pg { ["$0", "$1", "$2", "$3"][i] } else { "?" };
     let _ = match (db.contains("order"), db.contains("user"), k % 3) {
         (true, _, 0) => write!(
             out,
@@ -754,12 +794,8 @@ fn write_statement(out: &mut impl Write, db: &str, k: u64, pg: bool) {
 
 /// `2026-11-23 08:41:02 UTC`
 fn write_pg_time(out: &mut impl Write, t: Micros) {
-    let c = civil(t);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-        c.year, c.month, c.day, c.hour, c.minute, c.second
-    );
+    text::datetime(out, &civil(t), b' ');
+    let _ = out.write_str(" UTC");
 }
 
 /// A pod address of one of the instance's callers at `t` (falls back to a node).
@@ -816,58 +852,96 @@ fn write_rows(
                 trace = Some((v.trace_hi, v.trace_lo));
                 let m = &mut message;
                 m.write_str(if h2 { "h2 " } else { "https " }).ok();
-                super::iso(m, t.time, 6);
-                let _ = write!(m, " {} ", alb.dim);
+                iso(m, t.time, 6);
+                text::text(m, (' ', &alb.dim, ' '));
                 write_client_ip(m, v.root_key);
-                let _ = write!(
+                text::text(
                     m,
-                    ":{} {}:{} {:.3} {:.3} {:.3} {} {} {rx} {tx} \"{} https://{}:443",
-                    1024 + (v.root_key >> 33) % 64_000,
-                    pod.ip,
-                    svc.port,
-                    t.request_processing as f64 / 1e6,
-                    v.duration as f64 / 1e6,
-                    t.response_processing as f64 / 1e6,
-                    v.status,
-                    v.status,
-                    route_method(route),
-                    alb.domain
+                    (
+                        ':',
+                        1024 + (v.root_key >> 33) % 64_000,
+                        ' ',
+                        &pod.ip,
+                        ':',
+                        svc.port,
+                    ),
+                );
+                text::text(
+                    m,
+                    (
+                        (' ', Fixed(t.request_processing as f64 / 1e6, 3)),
+                        (' ', Fixed(v.duration as f64 / 1e6, 3)),
+                        (' ', Fixed(t.response_processing as f64 / 1e6, 3)),
+                        (' ', v.status, ' ', v.status),
+                        (' ', rx, ' ', tx),
+                    ),
+                );
+                text::text(
+                    m,
+                    (" \"", route_method(route), " https://", &alb.domain, ":443"),
                 );
                 write_path(m, route, v.key);
-                let _ = write!(
+                text::text(
                     m,
-                    " HTTP/{}\" \"{}\" {} {} {} \"",
-                    if h2 { "2.0" } else { "1.1" },
-                    USER_AGENTS[(v.root_key % USER_AGENTS.len() as u64) as usize],
-                    if tls13 {
-                        "TLS_AES_128_GCM_SHA256"
-                    } else {
-                        "ECDHE-RSA-AES128-GCM-SHA256"
-                    },
-                    if tls13 { "TLSv1.3" } else { "TLSv1.2" },
-                    alb.tg_arns.get(tg).map_or("-", |s| s.as_str())
+                    (
+                        " HTTP/",
+                        if h2 { "2.0" } else { "1.1" },
+                        "\" \"",
+                        USER_AGENTS[(v.root_key % USER_AGENTS.len() as u64) as usize],
+                        "\" ",
+                    ),
+                );
+                text::text(
+                    m,
+                    (
+                        if tls13 {
+                            "TLS_AES_128_GCM_SHA256"
+                        } else {
+                            "ECDHE-RSA-AES128-GCM-SHA256"
+                        },
+                        ' ',
+                        if tls13 { "TLSv1.3" } else { "TLSv1.2" },
+                        ' ',
+                        alb.tg_arns.get(tg).map_or("-", |s| s.as_str()),
+                        " \"",
+                    ),
                 );
                 write_amzn_trace(m, t.creation, v.trace_hi, v.trace_lo);
-                let _ = write!(
+                text::text(
                     m,
-                    "\" \"{}\" \"arn:aws:acm:{}:{}:certificate/",
-                    alb.domain, cfg.region, cfg.account_id
+                    (
+                        "\" \"",
+                        &alb.domain,
+                        "\" \"arn:aws:acm:",
+                        &cfg.region,
+                        ':',
+                        (&cfg.account_id, ":certificate/"),
+                    ),
                 );
-                super::model::write_uuid(m, alb.key);
-                let _ = write!(m, "\" {} ", 1 + tg);
-                super::iso(m, t.creation, 6);
-                let _ = write!(
+                text::uuid_from_key(m, alb.key);
+                text::text(m, ("\" ", 1 + tg, ' '));
+                iso(m, t.creation, 6);
+                text::text(
                     m,
-                    " \"forward\" \"-\" \"-\" \"{}:{}\" \"{}\" \"-\" \"-\" TID_",
-                    pod.ip, svc.port, v.status
+                    (
+                        " \"forward\" \"-\" \"-\" \"",
+                        &pod.ip,
+                        ':',
+                        svc.port,
+                        "\" \"",
+                        (v.status, "\" \"-\" \"-\" TID_"),
+                    ),
                 );
-                super::hex(m, mix64(v.root_key ^ 0x0074_6964), 16);
-                super::hex(m, mix64(v.root_key ^ 0x0074_6965), 16);
+                text::hex128(
+                    m,
+                    mix64(v.root_key ^ 0x0074_6964),
+                    mix64(v.root_key ^ 0x0074_6965),
+                );
                 message.append_value("");
                 write_amzn_trace(&mut request_id, t.creation, v.trace_hi, v.trace_lo);
                 request_id.append_value("");
                 write_alb_stream(&mut stream_col, cfg, alb, t.time);
-                let _ = write!(group, "/aws/alb/{}", alb.name);
+                text::text(&mut group, ("/aws/alb/", &alb.name));
                 ingest = (t.time - t.time.rem_euclid(5 * MINUTE))
                     + 5 * MINUTE
                     + 20 * SECOND
@@ -883,8 +957,8 @@ fn write_rows(
                 let route = &svc.routes[(r.key % svc.routes.len() as u64) as usize];
                 let m = &mut message;
                 m.write_str("https ").ok();
-                super::iso(m, r.ts + 400, 6);
-                let _ = write!(m, " {} ", alb.dim);
+                iso(m, r.ts + 400, 6);
+                text::text(m, (' ', &alb.dim, ' '));
                 write_client_ip(m, r.key);
                 let _ = write!(
                     m,
@@ -907,18 +981,17 @@ fn write_rows(
                     "\" \"{}\" \"arn:aws:acm:{}:{}:certificate/",
                     alb.domain, cfg.region, cfg.account_id
                 );
-                super::model::write_uuid(m, alb.key);
-                let _ = write!(m, "\" {} ", 1 + tg);
-                super::iso(m, r.ts, 6);
+                text::uuid_from_key(m, alb.key);
+                text::text(m, ("\" ", 1 + tg, ' '));
+                iso(m, r.ts, 6);
                 m.write_str(" \"forward\" \"-\" \"-\" \"-\" \"-\" \"-\" \"-\" TID_")
                     .ok();
-                super::hex(m, mix64(r.key ^ 0x0074_6964), 16);
-                super::hex(m, mix64(r.key ^ 0x0074_6965), 16);
+                text::hex128(m, mix64(r.key ^ 0x0074_6964), mix64(r.key ^ 0x0074_6965));
                 message.append_value("");
                 write_amzn_trace(&mut request_id, r.ts, r.key, mix64(r.key));
                 request_id.append_value("");
                 write_alb_stream(&mut stream_col, cfg, alb, r.ts);
-                let _ = write!(group, "/aws/alb/{}", alb.name);
+                text::text(&mut group, ("/aws/alb/", &alb.name));
                 ingest = (r.ts - r.ts.rem_euclid(5 * MINUTE))
                     + 5 * MINUTE
                     + 20 * SECOND
@@ -944,28 +1017,29 @@ fn write_rows(
                 tmpl = match r.kind {
                     Kind::LambdaStart => {
                         m.write_str("START RequestId: ").ok();
-                        super::model::write_uuid(m, inv.key);
+                        text::uuid_from_key(m, inv.key);
                         m.write_str(" Version: $LATEST").ok();
                         "lambda.start"
                     }
                     Kind::LambdaEnd => {
                         m.write_str("END RequestId: ").ok();
-                        super::model::write_uuid(m, inv.key);
+                        text::uuid_from_key(m, inv.key);
                         "lambda.end"
                     }
                     Kind::LambdaReport => {
                         m.write_str("REPORT RequestId: ").ok();
-                        super::model::write_uuid(m, inv.key);
-                        let _ = write!(
+                        text::uuid_from_key(m, inv.key);
+                        text::text(
                             m,
-                            "\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB\t",
-                            inv.duration_ms,
-                            inv.billed_ms(),
-                            func.memory_mb,
-                            inv.max_memory_mb
+                            (
+                                ("\tDuration: ", Fixed(inv.duration_ms, 2)),
+                                (" ms\tBilled Duration: ", inv.billed_ms()),
+                                (" ms\tMemory Size: ", func.memory_mb),
+                                (" MB\tMax Memory Used: ", inv.max_memory_mb, " MB\t"),
+                            ),
                         );
                         if let Some(init) = inv.init_ms {
-                            let _ = write!(m, "Init Duration: {init:.2} ms\t");
+                            text::text(m, ("Init Duration: ", Fixed(init, 2), " ms\t"));
                             "lambda.report.cold_start"
                         } else {
                             "lambda.report"
@@ -990,9 +1064,9 @@ fn write_rows(
                     }
                 };
                 message.append_value("");
-                super::model::write_uuid(&mut request_id, inv.key);
+                text::uuid_from_key(&mut request_id, inv.key);
                 request_id.append_value("");
-                let _ = write!(group, "/aws/lambda/{}", func.id);
+                text::text(&mut group, ("/aws/lambda/", &func.id));
                 write_lambda_stream(&mut stream_col, func.key, inv);
                 ingest = r.ts + 150_000 + rng.below(1_600_000) as Micros;
             }
@@ -1001,7 +1075,7 @@ fn write_rows(
                 let eni = &model.node_eni[node];
                 let start_s = r.ts / SECOND;
                 let m = &mut message;
-                let _ = write!(m, "2 {} {eni} ", cfg.account_id);
+                text::text(m, ("2 ", &cfg.account_id, ' ', eni, ' '));
                 let v = (r.a != NONE).then(|| &visits[r.a as usize]);
                 service = v.map_or(model.cluster.as_str(), |v| {
                     &world.service(v.service as usize).name
@@ -1016,7 +1090,7 @@ fn write_rows(
                         let sport = 32_768 + rng.below(28_000);
                         if v.is_root() {
                             alb_private_ip(m, v.root_key);
-                            let _ = write!(m, " {dst} {sport} {} 6", svc.port);
+                            text::text(m, (' ', dst, ' ', sport, ' ', (svc.port, " 6")));
                         } else if x < 0.25 && !svc.rds.is_empty() {
                             // The pod's database traffic.
                             let ri = model
@@ -1030,7 +1104,7 @@ fn write_rows(
                             } else {
                                 3306
                             };
-                            let _ = write!(m, "{dst} {} {sport} {port} 6", d.ip);
+                            text::text(m, (dst, ' ', &d.ip, ' ', sport, (' ', port, " 6")));
                         } else if x < 0.4
                             && (!svc.sqs.is_empty()
                                 || !svc.dynamodb.is_empty()
@@ -1047,13 +1121,18 @@ fn write_rows(
                             );
                         } else if x < 0.5 {
                             // DNS lookups to the VPC resolver.
-                            let _ = write!(m, "{dst} 10.0.0.2 {sport} 53 17");
+                            text::text(m, (dst, " 10.0.0.2 ", sport, " 53 17"));
                         } else {
                             let src = &world.pod(visits[v.parent as usize].pod as usize).ip;
-                            let _ = write!(m, "{src} {dst} {sport} {} 6", svc.port);
+                            text::text(m, (src, ' ', dst, ' ', sport, (' ', svc.port, " 6")));
                         }
-                        let _ =
-                            write!(m, " {packets} {bytes} {start_s} {} ACCEPT OK", start_s + 60);
+                        text::text(
+                            m,
+                            (
+                                (' ', packets, ' ', bytes),
+                                (' ', start_s, ' ', start_s + 60, " ACCEPT OK"),
+                            ),
+                        );
                         "vpc.flow.accept"
                     }
                     (Kind::VpcReject, _) => {
@@ -1072,14 +1151,17 @@ fn write_rows(
                         "vpc.flow.reject"
                     }
                     _ => {
-                        let _ = write!(m, "- - - - - - - {start_s} {} - NODATA", start_s + 60);
+                        text::text(
+                            m,
+                            ("- - - - - - - ", start_s, ' ', start_s + 60, " - NODATA"),
+                        );
                         "vpc.flow.nodata"
                     }
                 };
                 message.append_value("");
                 request_id.append_null();
-                let _ = write!(group, "/aws/vpc/flowlogs/{}", model.vpc_id);
-                let _ = write!(stream_col, "{eni}-all");
+                text::text(&mut group, ("/aws/vpc/flowlogs/", &model.vpc_id));
+                text::text(&mut stream_col, (eni, "-all"));
                 ingest = r.ts + MINUTE + 60 * SECOND + rng.below(480_000_000) as Micros;
             }
             _ => {
@@ -1097,8 +1179,8 @@ fn write_rows(
                     (false, Kind::MySlow) => "slowquery",
                     _ => "error",
                 };
-                let _ = write!(group, "/aws/rds/instance/{}/{suffix}", rds.id);
-                let _ = write!(stream_col, "{}", rds.id);
+                text::text(&mut group, ("/aws/rds/instance/", &rds.id, '/', suffix));
+                let _ = stream_col.write_str(&rds.id);
                 ingest = r.ts + 800_000 + rng.below(4_000_000) as Micros;
             }
         }
@@ -1141,9 +1223,9 @@ fn write_rows(
 /// `Root=1-<8 hex epoch seconds>-<24 hex>`: the X-Amzn-Trace-Id the ALB adds; its last 24
 /// hex digits are the last 24 of the request's trace id in the other sources.
 fn write_amzn_trace(out: &mut impl Write, at: Micros, hi: u64, lo: u64) {
-    let _ = write!(out, "Root=1-{:08x}-", (at / SECOND) as u32);
-    super::hex(out, hi, 8);
-    super::hex(out, lo, 16);
+    text::text(out, ("Root=1-", Hex((at / SECOND) as u32 as u64, 8), '-'));
+    text::hex(out, hi, 8);
+    text::hex16(out, lo);
 }
 
 /// `<account>_elasticloadbalancing_<region>_app.<name>.<id>_<YYYYMMDDTHHMMZ>`: the
@@ -1157,10 +1239,27 @@ fn write_alb_stream(
     let end = t - t.rem_euclid(5 * MINUTE) + 5 * MINUTE;
     let c = civil(end);
     let id = alb.dim.rsplit('/').next().unwrap_or("");
-    let _ = write!(
+    text::text(
         out,
-        "{}_elasticloadbalancing_{}_app.{}.{id}_{:04}{:02}{:02}T{:02}{:02}Z",
-        cfg.account_id, cfg.region, alb.name, c.year, c.month, c.day, c.hour, c.minute
+        (
+            &cfg.account_id,
+            "_elasticloadbalancing_",
+            &cfg.region,
+            "_app.",
+            &alb.name,
+            ('.', id, '_'),
+        ),
+    );
+    text::text(
+        out,
+        (
+            Pad(c.year as u64, 4),
+            Pad(c.month as u64, 2),
+            Pad(c.day as u64, 2),
+            'T',
+            Pad(c.hour as u64, 2),
+            (Pad(c.minute as u64, 2), 'Z'),
+        ),
     );
 }
 
@@ -1174,23 +1273,32 @@ fn write_lambda_stream(out: &mut impl Write, fkey: u64, inv: &Invocation) {
     let env = stream(fkey, &[slot, epoch as u64]);
     let born = epoch * life - shift;
     let c = civil(born);
-    let _ = write!(out, "{:04}/{:02}/{:02}/[$LATEST]", c.year, c.month, c.day);
-    super::hex(out, env, 16);
-    super::hex(out, mix64(env), 16);
+    text::text(
+        out,
+        (
+            Pad(c.year as u64, 4),
+            '/',
+            Pad(c.month as u64, 2),
+            '/',
+            Pad(c.day as u64, 2),
+            "/[$LATEST]",
+        ),
+    );
+    text::hex128(out, env, mix64(env));
 }
 
 fn write_lambda_prefix(out: &mut impl Write, python: bool, level: &str, t: Micros, key: u64) {
     if python {
-        let _ = write!(out, "[{level}]\t");
-        super::iso(out, t, 3);
+        text::text(out, ('[', level, "]\t"));
+        iso(out, t, 3);
         out.write_char('\t').ok();
-        super::model::write_uuid(out, key);
+        text::uuid_from_key(out, key);
         out.write_char('\t').ok();
     } else {
-        super::iso(out, t, 3);
+        iso(out, t, 3);
         out.write_char('\t').ok();
-        super::model::write_uuid(out, key);
-        let _ = write!(out, "\t{level}\t");
+        text::uuid_from_key(out, key);
+        text::text(out, ('\t', level, '\t'));
     }
 }
 
@@ -1401,11 +1509,21 @@ fn write_rds(
     // log_line_prefix '%t:%r:%u@%d:[%p]:'
     let client_prefix = |m: &mut StringBuilder| {
         write_pg_time(m, t);
-        let _ = write!(m, ":{ip}({port}):{}@{}:[{pid}]:", rds.user, rds.db_name);
+        text::text(
+            m,
+            (
+                (':', ip, '(', port, "):"),
+                &rds.user,
+                '@',
+                &rds.db_name,
+                ":[",
+                (pid, "]:"),
+            ),
+        );
     };
     let background_prefix = |m: &mut StringBuilder, pid: u64| {
         write_pg_time(m, t);
-        let _ = write!(m, "::@:[{pid}]:");
+        text::text(m, ("::@:[", pid, "]:"));
     };
     match r.kind {
         Kind::PgCheckpointStart => {
@@ -1433,32 +1551,55 @@ fn write_rds(
         }
         Kind::PgConnReceived => {
             write_pg_time(m, t);
-            let _ = write!(
+            text::text(
                 m,
-                ":{ip}({port}):[unknown]@[unknown]:[{pid}]:LOG:  connection received: host={ip} port={port}"
+                (
+                    (':', ip, '(', port, "):[unknown]@[unknown]:["),
+                    (
+                        pid,
+                        "]:LOG:  connection received: host=",
+                        ip,
+                        " port=",
+                        port,
+                    ),
+                ),
             );
             "rds.postgres.connection_received"
         }
         Kind::PgConnAuthorized => {
             client_prefix(m);
-            let _ = write!(
+            text::text(
                 m,
-                "LOG:  connection authorized: user={} database={} SSL enabled (protocol=TLSv1.3, cipher=TLS_AES_256_GCM_SHA384, bits=256)",
-                rds.user, rds.db_name
+                (
+                    "LOG:  connection authorized: user=",
+                    &rds.user,
+                    " database=",
+                    &rds.db_name,
+                    " SSL enabled (protocol=TLSv1.3, cipher=TLS_AES_256_GCM_SHA384, bits=256)",
+                ),
             );
             "rds.postgres.connection_authorized"
         }
         Kind::PgDisconnect => {
             client_prefix(m);
             let secs = 1_790 + rng.below(20);
-            let _ = write!(
+            text::text(
                 m,
-                "LOG:  disconnection: session time: 0:{:02}:{:02}.{:03} user={} database={} host={ip} port={port}",
-                secs / 60,
-                secs % 60,
-                rng.below(1000),
-                rds.user,
-                rds.db_name
+                (
+                    "LOG:  disconnection: session time: 0:",
+                    Pad(secs / 60, 2),
+                    ':',
+                    Pad(secs % 60, 2),
+                    '.',
+                    Pad(rng.below(1000), 3),
+                ),
+            );
+            text::text(
+                m,
+                (
+                    (" user=", &rds.user, " database=", &rds.db_name),
+                    (" host=", ip, " port=", port),
+                ),
             );
             "rds.postgres.disconnection"
         }
@@ -1471,7 +1612,10 @@ fn write_rds(
                 }
                 None => rng.range_f64(1_050.0, 9_000.0),
             };
-            let _ = write!(m, "LOG:  duration: {ms:.3} ms  execute <unnamed>: ");
+            text::text(
+                m,
+                ("LOG:  duration: ", Fixed(ms, 3), " ms  execute <unnamed>: "),
+            );
             write_statement(m, &rds.db_name, k, true);
             "rds.postgres.slow_statement"
         }
