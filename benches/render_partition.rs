@@ -1,12 +1,11 @@
-//! Renders one hour partition of each Kubernetes table from a planned world (no I/O), and
-//! encodes one pod_logs partition as Parquet in memory.
+//! Renders one hour partition of every table from a planned world (no I/O), and
+//! writes one pod_logs partition and its labels twin as Parquet.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use obsgen::config::Config;
 use obsgen::sources::registry;
 use obsgen::time::{HOUR, parse_instant};
 use obsgen::world::{TimeRange, World};
-use parquet::arrow::ArrowWriter;
 use std::hint::black_box;
 
 fn bench(c: &mut Criterion) {
@@ -40,16 +39,22 @@ fn bench(c: &mut Criterion) {
         .expect("pod_logs");
     let batch = pod_logs.render(&world, hour).expect("render");
     group.throughput(Throughput::Elements(batch.num_rows() as u64));
-    group.bench_function("kubernetes/pod_logs/parquet_zstd_encode", |b| {
+    // The partition and its labels twin, as the pipeline writes them (shared columns
+    // encoded once, zstd level 1), into a temporary directory.
+    let (labels, _) =
+        obsgen::labels::records_batch(&batch, "kubernetes", "pod_logs").expect("labels");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, l) = (dir.path().join("a.parquet"), dir.path().join("l.parquet"));
+    group.bench_function("kubernetes/pod_logs/parquet_with_labels", |b| {
         b.iter(|| {
-            let props = parquet::file::properties::WriterProperties::builder()
-                .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
-                .build();
-            let mut w =
-                ArrowWriter::try_new(Vec::with_capacity(8 << 20), batch.schema(), Some(props))
-                    .expect("writer");
-            w.write(&batch).expect("write");
-            black_box(w.into_inner().expect("finish").len())
+            black_box(
+                obsgen::sink::write_parquet_files(
+                    &[(&a, &batch), (&l, &labels)],
+                    obsgen::sink::Compression::Zstd(1),
+                    65536,
+                )
+                .expect("write"),
+            )
         })
     });
     group.finish();
