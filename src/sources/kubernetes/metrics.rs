@@ -155,7 +155,12 @@ pub fn container_sample(
     let noise = Rng::derive(pod.key, &[t as u64]).normal();
     let per = (up * 10.0) as i64;
     // Working set: warm-up after start, traffic-driven part, GC sawtooth, noise.
-    let warm = 1.0 - (-up / 180.0).exp();
+    // Past two hours exp(-up / 180) < 2^-54, so the difference rounds to exactly 1.0.
+    let warm = if up > 7_200.0 {
+        1.0
+    } else {
+        1.0 - (-up / 180.0).exp()
+    };
     let saw_phase =
         ((t as f64 + unit(pod.key) * model.saw_period) % model.saw_period) / model.saw_period;
     let ws = (model.base_mem * (0.35 + 0.65 * warm)
@@ -394,15 +399,19 @@ impl Table for Metrics {
             namespace.append_value(&svc.namespace);
             pod_col.append_value(&pod.name);
             container.append_value(&svc.name);
-            let _ = write!(container_id, "containerd://");
+            let _ = container_id.write_str("containerd://");
             write_container_hex(&mut container_id, x.container_key);
             container_id.append_value("");
             node_col.append_value(&node.name);
-            let _ = write!(
-                image,
-                "{registry}/{}:v{}",
-                svc.name,
-                world.pod_version(p as usize)
+            crate::sources::text::text(
+                &mut image,
+                (
+                    registry,
+                    '/',
+                    &svc.name,
+                    ":v",
+                    world.pod_version(p as usize),
+                ),
             );
             image.append_value("");
             phase.append_value("Running");

@@ -75,14 +75,8 @@ impl<'w> PodIndex<'w> {
 
 /// The 64 hex digits of a container id (containerd), from the container's key.
 pub(super) fn write_container_hex(out: &mut impl std::fmt::Write, cid: u64) {
-    let _ = write!(
-        out,
-        "{:016x}{:016x}{:016x}{:016x}",
-        cid,
-        mix64(cid ^ 1),
-        mix64(cid ^ 2),
-        mix64(cid ^ 3)
-    );
+    crate::sources::text::hex128(out, cid, mix64(cid ^ 1));
+    crate::sources::text::hex128(out, mix64(cid ^ 2), mix64(cid ^ 3));
 }
 
 /// A Go `time.RFC3339Nano` timestamp, as the CRI runtime writes it: nanoseconds with the

@@ -19,6 +19,7 @@ use crate::config::{DbEngine, Language};
 use crate::labels::Label;
 use crate::rng::{Rng, str_key, stream};
 use crate::sources::kubernetes::logfmt::write_trace;
+use crate::sources::text;
 use crate::sources::{CommonColumns, Source, Table, table_schema};
 use crate::time::{HOUR, Micros, SECOND};
 use crate::world::{ServiceInfo, Visit, World};
@@ -356,7 +357,7 @@ fn write_rows(
         transaction.append_value("");
         server_name.append_value(&pod.name);
         let version = world.pod_version(v.pod as usize);
-        let _ = write!(release, "{}@{version}", svc.name);
+        text::text(&mut release, (&svc.name, '@', version));
         release.append_value("");
         env_col.append_value(environment);
         exc_type.append_value(st.exception_type);
@@ -395,7 +396,7 @@ fn write_rows(
         let user = user_of(world, visits, v);
         match user {
             Some(u) => {
-                let _ = write!(user_id, "usr_{u}");
+                text::text(&mut user_id, ("usr_", u));
                 user_id.append_value("");
             }
             None => user_id.append_null(),
@@ -417,7 +418,7 @@ fn write_rows(
         tags.tag("mechanism", st.mechanism);
         tags.tag("os.name", "Linux");
         tags.tag_with("release", |b| {
-            let _ = write!(b, "{}@{version}", svc.name);
+            text::text(b, (&svc.name, '@', version));
         });
         tags.tag("runtime", meta.runtime);
         tags.tag("runtime.name", meta.runtime_name);
@@ -430,7 +431,7 @@ fn write_rows(
         }
         if let Some(u) = user {
             tags.tag_with("user", |b| {
-                let _ = write!(b, "id:usr_{u}");
+                text::text(b, ("id:usr_", u));
             });
         }
         tags.end_row();
@@ -601,19 +602,17 @@ fn write_crumb(
                     b.begin(ts, "default", "grpc", crumb_level(c.status));
                     b.message
                         .append_value(&cs.routes[c.route as usize % cs.routes.len()]);
-                    let _ = write!(
-                        b.data_json,
-                        "{{\"code\":\"{}\"}}",
-                        grpc_span_status(c.status).to_ascii_uppercase()
-                    );
-                    b.data_json.append_value("");
+                    b.data_json.write_str("{\"code\":\"").ok();
+                    for ch in grpc_span_status(c.status).chars() {
+                        b.data_json.write_char(ch.to_ascii_uppercase()).ok();
+                    }
+                    b.data_json.append_value("\"}");
                 }
                 Protocol::Queue => {
                     b.begin(ts, "default", "sqs", crumb_level(c.status));
-                    let _ = write!(
-                        b.message,
-                        "SendMessage {}",
-                        cm.queue.as_deref().unwrap_or(&cs.name)
+                    text::text(
+                        &mut b.message,
+                        ("SendMessage ", cm.queue.as_deref().unwrap_or(&cs.name)),
                     );
                     b.message.append_value("");
                     b.data_json.write_str("{\"queue_url\":\"").ok();
@@ -628,15 +627,14 @@ fn write_crumb(
                     };
                     b.begin(ts, "http", category, crumb_level(c.status));
                     b.message.append_null();
-                    let _ = write!(
-                        b.data_json,
-                        "{{\"method\":\"{}\",\"url\":\"",
-                        call_method(cx, c)
+                    text::text(
+                        &mut b.data_json,
+                        ("{\"method\":\"", call_method(cx, c), "\",\"url\":\""),
                     );
                     write_call_url(&mut b.data_json, cx, c);
-                    let _ = write!(b.data_json, "\",\"status_code\":{}", c.status);
+                    text::text(&mut b.data_json, ("\",\"status_code\":", c.status));
                     if lang == Language::Python {
-                        let _ = write!(b.data_json, ",\"reason\":\"{}\"", reason(c.status));
+                        text::text(&mut b.data_json, (",\"reason\":\"", reason(c.status), '"'));
                     }
                     b.data_json.append_value("}");
                 }
@@ -654,15 +652,24 @@ fn write_crumb(
                 "retrying upstream request"
             });
             if failed {
-                let _ = write!(
-                    b.data_json,
-                    "{{\"upstream\":\"{up}\",\"status\":{}}}",
-                    c.status.max(502)
+                text::text(
+                    &mut b.data_json,
+                    (
+                        "{\"upstream\":\"",
+                        up,
+                        "\",\"status\":",
+                        c.status.max(502),
+                        '}',
+                    ),
                 );
             } else {
-                let _ = write!(
-                    b.data_json,
-                    "{{\"upstream\":\"{up}\",\"attempt\":2,\"max_attempts\":3}}"
+                text::text(
+                    &mut b.data_json,
+                    (
+                        "{\"upstream\":\"",
+                        up,
+                        "\",\"attempt\":2,\"max_attempts\":3}",
+                    ),
                 );
             }
             b.data_json.append_value("");
@@ -697,7 +704,7 @@ fn write_crumb(
                 LocalKind::Publish => {
                     let q = svc.sqs.first().map(String::as_str).unwrap_or("events");
                     b.begin(ts, "default", "sqs", "info");
-                    let _ = write!(b.message, "SendMessage {q}");
+                    text::text(&mut b.message, ("SendMessage ", q));
                     b.message.append_value("");
                     b.data_json.write_str("{\"queue_url\":\"").ok();
                     write_queue_url(&mut b.data_json, cx.world, q);

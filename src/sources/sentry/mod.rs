@@ -18,6 +18,7 @@ pub use transactions::Transactions;
 use crate::config::{DbEngine, Language, ServiceKind};
 use crate::rng::{Rng, mix64, str_key, stream, unit};
 use crate::sources::kubernetes::templates::write_path;
+use crate::sources::text;
 use crate::time::{MINUTE, Micros};
 use crate::world::{ServiceInfo, Visit, World};
 use arrow::array::{
@@ -66,7 +67,7 @@ pub fn children(visits: &[Visit], vi: usize) -> impl Iterator<Item = (usize, &Vi
 pub fn write_event_id(out: &mut impl Write, key: u64) {
     let hi = (mix64(key ^ 0x5e17_e1d0_0000_0001) & 0xffff_ffff_ffff_0fff) | 0x4000;
     let lo = (mix64(key ^ 0x5e17_e1d0_0000_0002) & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
-    let _ = write!(out, "{hi:016x}{lo:016x}");
+    text::hex128(out, hi, lo);
 }
 
 /// Sentry span status of an HTTP status code (the SDKs' `get_span_status_from_http_code`).
@@ -325,7 +326,7 @@ pub fn write_transaction(out: &mut impl Write, meta: &SvcMeta, s: &ServiceInfo, 
         None => {
             let route = &s.routes[r];
             let method = route.split_once(' ').map(|x| x.0).unwrap_or("POST");
-            let _ = write!(out, "{method} ");
+            text::text(out, (method, ' '));
             write_path(out, route, v.key);
         }
     }
@@ -391,7 +392,10 @@ pub fn write_public_ip(out: &mut impl Write, root_key: u64) {
     } else {
         (k >> 8) % 256
     };
-    let _ = write!(out, "{a}.{b}.{}.{}", (k >> 16) % 256, 1 + (k >> 24) % 254);
+    text::text(
+        out,
+        (a, '.', b, '.', (k >> 16) % 256, ('.', 1 + (k >> 24) % 254)),
+    );
 }
 
 /// The span id of the client span (`http.client`, `grpc.client`, `queue.publish`) in which
@@ -508,27 +512,50 @@ pub fn write_sql(
     update: bool,
 ) {
     let t = table;
-    let _ = match (lang, update) {
-        (Language::Python, false) => write!(
+    match (lang, update) {
+        (Language::Python, false) => text::text(
             out,
-            "SELECT {t}.id, {t}.status, {t}.updated_at FROM {t} WHERE {t}.id = %(id_1)s"
+            (
+                ("SELECT ", t, ".id, ", t, ".status, ", t),
+                (".updated_at FROM ", t, " WHERE ", t, ".id = %(id_1)s"),
+            ),
         ),
-        (Language::Python, true) => write!(
+        (Language::Python, true) => text::text(
             out,
-            "UPDATE {t} SET status=%(status)s, updated_at=now() WHERE {t}.id = %(id_1)s"
+            (
+                "UPDATE ",
+                t,
+                " SET status=%(status)s, updated_at=now() WHERE ",
+                t,
+                ".id = %(id_1)s",
+            ),
         ),
-        (Language::Java, false) => write!(
+        (Language::Java, false) => text::text(
             out,
-            "select t1_0.id,t1_0.status,t1_0.updated_at,t1_0.version from {t} t1_0 where t1_0.id=?"
+            (
+                "select t1_0.id,t1_0.status,t1_0.updated_at,t1_0.version from ",
+                t,
+                " t1_0 where t1_0.id=?",
+            ),
         ),
-        (Language::Java, true) => write!(
+        (Language::Java, true) => text::text(
             out,
-            "update {t} set status=?,updated_at=?,version=? where id=? and version=?"
+            (
+                "update ",
+                t,
+                " set status=?,updated_at=?,version=? where id=? and version=?",
+            ),
         ),
-        (Language::Node, false) => write!(out, "select * from \"{t}\" where \"id\" = ? limit ?"),
-        (Language::Node, true) => write!(
+        (Language::Node, false) => {
+            text::text(out, ("select * from \"", t, "\" where \"id\" = ? limit ?"))
+        }
+        (Language::Node, true) => text::text(
             out,
-            "update \"{t}\" set \"status\" = ?, \"updated_at\" = ? where \"id\" = ?"
+            (
+                "update \"",
+                t,
+                "\" set \"status\" = ?, \"updated_at\" = ? where \"id\" = ?",
+            ),
         ),
         (Language::Go, upd) => {
             let (a, b) = match engine {
@@ -536,24 +563,36 @@ pub fn write_sql(
                 DbEngine::Mysql => ("?", "?"),
             };
             if upd {
-                write!(
+                text::text(
                     out,
-                    "UPDATE {t} SET status = {a}, updated_at = now() WHERE id = {b}"
+                    (
+                        "UPDATE ",
+                        t,
+                        " SET status = ",
+                        a,
+                        ", updated_at = now() WHERE id = ",
+                        b,
+                    ),
                 )
             } else {
-                write!(out, "SELECT id, status, updated_at FROM {t} WHERE id = {a}")
+                text::text(
+                    out,
+                    ("SELECT id, status, updated_at FROM ", t, " WHERE id = ", a),
+                )
             }
         }
-    };
+    }
 }
 
 /// The cache key a service reads (the same shape `pod_logs` logs for cache hits).
 pub fn write_cache_key(out: &mut impl Write, svc: &ServiceInfo, key: u64) {
-    let _ = write!(
+    text::text(
         out,
-        "{}:{}",
-        svc.name.split('-').next().unwrap_or("k"),
-        1000 + key % 90_000
+        (
+            svc.name.split('-').next().unwrap_or("k"),
+            ':',
+            1000 + key % 90_000,
+        ),
     );
 }
 
@@ -570,17 +609,23 @@ pub fn all_route_names(world: &World) -> Vec<Vec<frames::RouteNames>> {
 /// `https://sqs.<region>.amazonaws.com/<account>/<queue>`.
 pub fn write_queue_url(out: &mut impl Write, world: &World, queue: &str) {
     let c = &world.config.services.cluster;
-    let _ = write!(
+    text::text(
         out,
-        "https://sqs.{}.amazonaws.com/{}/{queue}",
-        c.region, c.account_id
+        (
+            "https://sqs.",
+            &c.region,
+            ".amazonaws.com/",
+            &c.account_id,
+            '/',
+            queue,
+        ),
     );
 }
 
 /// Hex of 64 bits (span ids).
 #[inline]
 pub fn write_span_id(out: &mut impl Write, id: u64) {
-    let _ = write!(out, "{id:016x}");
+    text::hex16(out, id);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ use crate::config::{DbEngine, Language};
 use crate::incidents::FailureKind;
 use crate::rng::{Rng, mix64, str_key, stream};
 use crate::sources::kubernetes::logfmt::write_trace;
+use crate::sources::text;
 use crate::sources::{CommonColumns, Source, Table, table_schema, timestamp_type};
 use crate::time::{HOUR, Micros};
 use crate::world::{ServiceInfo, Visit, World};
@@ -259,12 +260,12 @@ fn write_rows(
         common.append(t.ts, &svc.name, &world.visit_label(v, t.ts));
         write_trace(&mut trace, v.trace_hi, v.trace_lo);
         trace.append_value("");
-        let _ = write!(release, "{}@{version}", svc.name);
+        text::text(&mut release, (&svc.name, '@', version));
         release.append_value("");
         env_col.append_value(environment);
         match user_of(world, visits, v) {
             Some(u) => {
-                let _ = write!(user_id, "usr_{u}");
+                text::text(&mut user_id, ("usr_", u));
                 user_id.append_value("");
             }
             None => user_id.append_null(),
@@ -470,7 +471,7 @@ fn write_call_spans(
                 end - start,
                 http_span_status(c.status),
                 |b| {
-                    let _ = write!(b, "{} ", http_method(cm, cs, c).unwrap_or("GET"));
+                    text::text(b, (http_method(cm, cs, c).unwrap_or("GET"), ' '));
                     write_request_url(b, cm, cs, c);
                 },
             ),
@@ -552,7 +553,7 @@ fn write_local_spans(
                     "PutItem"
                 };
                 out.push(id, v.span_id, "db", o.start, o.duration, "ok", |b| {
-                    let _ = write!(b, "DynamoDB.{verb} {t}");
+                    text::text(b, ("DynamoDB.", verb, ' ', t));
                 });
             }
             LocalKind::Publish => {
