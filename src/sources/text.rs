@@ -9,11 +9,15 @@ use std::fmt::Write;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Writes ASCII bytes.
+/// Writes ASCII bytes (hex and decimal digits, separators this module fills in).
 #[inline]
 fn put<W: Write + ?Sized>(out: &mut W, b: &[u8]) {
-    // The buffers written here hold ASCII digits and letters only.
-    let _ = out.write_str(std::str::from_utf8(b).unwrap_or_default());
+    debug_assert!(b.is_ascii());
+    if b.is_ascii() {
+        // SAFETY: ASCII bytes are valid UTF-8. (`str::from_utf8` would check the same
+        // thing, but out of line and a few times slower than writing the digits.)
+        let _ = out.write_str(unsafe { std::str::from_utf8_unchecked(b) });
+    }
 }
 
 /// A value that writes itself as text (what [`write!`] would print with `{}`).

@@ -158,7 +158,45 @@ pub struct PodPlan {
     pub slots: Vec<Vec<Vec<usize>>>,
     /// `serving[service][slot]`: what [`PodPlan::serving_pod`] needs of the pods of
     /// `slots[service][slot]`, in the same order, stored contiguously.
-    serving: Vec<Vec<Vec<SlotPod>>>,
+    serving: Vec<Vec<SlotIndex>>,
+}
+
+/// The pods of one replica slot, for [`PodPlan::serving_pod`].
+#[derive(Debug, Clone)]
+struct SlotIndex {
+    pods: Vec<SlotPod>,
+    /// Creation times never decrease along `pods` (they nearly always do not: a slot's
+    /// pods are created in event order, up to 0.4 s of jitter).
+    sorted: bool,
+}
+
+impl SlotIndex {
+    /// Number of pods created at or before `t`: `pods.partition_point(|p| p.created <= t)`.
+    /// When sorted, searched from the end (the queried instants are mostly near the end of
+    /// the plan), galloping back; otherwise the binary search itself, whose answer on an
+    /// unsorted slice is the one the pod choice has always used.
+    #[inline]
+    fn created_up_to(&self, t: Micros) -> usize {
+        let pods = &self.pods;
+        if !self.sorted {
+            return pods.partition_point(|sp| sp.created <= t);
+        }
+        // Invariant: every pod in pods[hi..] was created after t.
+        let mut hi = pods.len();
+        let mut step = 1;
+        loop {
+            if hi == 0 {
+                return 0;
+            }
+            let probe = hi.saturating_sub(step);
+            if pods[probe].created <= t {
+                let lo = probe + 1;
+                return lo + pods[lo..hi].partition_point(|sp| sp.created <= t);
+            }
+            hi = probe;
+            step *= 2;
+        }
+    }
 }
 
 /// The serving window of a pod, for [`PodPlan::serving_pod`].
@@ -512,7 +550,8 @@ impl PodPlan {
                 svc_slots
                     .iter()
                     .map(|slot| {
-                        slot.iter()
+                        let index: Vec<SlotPod> = slot
+                            .iter()
                             .map(|&p| {
                                 let pod = &pods[p];
                                 SlotPod {
@@ -523,7 +562,11 @@ impl PodPlan {
                                     simple: pod.restarts.is_empty() && pod.unready.is_empty(),
                                 }
                             })
-                            .collect()
+                            .collect();
+                        SlotIndex {
+                            sorted: index.windows(2).all(|w| w[0].created <= w[1].created),
+                            pods: index,
+                        }
                     })
                     .collect()
             })
@@ -544,8 +587,8 @@ impl PodPlan {
         for k in 0..n {
             let slot = &slots[(first + k) % n];
             // latest pod created at or before t
-            let i = slot.partition_point(|sp| sp.created <= t);
-            for sp in slot[..i].iter().rev().take(2) {
+            let i = slot.created_up_to(t);
+            for sp in slot.pods[..i].iter().rev().take(2) {
                 // `Pod::serving_at`, without reading the pod when it never restarted
                 // nor went unready (`deleted` is `Micros::MAX` only for a pod never
                 // deleted, and `t < Micros::MAX` for any instant of a plan).
@@ -690,5 +733,68 @@ mod tests {
         };
         assert_eq!(names(&plan), names(&wide));
         assert_eq!(uuid_from(1).len(), 36);
+    }
+
+    #[test]
+    fn serving_pod_index_chooses_the_pods_of_the_plain_search() {
+        let cfg = Config::defaults().expect("defaults");
+        let topo = Topology::build(7, &cfg.services);
+        let start = 1_795_392_000_000_000; // Monday
+        let plan = PodPlan::plan(
+            7,
+            &topo,
+            &cfg.generation.world,
+            &IncidentPlan::default(),
+            start - 9 * DAY,
+            start + DAY,
+        );
+        // The search over the pods themselves, as it was before the index.
+        let plain = |service: usize, t: Micros, key: u64| -> Option<usize> {
+            let slots = &plan.slots[service];
+            let n = slots.len();
+            let first = (key % n as u64) as usize;
+            for k in 0..n {
+                let slot = &slots[(first + k) % n];
+                let i = slot.partition_point(|&p| plan.pods[p].created <= t);
+                for &p in slot[..i].iter().rev().take(2) {
+                    if plan.pods[p].serving_at(t) {
+                        return Some(p);
+                    }
+                }
+            }
+            None
+        };
+        let mut rng = Rng::new(11);
+        for _ in 0..200_000 {
+            let s = rng.index(topo.services.len());
+            let t = start - 10 * DAY + rng.below((11 * DAY) as u64) as Micros;
+            let key = rng.next_u64();
+            assert_eq!(plan.serving_pod(s, t, key), plain(s, t, key), "{s} {t}");
+        }
+        // Instants at and around pod lifecycle edges.
+        for (p, pod) in plan.pods.iter().enumerate() {
+            for t in [pod.created, pod.ready, pod.deleted.unwrap_or(pod.ready)] {
+                for dt in [-1, 0, 1] {
+                    let key = p as u64;
+                    assert_eq!(
+                        plan.serving_pod(pod.service, t + dt, key),
+                        plain(pod.service, t + dt, key)
+                    );
+                }
+            }
+        }
+        // The galloping count equals the binary search on any sorted slot.
+        for svc in &plan.serving {
+            for slot in svc {
+                for sp in &slot.pods {
+                    for t in [sp.created - 1, sp.created, sp.created + 1] {
+                        assert_eq!(
+                            slot.created_up_to(t),
+                            slot.pods.partition_point(|x| x.created <= t)
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@
 use super::World;
 use super::topology::Topology;
 use crate::config::ServiceKind;
-use crate::incidents::FailureKind;
+use crate::incidents::{FailureKind, Incident};
 use crate::labels::AnomalyRole;
 use crate::rng::{Rng, mix64, str_key, stream, unit};
 use crate::time::{MINUTE, Micros};
@@ -158,6 +158,15 @@ impl RequestModel {
     }
 }
 
+/// The incidents overlapping `[from - 10 min, to)`, in plan order: every incident that
+/// can act on a visit starting in `[from, to)`, found once per expanded minute instead of
+/// once per visit.
+struct NearIncidents<'w> {
+    from: Micros,
+    to: Micros,
+    list: Vec<&'w Incident>,
+}
+
 impl World {
     /// Number of root requests entering service `s` in the minute starting at `minute`.
     pub fn root_count(&self, s: usize, minute: Micros) -> u64 {
@@ -180,6 +189,12 @@ impl World {
     /// Appends every visit of the root requests that start in the minute `minute`
     /// (the start of a minute), all entry services, in a fixed order.
     pub fn expand_minute(&self, minute: Micros, out: &mut Vec<Visit>) {
+        let (from, to) = (minute, minute + 2 * MINUTE);
+        let near = NearIncidents {
+            from,
+            to,
+            list: self.incidents.overlapping(from - 10 * MINUTE, to).collect(),
+        };
         for s in 0..self.topology.services.len() {
             if self.requests.roots_per_minute[s] <= 0.0 {
                 continue;
@@ -204,6 +219,7 @@ impl World {
                     trace_lo,
                     root_key,
                     &mut rng,
+                    &near,
                     out,
                 );
             }
@@ -225,6 +241,7 @@ impl World {
         trace_lo: u64,
         root_key: u64,
         rng: &mut Rng,
+        near: &NearIncidents,
         out: &mut Vec<Visit>,
     ) -> Option<(Micros, u16)> {
         let key = rng.next_u64();
@@ -256,16 +273,16 @@ impl World {
         let mut failure: Option<FailureKind> = None;
         let mut incident = u32::MAX;
         let mut role = AnomalyRole::None;
-        for inc in self.incidents.overlapping(start - 10 * MINUTE, start + 1) {
+        let mut act = |inc: &Incident| {
             let Some((r, lag)) = inc.involvement(s) else {
-                continue;
+                return;
             };
             if r == AnomalyRole::Propagated || !inc.hits_pod(&self.pods, pod) {
-                continue;
+                return;
             }
             let i = inc.intensity(start, lag);
             if i <= 0.0 {
-                continue;
+                return;
             }
             let m = 1.0 + (inc.impact.latency_mult - 1.0) * i;
             let fails = failure.is_none()
@@ -278,6 +295,19 @@ impl World {
             }
             if fails {
                 failure = inc.impact.failure;
+            }
+        };
+        // `self.incidents.overlapping(start - 10 * MINUTE, start + 1)`: the same incidents
+        // in the same order, from the minute's list when the visit starts in its window.
+        if start >= near.from && start < near.to {
+            for &inc in &near.list {
+                if inc.start < start + 1 && inc.end > start - 10 * MINUTE {
+                    act(inc);
+                }
+            }
+        } else {
+            for inc in self.incidents.overlapping(start - 10 * MINUTE, start + 1) {
+                act(inc);
             }
         }
         let mut t = start + 200 + rng.below(1_500) as Micros;
@@ -296,6 +326,7 @@ impl World {
                 trace_lo,
                 root_key,
                 rng,
+                near,
                 out,
             ) {
                 Some((dur, st)) => {

@@ -257,13 +257,14 @@ pub fn client_user_agent(lang: Language) -> &'static str {
 
 /// Writes a route's path with its placeholders filled from `key`.
 pub fn write_path(out: &mut impl Write, route: &str, key: u64) {
-    let path = route.split_once(' ').map(|(_, p)| p).unwrap_or(route);
+    // Byte searches: routes are short, and the delimiters are ASCII.
+    let find = |s: &str, c: u8| s.bytes().position(|b| b == c);
+    let path = find(route, b' ').map_or(route, |i| &route[i + 1..]);
     let mut rest = path;
     let mut k = key;
-    while let Some(open) = rest.find('{') {
+    while let Some(open) = find(rest, b'{') {
         let _ = out.write_str(&rest[..open]);
-        let close = rest[open..]
-            .find('}')
+        let close = find(&rest[open..], b'}')
             .map(|c| open + c)
             .unwrap_or(rest.len() - 1);
         let name = &rest[open + 1..close];
