@@ -9,6 +9,25 @@ use std::fmt::Write;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// The two lowercase hex digits of every byte.
+const HEX2: [[u8; 2]; 256] = {
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 0xf]];
+        i += 1;
+    }
+    t
+};
+
+/// `{v:016x}` into 16 bytes.
+#[inline]
+fn hex16_bytes(b: &mut [u8], v: u64) {
+    for (i, pair) in b.chunks_exact_mut(2).take(8).enumerate() {
+        pair.copy_from_slice(&HEX2[(v >> (56 - 8 * i)) as u8 as usize]);
+    }
+}
+
 /// Writes ASCII bytes (hex and decimal digits, separators this module fills in).
 #[inline]
 fn put<W: Write + ?Sized>(out: &mut W, b: &[u8]) {
@@ -163,17 +182,17 @@ pub fn hex<W: Write + ?Sized>(out: &mut W, v: u64, nibbles: usize) {
 /// `{v:016x}`.
 #[inline]
 pub fn hex16<W: Write + ?Sized>(out: &mut W, v: u64) {
-    hex(out, v, 16)
+    let mut b = [0u8; 16];
+    hex16_bytes(&mut b, v);
+    put(out, &b);
 }
 
 /// `{hi:016x}{lo:016x}`.
 #[inline]
 pub fn hex128<W: Write + ?Sized>(out: &mut W, hi: u64, lo: u64) {
     let mut b = [0u8; 32];
-    for i in 0..16 {
-        b[i] = HEX[((hi >> ((15 - i) * 4)) & 0xf) as usize];
-        b[16 + i] = HEX[((lo >> ((15 - i) * 4)) & 0xf) as usize];
-    }
+    hex16_bytes(&mut b[..16], hi);
+    hex16_bytes(&mut b[16..], lo);
     put(out, &b);
 }
 
