@@ -25,8 +25,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Hour-keyed entries kept per (type, name): the hours in flight (a few neighbours with
-/// hour-major scheduling) plus the lookbacks of the alarms (up to six hours).
-pub const HOURS_KEPT: usize = 12;
+/// hour-major scheduling) and the hours just before them that the alarms look back on.
+pub const HOURS_KEPT: usize = 8;
 
 /// A slot: an `OnceLock<Arc<T>>` behind `dyn Any`, keyed by `T`'s `TypeId` so that the
 /// downcast always succeeds.

@@ -636,16 +636,17 @@ fn minute_slot(t: Micros) -> Option<(Micros, usize)> {
 /// Minutes per hour: the slots of the per-minute aggregates.
 const MINUTES: usize = (HOUR / MINUTE) as usize;
 
-/// Every series the metrics table writes ([`all_series`]), resolved, with the slots of
-/// their datapoints in an hour's [`HourDatapoints`]; built once per world.
+/// Every series the metrics table writes ([`all_series`]), resolved; built once per
+/// world. A series' index in it keys its datapoints in [`HourDatapoints`].
 pub(crate) struct SeriesTable {
     pub series: Vec<MetricSeries>,
     /// The first `base_len` series are [`base_series`].
     pub base_len: usize,
     pub resolved: Vec<Option<Resolved>>,
-    /// Per series: its first slot in an hour (one slot per period start in the hour).
-    offsets: Vec<usize>,
-    slots: usize,
+    /// Per series: whether another table reads its datapoints after the metrics table
+    /// (an alarm evaluates it or a CloudWatch panel plots it); only those datapoints are
+    /// kept in [`HourDatapoints`], the others are computed where they are needed.
+    shared: Vec<bool>,
     /// The alarms ([`super::alarms::alarm_instances`]), and the index of each one's series.
     pub alarms: Arc<Vec<AlarmInstance>>,
     pub alarm_series: Vec<Option<usize>>,
@@ -670,26 +671,34 @@ impl SeriesTable {
                 series.push(a.series.clone());
             }
         }
-        let alarm_series = alarms
+        let alarm_series: Vec<Option<usize>> = alarms
             .iter()
             .map(|a| series.iter().position(|s| *s == a.series))
             .collect();
         let resolved: Vec<Option<Resolved>> =
             series.iter().map(|s| resolve_in(world, model, s)).collect();
-        let mut offsets = Vec::with_capacity(series.len());
-        let mut slots = 0;
-        for (s, r) in series.iter().zip(&resolved) {
-            offsets.push(slots);
-            if r.is_some() {
-                slots += starts_per_hour(s.period_seconds as Micros * SECOND);
+        let mut shared = vec![false; series.len()];
+        for &si in alarm_series.iter().flatten() {
+            shared[si] = true;
+        }
+        for panel in world
+            .config
+            .services
+            .dashboards
+            .iter()
+            .flat_map(|d| &d.panels)
+        {
+            if panel.datasource == crate::config::Datasource::Cloudwatch {
+                for (si, s) in series[..base_len].iter().enumerate() {
+                    shared[si] |= panel_reads(panel, s);
+                }
             }
         }
         SeriesTable {
             series,
             base_len,
             resolved,
-            offsets,
-            slots,
+            shared,
             alarms,
             alarm_series,
         }
@@ -697,8 +706,14 @@ impl SeriesTable {
 }
 
 /// The datapoints of every series of the [`SeriesTable`] in one hour, and their labels,
-/// each computed when first asked for.
+/// each computed when first asked for (in small blocks, one per series, allocated when
+/// the series is first asked for).
 pub(crate) struct HourDatapoints {
+    series: Box<[OnceLock<SeriesHour>]>,
+}
+
+/// The datapoints of one series in one hour and their labels, one slot per period start.
+struct SeriesHour {
     values: Slots<Option<StatSet>>,
     labels: Slots<Option<(u32, AnomalyRole)>>,
 }
@@ -783,54 +798,68 @@ impl<'w> DatapointCache<'w> {
         period_s >= native && period_s.is_multiple_of(native) && start.rem_euclid(period) == 0
     }
 
-    /// Series `si` of the table resolved, and its period in seconds.
-    fn datapoint_slot(&self, si: usize) -> Option<(Resolved, u32)> {
+    /// Series `si` of the table resolved, its period in seconds, and whether its
+    /// datapoints are shared.
+    fn datapoint_slot(&self, si: usize) -> Option<(Resolved, u32, bool)> {
         let t = self.table();
         let r = (*t.resolved.get(si)?)?;
-        Some((r, t.series[si].period_seconds))
+        Some((r, t.series[si].period_seconds, t.shared[si]))
     }
 
-    fn hour_datapoints(&self, hour: Micros) -> Arc<HourDatapoints> {
-        let n = self.table().slots;
-        self.hour_slots(&self.datapoints, "cloudwatch/datapoints", hour, || {
+    /// The block of series `si` in `hour` (kept alive by the hour), or `None` for a
+    /// series not in the table.
+    fn series_hour<R>(
+        &self,
+        si: usize,
+        period_s: u32,
+        hour: Micros,
+        read: impl FnOnce(&SeriesHour) -> R,
+    ) -> Option<R> {
+        let n = self.table().series.len();
+        let hd = self.hour_slots(&self.datapoints, "cloudwatch/datapoints", hour, || {
             HourDatapoints {
-                values: Slots::new(n),
-                labels: Slots::new(n),
+                series: (0..n).map(|_| OnceLock::new()).collect(),
             }
-        })
-    }
-
-    fn slot_index(&self, si: usize, period_s: u32, start: Micros) -> (Micros, usize) {
-        let hour = start.div_euclid(HOUR) * HOUR;
-        let p = period_s as Micros * SECOND;
-        let i = self.table().offsets[si] + ((start - hour) / p) as usize;
-        (hour, i)
+        });
+        let block = hd.series.get(si)?.get_or_init(|| {
+            let k = starts_per_hour(period_s as Micros * SECOND);
+            SeriesHour {
+                values: Slots::new(k),
+                labels: Slots::new(k),
+            }
+        });
+        Some(read(block))
     }
 
     /// The aggregated samples of series `si` of [`Self::table`] for the period starting
     /// at `start`: [`Self::stat_set`] of the series, shared.
     pub(crate) fn series_stat(&self, si: usize, start: Micros) -> Option<StatSet> {
-        let (r, period_s) = self.datapoint_slot(si)?;
+        let (r, period_s, shared) = self.datapoint_slot(si)?;
         if !self.aligned(r.kind, period_s, start) {
             return None;
         }
-        let (hour, i) = self.slot_index(si, period_s, start);
-        self.hour_datapoints(hour)
-            .values
-            .get(i, || self.stat_set(r, period_s, start))
+        let compute = || self.stat_set(r, period_s, start);
+        if !shared {
+            return compute();
+        }
+        let hour = start.div_euclid(HOUR) * HOUR;
+        let i = ((start - hour) / (period_s as Micros * SECOND)) as usize;
+        self.series_hour(si, period_s, hour, |b| b.values.get(i, compute))
+            .unwrap_or_else(compute)
     }
 
     /// The incident and role of the datapoint of series `si` for the period starting at
     /// `start`: [`Self::period_label`] of the series, shared.
     pub(crate) fn series_label(&self, si: usize, start: Micros) -> Option<(u32, AnomalyRole)> {
-        let (r, period_s) = self.datapoint_slot(si)?;
-        if !self.aligned(r.kind, period_s, start) {
-            return self.period_label(r, period_s, start);
+        let (r, period_s, shared) = self.datapoint_slot(si)?;
+        let compute = || self.period_label(r, period_s, start);
+        if !shared || !self.aligned(r.kind, period_s, start) {
+            return compute();
         }
-        let (hour, i) = self.slot_index(si, period_s, start);
-        self.hour_datapoints(hour)
-            .labels
-            .get(i, || self.period_label(r, period_s, start))
+        let hour = start.div_euclid(HOUR) * HOUR;
+        let i = ((start - hour) / (period_s as Micros * SECOND)) as usize;
+        self.series_hour(si, period_s, hour, |b| b.labels.get(i, compute))
+            .unwrap_or_else(compute)
     }
 
     pub fn world(&self) -> &'w World {
@@ -1726,6 +1755,14 @@ impl<'w> DatapointCache<'w> {
         }
         Some(StatSet::one(v.clamp(0.0, 100.0)))
     }
+}
+
+/// Whether a CloudWatch dashboard panel plots `s` (its namespace and metric, one of its
+/// resources if it lists any).
+pub(crate) fn panel_reads(panel: &crate::config::PanelDef, s: &MetricSeries) -> bool {
+    panel.cloudwatch_namespace.as_deref() == Some(s.namespace)
+        && panel.metric.value == s.metric
+        && (panel.resources.is_empty() || panel.resources.contains(&s.resource))
 }
 
 /// A series resolved to the model (metric, resource, target group), if it is one we model.

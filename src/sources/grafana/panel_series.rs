@@ -7,6 +7,7 @@ use crate::config::{DashboardDef, Datasource, PanelDef, PromFunction};
 use crate::error::Error;
 use crate::labels::AnomalyRole;
 use crate::sink::JsonLines;
+use crate::sources::cloudwatch::series::panel_reads;
 use crate::sources::cloudwatch::{DatapointCache, MetricSeries};
 use crate::sources::kubernetes::{
     ContainerSample, container_model, container_sample, scrape_times,
@@ -123,7 +124,7 @@ impl Table for PanelSeries {
                 }
                 Datasource::Cloudwatch => {
                     for (si, s) in cw_series.iter().enumerate() {
-                        if !series_matches(panel, s) {
+                        if !panel_reads(panel, s) {
                             continue;
                         }
                         // One datapoint per refresh, at period starts: the stride is the
@@ -172,12 +173,6 @@ impl Table for PanelSeries {
     ) -> Result<(), Error> {
         super::native::write_panel_series(world, batch, out)
     }
-}
-
-fn series_matches(panel: &PanelDef, s: &MetricSeries) -> bool {
-    panel.cloudwatch_namespace.as_deref() == Some(s.namespace)
-        && panel.metric.value == s.metric
-        && (panel.resources.is_empty() || panel.resources.contains(&s.resource))
 }
 
 /// Points of a Prometheus panel: one per pod per step, evaluated over the pod's scrapes.
