@@ -35,6 +35,7 @@
 use super::model::Kind as ResKind;
 use super::model::{Invocation, Model, ReqMinute, alb_bytes, invocations};
 use super::series::{DatapointCache, Effect, LABEL_MIN_INTENSITY, autovacuum_runs};
+use super::{iso, write_event_id};
 use crate::config::DbEngine;
 use crate::error::Error;
 use crate::labels::{AnomalyRole, Label};
@@ -126,40 +127,6 @@ fn write_client_ip(out: &mut impl Write, k: u64) {
             ('.', 1 + (k >> 24) % 254),
         ),
     );
-}
-
-/// `2026-11-23T08:41:02.123456Z` (`digits` 3 or 6), as `cloudwatch::iso` writes it.
-fn iso(out: &mut impl Write, t: Micros, digits: u32) {
-    text::timestamp(out, t, b'T', '.', if digits == 3 { 3 } else { 6 });
-    let _ = out.write_char('Z');
-    if cfg!(debug_assertions) {
-        let (mut a, mut b) = (String::new(), String::new());
-        super::iso(&mut a, t, digits);
-        text::timestamp(&mut b, t, b'T', '.', if digits == 3 { 3 } else { 6 });
-        b.push('Z');
-        debug_assert_eq!(a, b);
-    }
-}
-
-/// A CloudWatch Logs event id (56 decimal digits), as `cloudwatch::write_event_id`
-/// writes it.
-fn write_event_id(out: &mut impl Write, ts: Micros, key: u64) {
-    let ms = (ts / 1000) as u64;
-    let a = mix64(key ^ 0x6576_656e);
-    let b = mix64(key ^ 0x7469_6473);
-    let id = (
-        '3',
-        Pad(ms.wrapping_mul(7_919) % 10_000_000_000_000_000_000, 19),
-        Pad(a % 1_000_000_000_000_000_000, 18),
-        Pad(b % 1_000_000_000_000_000_000, 18),
-    );
-    text::text(out, id);
-    if cfg!(debug_assertions) {
-        let (mut a, mut b) = (String::new(), String::new());
-        super::write_event_id(&mut a, ts, key);
-        text::text(&mut b, id);
-        debug_assert_eq!(a, b);
-    }
 }
 
 impl Table for Logs {

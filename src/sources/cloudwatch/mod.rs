@@ -130,31 +130,25 @@ pub(crate) fn hex(out: &mut impl Write, v: u64, nibbles: usize) {
 
 /// `2026-11-23T08:41:02.123456Z` (`digits` 3 or 6) into any writer.
 pub(crate) fn iso(out: &mut impl Write, t: crate::time::Micros, digits: u32) {
-    let c = crate::time::civil(t);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.",
-        c.year, c.month, c.day, c.hour, c.minute, c.second
-    );
-    let _ = if digits == 3 {
-        write!(out, "{:03}Z", c.micros / 1000)
-    } else {
-        write!(out, "{:06}Z", c.micros)
-    };
+    crate::sources::text::timestamp(out, t, b'T', '.', if digits == 3 { 3 } else { 6 });
+    let _ = out.write_char('Z');
 }
 
 /// Writes a CloudWatch Logs event id: 56 decimal digits.
 pub(crate) fn write_event_id(out: &mut impl Write, ts: crate::time::Micros, key: u64) {
     use crate::rng::mix64;
+    use crate::sources::text::{self, Pad};
     let ms = (ts / 1000) as u64;
     let a = mix64(key ^ 0x6576_656e);
     let b = mix64(key ^ 0x7469_6473);
-    let _ = write!(
+    text::text(
         out,
-        "3{:019}{:018}{:018}",
-        ms.wrapping_mul(7_919) % 10_000_000_000_000_000_000,
-        a % 1_000_000_000_000_000_000,
-        b % 1_000_000_000_000_000_000
+        (
+            '3',
+            Pad(ms.wrapping_mul(7_919) % 10_000_000_000_000_000_000, 19),
+            Pad(a % 1_000_000_000_000_000_000, 18),
+            Pad(b % 1_000_000_000_000_000_000, 18),
+        ),
     );
 }
 
@@ -175,9 +169,31 @@ mod tests {
         assert_eq!(f(0.00015), "1.5E-4");
         assert_eq!(f(25_000_000.0), "2.5E7");
         assert_eq!(f(-3.5), "-3.5");
-        let mut s = String::new();
-        write_event_id(&mut s, 1_795_420_862_123_456, 42);
-        assert_eq!(s.len(), 56, "{s}");
-        assert!(s.bytes().all(|b| b.is_ascii_digit()));
+        use crate::rng::mix64;
+        for (ts, key) in [
+            (1_795_420_862_123_456, 42),
+            (0, 0),
+            (1_795_420_862_999_999, u64::MAX),
+        ] {
+            let mut s = String::new();
+            write_event_id(&mut s, ts, key);
+            assert_eq!(s.len(), 56, "{s}");
+            let ms = (ts / 1000) as u64;
+            let expected = format!(
+                "3{:019}{:018}{:018}",
+                ms.wrapping_mul(7_919) % 10_000_000_000_000_000_000,
+                mix64(key ^ 0x6576_656e) % 1_000_000_000_000_000_000,
+                mix64(key ^ 0x7469_6473) % 1_000_000_000_000_000_000
+            );
+            assert_eq!(s, expected);
+        }
+        for (t, digits, expected) in [
+            (1_795_420_862_123_456, 6, "2026-11-23T08:01:02.123456Z"),
+            (1_795_420_862_123_456, 3, "2026-11-23T08:01:02.123Z"),
+        ] {
+            let mut s = String::new();
+            iso(&mut s, t, digits);
+            assert_eq!(s, expected);
+        }
     }
 }
