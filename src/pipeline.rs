@@ -293,76 +293,97 @@ pub fn generate(
         .num_threads(opts.threads.max(1))
         .build()
         .map_err(|e| Error::Other(format!("cannot start worker threads: {e}")))?;
-    type Rendered = (Source, Vec<FileEntry>, BTreeSet<String>);
-    let rendered: Vec<Rendered> = pool.install(|| {
+    // What a task wrote, kept small and flat: the manifest entries (paths and strings) are
+    // built once all partitions are written, so that a long run does not scatter small
+    // long-lived allocations between the workers' large transient buffers.
+    struct Written {
+        table: usize,
+        hour: Micros,
+        rows: u64,
+        parquet_bytes: u64,
+        jsonl_bytes: u64,
+        labels_bytes: u64,
+        incidents: BTreeSet<String>,
+    }
+    let written: Vec<Written> = pool.install(|| {
         tasks
             .par_iter()
-            .map(|&(ti, hour)| -> Result<Rendered, Error> {
+            .map(|&(ti, hour)| -> Result<Written, Error> {
                 let table = &tables[ti];
                 let batch = table.render(&world, hour)?;
-                let source = table.source().as_str();
-                let entry =
-                    |path: String, source: &str, table: &str, format: &str, bytes: u64| FileEntry {
-                        path,
-                        source: source.to_string(),
-                        table: table.to_string(),
-                        format: format.to_string(),
-                        hour: rfc3339_string(hour),
-                        rows: batch.num_rows() as u64,
-                        bytes,
-                    };
-                let mut entries = Vec::with_capacity(3);
                 let rel = partition_path(table.source(), table.name(), hour);
                 // The labels table: the same records, their keys and labels only; the
                 // columns it shares with the partition are encoded once for both files.
                 let (labels, incidents) =
-                    crate::labels::records_batch(&batch, source, table.name())?;
-                let labels_rel = format!("labels/records/{rel}");
+                    crate::labels::records_batch(&batch, table.source().as_str(), table.name())?;
                 let path = opts.output_dir.join(&rel);
-                let labels_path = opts.output_dir.join(&labels_rel);
+                let labels_path = opts.output_dir.join(format!("labels/records/{rel}"));
                 let mut files = Vec::with_capacity(2);
                 if opts.formats.parquet {
                     files.push((path.as_path(), &batch));
                 }
                 files.push((labels_path.as_path(), &labels));
-                let mut bytes =
-                    write_parquet_files(&files, opts.compression, row_group_rows)?.into_iter();
-                if opts.formats.parquet {
-                    let b = bytes.next().unwrap_or(0);
-                    entries.push(entry(rel.clone(), source, table.name(), "parquet", b));
-                }
-                let labels_bytes = bytes.next().unwrap_or(0);
+                let bytes = write_parquet_files(&files, opts.compression, row_group_rows)?;
+                let mut jsonl_bytes = 0;
                 if opts.formats.jsonl {
                     let jrel = jsonl_path(table.source(), table.name(), hour);
                     let mut out =
                         JsonLines::create(&opts.output_dir.join(&jrel), opts.jsonl_level)?;
                     table.write_native(&world, hour, &batch, &mut out)?;
-                    let written = out.finish()?;
-                    entries.push(entry(jrel, source, table.name(), "jsonl", written.bytes));
+                    jsonl_bytes = out.finish()?.bytes;
                 }
-                entries.push(entry(
-                    labels_rel,
-                    "labels",
-                    "records",
-                    "parquet",
-                    labels_bytes,
-                ));
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                Ok((table.source(), entries, incidents))
+                Ok(Written {
+                    table: ti,
+                    hour,
+                    rows: batch.num_rows() as u64,
+                    parquet_bytes: if opts.formats.parquet { bytes[0] } else { 0 },
+                    jsonl_bytes,
+                    labels_bytes: bytes[bytes.len() - 1],
+                    incidents,
+                })
             })
             .collect::<Result<Vec<_>, Error>>()
     })?;
-    // Which sources show each incident.
+    // The manifest entries, and which sources show each incident.
     let mut signal: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut files: Vec<FileEntry> = Vec::new();
-    for (source, entries, incidents) in rendered {
-        for id in incidents {
-            signal
-                .entry(id)
-                .or_default()
-                .insert(source.as_str().to_string());
+    let mut files: Vec<FileEntry> = Vec::with_capacity(written.len() * 3);
+    for w in written {
+        let table = &tables[w.table];
+        let source = table.source().as_str();
+        for id in w.incidents {
+            signal.entry(id).or_default().insert(source.to_string());
         }
-        files.extend(entries);
+        let entry = |path: String, source: &str, table: &str, format: &str, bytes: u64| FileEntry {
+            path,
+            source: source.to_string(),
+            table: table.to_string(),
+            format: format.to_string(),
+            hour: rfc3339_string(w.hour),
+            rows: w.rows,
+            bytes,
+        };
+        let rel = partition_path(table.source(), table.name(), w.hour);
+        if opts.formats.parquet {
+            files.push(entry(
+                rel.clone(),
+                source,
+                table.name(),
+                "parquet",
+                w.parquet_bytes,
+            ));
+        }
+        if opts.formats.jsonl {
+            let jrel = jsonl_path(table.source(), table.name(), w.hour);
+            files.push(entry(jrel, source, table.name(), "jsonl", w.jsonl_bytes));
+        }
+        files.push(entry(
+            format!("labels/records/{rel}"),
+            "labels",
+            "records",
+            "parquet",
+            w.labels_bytes,
+        ));
     }
     let manifest = match opts.part {
         Some(part) => {

@@ -444,7 +444,7 @@ fn write_file(
         let file = File::create(&tmp).map_err(|e| crate::Error::io(&tmp, e))?;
         let options = ArrowWriterOptions::new().with_properties(props.clone());
         let (mut writer, _) = ArrowWriter::try_new_with_options(
-            BufWriter::with_capacity(1 << 20, file),
+            BufWriter::with_capacity(64 << 10, file),
             schema,
             options,
         )?
