@@ -601,18 +601,8 @@ fn write_reason_time(out: &mut impl Write, t: Micros) {
 
 /// `2026-11-23T08:41:03.532+0000`
 pub(crate) fn write_cw_time(out: &mut impl Write, t: Micros) {
-    let c = civil(t);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+0000",
-        c.year,
-        c.month,
-        c.day,
-        c.hour,
-        c.minute,
-        c.second,
-        c.micros / 1000
-    );
+    crate::sources::text::timestamp(out, t, b'T', '.', 3);
+    let _ = out.write_str("+0000");
 }
 
 fn plural(n: u32, one: &'static str, many: &'static str) -> &'static str {
