@@ -23,7 +23,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use native::*;
 use serde_json::Value;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -71,18 +71,6 @@ fn label_pairs(batch: &RecordBatch, name: &str) -> Vec<Vec<(String, String)>> {
                 .collect()
         })
         .collect()
-}
-
-fn keys(v: &Value) -> BTreeSet<&str> {
-    v.as_object()
-        .unwrap_or_else(|| panic!("not an object: {v}"))
-        .keys()
-        .map(String::as_str)
-        .collect()
-}
-
-fn set<'a>(k: &[&'a str]) -> BTreeSet<&'a str> {
-    k.iter().copied().collect()
 }
 
 /// The frames of a panel refresh line (asserting the envelope).

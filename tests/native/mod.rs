@@ -252,3 +252,17 @@ pub fn assert_all_valid<'a>(
     );
     n
 }
+
+/// The keys of a JSON object (panics on anything else).
+pub fn keys(v: &Value) -> std::collections::BTreeSet<&str> {
+    v.as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+/// A set of keys, to compare with [`keys`].
+pub fn set<'a>(k: &[&'a str]) -> std::collections::BTreeSet<&'a str> {
+    k.iter().copied().collect()
+}

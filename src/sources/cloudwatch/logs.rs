@@ -1659,7 +1659,6 @@ fn write_rds(
             "rds.postgres.too_many_clients"
         }
         Kind::MyAborted | Kind::MyAbortedTimeout => {
-            let c = civil(t);
             let id = 10_000 + k % 900_000;
             let (why, tmpl) = if r.kind == Kind::MyAborted {
                 (
@@ -1672,25 +1671,19 @@ fn write_rds(
                     "rds.mysql.aborted_connection_timeout",
                 )
             };
+            iso(m, t, 6);
             let _ = write!(
                 m,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z {id} [Note] [MY-010914] [Server] Aborted connection {id} to db: '{}' user: '{}' host: '{ip}' ({why}).",
-                c.year, c.month, c.day, c.hour, c.minute, c.second, c.micros, rds.db_name, rds.user
+                " {id} [Note] [MY-010914] [Server] Aborted connection {id} to db: '{}' user: '{}' host: '{ip}' ({why}).",
+                rds.db_name, rds.user
             );
             tmpl
         }
         Kind::MyPageCleaner => {
-            let c = civil(t);
+            iso(m, t, 6);
             let _ = write!(
                 m,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z 0 [Note] [MY-011953] [InnoDB] Page cleaner took {}ms to flush {} and evict 0 pages",
-                c.year,
-                c.month,
-                c.day,
-                c.hour,
-                c.minute,
-                c.second,
-                c.micros,
+                " 0 [Note] [MY-011953] [InnoDB] Page cleaner took {}ms to flush {} and evict 0 pages",
                 4_000 + rng.below(3_000),
                 100 + rng.below(900)
             );
@@ -1698,22 +1691,16 @@ fn write_rds(
         }
         _ => {
             // MySQL slow query log entry.
-            let c = civil(t);
             // Above long_query_time (1 s), within the request.
             let secs = match v {
                 Some(v) => 1.0 + (v.duration as f64 / 1e6 - 1.0) * rng.range_f64(0.3, 0.95),
                 None => rng.range_f64(1.05, 12.0),
             };
+            let _ = m.write_str("# Time: ");
+            iso(m, t, 6);
             let _ = write!(
                 m,
-                "# Time: {:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z\n# User@Host: {}[{}] @  [{ip}]  Id: {}\n# Query_time: {secs:.6}  Lock_time: 0.{:06} Rows_sent: {}  Rows_examined: {}\nSET timestamp={};\n",
-                c.year,
-                c.month,
-                c.day,
-                c.hour,
-                c.minute,
-                c.second,
-                c.micros,
+                "\n# User@Host: {}[{}] @  [{ip}]  Id: {}\n# Query_time: {secs:.6}  Lock_time: 0.{:06} Rows_sent: {}  Rows_examined: {}\nSET timestamp={};\n",
                 rds.user,
                 rds.user,
                 10_000 + k % 900_000,
