@@ -121,6 +121,11 @@ struct GenerateArgs {
     /// Replace a previous dataset in the output directory.
     #[arg(long)]
     overwrite: bool,
+    /// `off` renders the counterfactual twin: the same world (topology, traffic, requests,
+    /// routine deploys, background noise) with no incident; its rows line up with the
+    /// incident run's by `record_id`. Default: the configuration's `schedule.enabled`.
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    incidents: Option<String>,
     /// Split the run into N parts (for several machines); needs --part.
     #[arg(long, requires = "part")]
     parts: Option<u32>,
@@ -224,7 +229,10 @@ fn parse_start(a: &GenerateArgs, config: &Config) -> Result<i64> {
 }
 
 /// Checks the shared options of `generate` and `scenario`.
-fn options(a: &GenerateArgs, config: Config, range: TimeRange) -> Result<GenerateOptions> {
+fn options(a: &GenerateArgs, mut config: Config, range: TimeRange) -> Result<GenerateOptions> {
+    if let Some(on) = &a.incidents {
+        config.incidents.schedule.enabled = on == "on";
+    }
     let g = &config.generation;
     let sources = match &a.sources {
         None => {

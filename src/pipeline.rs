@@ -74,16 +74,10 @@ pub struct RunReport {
     pub seconds: f64,
 }
 
-/// Names in an output directory that obsgen owns (removed by `--overwrite`).
-const OWNED: [&str; 7] = [
-    "kubernetes",
-    "sentry",
-    "cloudwatch",
-    "grafana",
-    "labels",
-    "correlation",
-    "jsonl",
-];
+/// The incident tables of a complete run, relative to the output directory.
+const INCIDENTS_PATH: &str = "labels/incidents.parquet";
+const EDGES_PATH: &str = "labels/incident_edges.parquet";
+const CORRELATION_PATH: &str = "correlation/incidents.json";
 
 /// `<source>/<table>/date=YYYY-MM-DD/hour=HH/part-00000.parquet`
 pub fn partition_path(source: Source, table: &str, hour: Micros) -> String {
@@ -134,8 +128,12 @@ pub fn validate_range(range: TimeRange) -> Result<(), Error> {
 }
 
 /// Makes sure `dir` can receive a dataset: created if missing; refused if it holds
-/// anything unless `overwrite`, in which case obsgen's own outputs are removed first.
-pub fn prepare_output_dir(dir: &Path, overwrite: bool) -> Result<(), Error> {
+/// anything unless `overwrite`. `--overwrite` removes exactly the files that a previous
+/// obsgen run recorded in its manifests (`manifest.json`, `manifest.part-K-of-N.json`),
+/// then those manifests, then the directories this left empty; nothing else. A non-empty
+/// directory without an obsgen manifest is refused, and so is one where a file this run
+/// will write (`planned`, relative paths) exists but is not a previous run's.
+pub fn prepare_output_dir(dir: &Path, overwrite: bool, planned: &[String]) -> Result<(), Error> {
     if dir.exists() && !dir.is_dir() {
         return Err(Error::Invalid(format!(
             "output path {} exists and is not a directory",
@@ -143,11 +141,8 @@ pub fn prepare_output_dir(dir: &Path, overwrite: bool) -> Result<(), Error> {
         )));
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok())
-        .collect();
-    if entries.is_empty() {
+    let mut entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    if entries.next().is_none() {
         return Ok(());
     }
     if !overwrite {
@@ -156,14 +151,160 @@ pub fn prepare_output_dir(dir: &Path, overwrite: bool) -> Result<(), Error> {
             dir.display()
         )));
     }
-    for e in entries {
-        let name = e.file_name().to_string_lossy().to_string();
-        let path = e.path();
-        if OWNED.contains(&name.as_str()) && path.is_dir() {
-            std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
-        } else if name.starts_with("manifest") && name.ends_with(".json") {
-            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+    let manifests = previous_manifests(dir)?;
+    if manifests.is_empty() {
+        return Err(Error::Invalid(format!(
+            "output directory {} is not empty and holds no obsgen manifest (manifest.json or \
+             manifest.part-K-of-N.json): --overwrite removes only the files a previous obsgen \
+             run recorded in its manifest, so nothing here can be replaced; choose an empty \
+             directory, or empty this one yourself",
+            dir.display()
+        )));
+    }
+    let recorded = recorded_files(&manifests)?;
+    let previous: BTreeSet<PathBuf> = manifests
+        .iter()
+        .filter_map(|(p, _)| p.file_name().map(PathBuf::from))
+        .collect();
+    // Checked before anything is removed: a refusal leaves the directory as it was.
+    let clashing: Vec<String> = planned
+        .iter()
+        .filter(|rel| {
+            recorded_path(rel).is_some_and(|p| !recorded.contains(&p) && !previous.contains(&p))
+                && dir.join(rel).exists()
+        })
+        .cloned()
+        .collect();
+    if !clashing.is_empty() {
+        let mut problems = Vec::new();
+        report_list(
+            &mut problems,
+            "files this run would write exist but are not recorded in the previous manifest",
+            &clashing,
+        );
+        return Err(Error::Invalid(format!(
+            "output directory {}: {}; --overwrite never replaces a file obsgen did not write, move them away",
+            dir.display(),
+            problems.join("")
+        )));
+    }
+    remove_recorded(dir, &recorded, &manifests)
+}
+
+/// Whether `name` is a manifest obsgen writes: `manifest.json` or `manifest.part-K-of-N.json`.
+fn is_manifest_name(name: &str) -> bool {
+    if name == "manifest.json" {
+        return true;
+    }
+    let Some(rest) = name
+        .strip_prefix("manifest.part-")
+        .and_then(|r| r.strip_suffix(".json"))
+    else {
+        return false;
+    };
+    let Some((k, n)) = rest.split_once("-of-") else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(k) && digits(n)
+}
+
+/// The obsgen manifests at the top of `dir` (path and content), sorted by name. A file
+/// with a manifest's name that is not an obsgen manifest is refused: what it lists cannot
+/// be trusted to be ours.
+fn previous_manifests(dir: &Path) -> Result<Vec<(PathBuf, Manifest)>, Error> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let e = e.map_err(|e| Error::io(dir, e))?;
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !is_manifest_name(name) || !e.path().is_file() {
+            continue;
         }
+        let path = e.path();
+        match Manifest::read(&path) {
+            Ok(m) if m.generator == "obsgen" => out.push((path, m)),
+            Ok(_) | Err(_) => {
+                return Err(Error::Invalid(format!(
+                    "{} is not an obsgen manifest: --overwrite cannot tell which files are a \
+                     previous run's, so it removes nothing (move the file away or choose another \
+                     output directory)",
+                    path.display()
+                )));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// A manifest's file path as a path under the output directory: relative, `/`-separated,
+/// made of plain names only (no `..`, no root, no `.`).
+fn recorded_path(rel: &str) -> Option<PathBuf> {
+    if rel.is_empty() || rel.starts_with('/') || rel.contains('\\') {
+        return None;
+    }
+    let mut out = PathBuf::new();
+    for part in rel.split('/') {
+        if part.is_empty() || part == "." || part == ".." || part.contains('\0') {
+            return None;
+        }
+        out.push(part);
+    }
+    Some(out)
+}
+
+/// The files the manifests record, as paths under the output directory. A recorded path
+/// that would leave the directory is refused, so nothing is removed.
+fn recorded_files(manifests: &[(PathBuf, Manifest)]) -> Result<BTreeSet<PathBuf>, Error> {
+    let mut files: BTreeSet<PathBuf> = BTreeSet::new();
+    for (path, m) in manifests {
+        for f in &m.files {
+            let rel = recorded_path(&f.path).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{}: recorded file `{}` is not a plain relative path: --overwrite removes nothing",
+                    path.display(),
+                    f.path
+                ))
+            })?;
+            files.insert(rel);
+        }
+    }
+    Ok(files)
+}
+
+/// Removes the recorded `files` (absent ones are fine: a previous removal may have been
+/// interrupted), then the manifests, then the directories left empty, from the deepest
+/// up, never `dir` itself.
+fn remove_recorded(
+    dir: &Path,
+    files: &BTreeSet<PathBuf>,
+    manifests: &[(PathBuf, Manifest)],
+) -> Result<(), Error> {
+    let mut parents: BTreeSet<PathBuf> = BTreeSet::new();
+    for rel in files {
+        let path = dir.join(rel);
+        match std::fs::symlink_metadata(&path) {
+            Ok(md) if md.is_dir() => continue, // a directory never is a recorded file
+            Ok(_) => std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&path, e)),
+        }
+        let mut p = rel.parent();
+        while let Some(d) = p.filter(|d| !d.as_os_str().is_empty()) {
+            parents.insert(d.to_path_buf());
+            p = d.parent();
+        }
+    }
+    for (path, _) in manifests {
+        std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+    }
+    // Deepest first: a directory is removed only once its subdirectories were tried.
+    let mut parents: Vec<PathBuf> = parents.into_iter().collect();
+    parents.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for rel in parents {
+        // Fails (and is kept) when something else is inside: the user's files.
+        let _ = std::fs::remove_dir(dir.join(rel));
     }
     Ok(())
 }
@@ -212,8 +353,8 @@ fn write_incident_tables(
     let rg = opts.config.generation.output.row_group_rows;
     let start = rfc3339_string(opts.range.start);
     for (rel, batch) in [
-        ("labels/incidents.parquet", incidents_batch(&records)?),
-        ("labels/incident_edges.parquet", edges_batch(&edges)?),
+        (INCIDENTS_PATH, incidents_batch(&records)?),
+        (EDGES_PATH, edges_batch(&edges)?),
     ] {
         let bytes = write_parquet(&opts.output_dir.join(rel), &batch, opts.compression, rg)?;
         let table = rel
@@ -229,7 +370,7 @@ fn write_incident_tables(
             bytes,
         });
     }
-    let json_rel = "correlation/incidents.json";
+    let json_rel = CORRELATION_PATH;
     let path = opts.output_dir.join(json_rel);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -265,11 +406,6 @@ pub fn generate(
             opts.scale
         )));
     }
-    match opts.part {
-        None => prepare_output_dir(&opts.output_dir, opts.overwrite)?,
-        Some(part) => prepare_part_dir(&opts.output_dir, part, opts.overwrite)?,
-    }
-    let world = World::plan(opts.config.clone(), opts.seed, opts.scale, opts.range);
     let tables: Vec<Box<dyn Table>> = registry();
     // Hour-major: the tables of an hour are rendered close together in time, so that the
     // per-hour derivations they share (`World::shared`) are computed once and evicted
@@ -286,6 +422,15 @@ pub fn generate(
         h += HOUR;
         hi += 1;
     }
+    match opts.part {
+        None => prepare_output_dir(
+            &opts.output_dir,
+            opts.overwrite,
+            &planned_files(&tables, &tasks, opts.formats),
+        )?,
+        Some(part) => prepare_part_dir(&opts.output_dir, part, opts.overwrite)?,
+    }
+    let world = World::plan(opts.config.clone(), opts.seed, opts.scale, opts.range);
     let total = tasks.len() as u64;
     let done = AtomicU64::new(0);
     let row_group_rows = opts.config.generation.output.row_group_rows;
@@ -404,6 +549,37 @@ pub fn generate(
     })
 }
 
+/// Every file a whole run writes, relative to the output directory: its partitions in
+/// each format with their labels twins, the incident tables and the manifest.
+fn planned_files(
+    tables: &[Box<dyn Table>],
+    tasks: &[(usize, Micros)],
+    formats: Formats,
+) -> Vec<String> {
+    let mut out = Vec::with_capacity(tasks.len() * 3 + 4);
+    for &(ti, hour) in tasks {
+        let t = &tables[ti];
+        let rel = partition_path(t.source(), t.name(), hour);
+        if formats.jsonl {
+            out.push(jsonl_path(t.source(), t.name(), hour));
+        }
+        out.push(format!("labels/records/{rel}"));
+        if formats.parquet {
+            out.push(rel);
+        }
+    }
+    out.extend(
+        [
+            INCIDENTS_PATH,
+            EDGES_PATH,
+            CORRELATION_PATH,
+            "manifest.json",
+        ]
+        .map(String::from),
+    );
+    out
+}
+
 /// The manifest of a run (or part) that wrote `files`.
 fn run_manifest(opts: &GenerateOptions, mut files: Vec<FileEntry>) -> Manifest {
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -417,6 +593,7 @@ fn run_manifest(opts: &GenerateOptions, mut files: Vec<FileEntry>) -> Manifest {
         scale: opts.scale,
         compression: opts.compression.name(),
         formats: opts.formats.names(),
+        incidents: opts.config.incidents.schedule.enabled,
         sources: opts
             .sources
             .iter()
@@ -455,7 +632,7 @@ pub struct MergeReport {
 /// `config`, and hold every expected partition exactly once (files present, sizes as
 /// recorded); then writes the incident tables from the parts' combined signal. Problems are
 /// reported together, as one error.
-pub fn merge_parts(dir: &Path, config: Config, threads: usize) -> Result<MergeReport, Error> {
+pub fn merge_parts(dir: &Path, mut config: Config, threads: usize) -> Result<MergeReport, Error> {
     let mut parts: Vec<Manifest> = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     let mut names: Vec<PathBuf> = entries
@@ -510,6 +687,11 @@ pub fn merge_parts(dir: &Path, config: Config, threads: usize) -> Result<MergeRe
                 first.compression.clone(),
             ),
             ("formats", m.formats.join(","), first.formats.join(",")),
+            (
+                "incidents",
+                m.incidents.to_string(),
+                first.incidents.to_string(),
+            ),
             ("sources", m.sources.join(","), first.sources.join(",")),
             ("version", m.version.clone(), first.version.clone()),
         ] {
@@ -555,6 +737,8 @@ pub fn merge_parts(dir: &Path, config: Config, threads: usize) -> Result<MergeRe
     let formats = crate::sink::Formats::parse(&first.formats).map_err(Error::Invalid)?;
     let compression = Compression::parse(&first.compression, 3);
     parse("compression", compression.map(|_| ()))?;
+    // A twin's parts (`--incidents off`) merge into a twin.
+    config.incidents.schedule.enabled = first.incidents;
     let opts = GenerateOptions {
         config,
         seed: first.seed,

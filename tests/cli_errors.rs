@@ -41,7 +41,7 @@ fn generate_fails(args: &[&str], out: &Path) -> String {
     assert!(stderr.contains("error"), "no error message: {stderr}");
     assert!(!stderr.contains("panicked"), "obsgen panicked: {stderr}");
     assert!(
-        !out.join("manifest.json").exists(),
+        before.iter().any(|f| f == "manifest.json") || !out.join("manifest.json").exists(),
         "a failed run wrote {}/manifest.json",
         out.display()
     );
@@ -96,66 +96,207 @@ fn non_empty_output_dir_is_refused_without_overwrite() {
     assert_eq!(list_files(&out), ["notes.txt"]);
 }
 
+/// Runs `obsgen generate` for one kubernetes hour at `start` into `out` (in `cwd` if
+/// given), with `--overwrite` if asked; returns whether it succeeded and its stderr.
+fn generate_in(out: &Path, start: &str, overwrite: bool, cwd: Option<&Path>) -> (bool, String) {
+    let mut cmd = obsgen();
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    cmd.args(["generate", "--start", start, "--duration-hours", "1"])
+        .args(["--sources", "kubernetes", "--threads", "2"]);
+    if overwrite {
+        cmd.arg("--overwrite");
+    }
+    let output = cmd.arg("-o").arg(out).output().expect("run obsgen");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "obsgen panicked: {stderr}");
+    (output.status.success(), stderr)
+}
+
+/// The user's files planted beside, inside and above a dataset, with their contents.
+const USER_FILES: [&str; 7] = [
+    "notes.txt",
+    "manifest-of-my-photos.json",
+    "manifest.backup.json",
+    "kubernetes/kubeconfig.yaml",
+    "kubernetes/pod_logs/README.md",
+    "labels/my_hand_labels.csv",
+    "labels/records/kubernetes/keep/me.txt",
+];
+
+fn plant(dir: &Path, rels: &[&str]) {
+    for rel in rels {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, format!("the user's own {rel}\n")).expect("write");
+    }
+}
+
+fn assert_planted(dir: &Path, rels: &[&str]) {
+    for rel in rels {
+        let text = std::fs::read_to_string(dir.join(rel))
+            .unwrap_or_else(|e| panic!("the user's {rel} is gone: {e}"));
+        assert_eq!(text, format!("the user's own {rel}\n"), "{rel} was changed");
+    }
+}
+
+/// The paths a manifest lists.
+fn manifest_paths(dir: &Path) -> Vec<String> {
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("manifest.json")).expect("manifest.json"),
+    )
+    .expect("JSON");
+    let mut paths: Vec<String> = manifest["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["path"].as_str().expect("path").to_string())
+        .collect();
+    paths.sort();
+    paths
+}
+
 #[test]
-fn overwrite_replaces_a_previous_dataset_and_keeps_other_files() {
-    let (_tmp, out) = scratch();
-    let stale = "kubernetes/pod_logs/date=2020-01-01/hour=00/part-00000.parquet";
-    std::fs::create_dir_all(out.join(stale).parent().expect("parent")).expect("mkdir");
-    std::fs::write(out.join(stale), b"not parquet").expect("write");
-    std::fs::write(out.join("manifest.json"), "{}").expect("write");
-    std::fs::write(out.join("notes.txt"), "keep me\n").expect("write");
+fn overwrite_removes_only_what_the_previous_manifest_recorded() {
+    let (tmp, out) = scratch();
+    // Above the dataset: a sibling of the output directory and a file in its parent.
+    plant(tmp.path(), &["above.txt", "sibling/kubernetes/x.txt"]);
+    let (ok, stderr) = generate_in(&out, "2026-11-20T05:00:00Z", false, None);
+    assert!(ok, "first run: {stderr}");
+    let previous = manifest_paths(&out);
+    plant(&out, &USER_FILES);
+    let (ok, stderr) = generate_in(&out, START, true, None);
+    assert!(ok, "--overwrite run: {stderr}");
+    assert_planted(&out, &USER_FILES);
+    assert_planted(tmp.path(), &["above.txt", "sibling/kubernetes/x.txt"]);
+    let now = manifest_paths(&out);
+    for p in &previous {
+        assert!(
+            !out.join(p).exists() || now.contains(p),
+            "{p} of the previous run survived --overwrite"
+        );
+    }
+    let mut expected: Vec<String> = now.clone();
+    expected.push("manifest.json".into());
+    expected.extend(USER_FILES.iter().map(|s| s.to_string()));
+    expected.sort();
+    assert_eq!(list_files(&out), expected, "files after --overwrite");
+    // The previous run's emptied date directories are gone; the user's are kept.
+    assert!(!out.join("kubernetes/events/date=2026-11-20").exists());
+    assert!(out.join("kubernetes/pod_logs").is_dir());
+}
+
+#[test]
+fn overwrite_in_the_current_directory_keeps_the_users_files() {
+    let (tmp, out) = scratch();
+    std::fs::create_dir_all(&out).expect("mkdir");
+    plant(&out, &USER_FILES);
+    let (ok, stderr) = generate_in(Path::new("."), START, false, Some(&out));
+    assert!(!ok && stderr.contains("not empty"), "{stderr}");
+    assert_planted(&out, &USER_FILES);
+    // A dataset written beside them into a fresh subdirectory, then moved up, as a user
+    // who ran `obsgen generate -o .` in an empty folder and added files afterwards.
+    let fresh = tmp.path().join("fresh");
+    let (ok, stderr) = generate_in(Path::new("."), "2026-11-20T05:00:00Z", false, {
+        std::fs::create_dir_all(&fresh).expect("mkdir");
+        Some(&fresh)
+    });
+    assert!(ok, "{stderr}");
+    plant(&fresh, &USER_FILES);
+    let (ok, stderr) = generate_in(Path::new("."), START, true, Some(&fresh));
+    assert!(ok, "--overwrite -o .: {stderr}");
+    assert_planted(&fresh, &USER_FILES);
+    let mut expected = manifest_paths(&fresh);
+    expected.push("manifest.json".into());
+    expected.extend(USER_FILES.iter().map(|s| s.to_string()));
+    expected.sort();
+    assert_eq!(list_files(&fresh), expected);
+}
+
+#[test]
+fn overwrite_without_an_obsgen_manifest_removes_nothing() {
+    for manifest in [
+        None,
+        Some("{}"),
+        Some("not json"),
+        Some(r#"{"generator":"other"}"#),
+    ] {
+        let (_tmp, out) = scratch();
+        let stale = "kubernetes/pod_logs/date=2020-01-01/hour=00/part-00000.parquet";
+        plant(&out, &USER_FILES);
+        plant(&out, &[stale]);
+        if let Some(text) = manifest {
+            std::fs::write(out.join("manifest.json"), text).expect("write");
+        }
+        let stderr = generate_fails(
+            &["--start", START, "--duration-hours", "1", "--overwrite"],
+            &out,
+        );
+        assert!(
+            stderr.contains("manifest") && stderr.contains(&out.display().to_string()),
+            "{manifest:?}: {stderr}"
+        );
+        assert_planted(&out, &USER_FILES);
+        assert_planted(&out, &[stale]);
+    }
+}
+
+#[test]
+fn overwrite_refuses_a_manifest_that_points_outside_the_directory() {
+    let (tmp, out) = scratch();
+    let (ok, stderr) = generate_in(&out, "2026-11-20T05:00:00Z", false, None);
+    assert!(ok, "{stderr}");
+    plant(tmp.path(), &["victim.txt"]);
+    let path = out.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
+    let files = manifest["files"].as_array_mut().expect("files");
+    let mut evil = files[0].clone();
+    evil["path"] = "../victim.txt".into();
+    files.push(evil);
+    std::fs::write(&path, serde_json::to_string(&manifest).expect("JSON")).expect("write");
+    let before = list_files(&out);
     let output = obsgen()
-        .args(["generate", "--start", START, "--duration-hours", "1"])
         .args([
-            "--sources",
-            "kubernetes",
-            "--threads",
-            "2",
+            "generate",
+            "--start",
+            START,
+            "--duration-hours",
+            "1",
             "--overwrite",
             "-o",
         ])
         .arg(&out)
         .output()
         .expect("run obsgen");
-    assert!(
-        output.status.success(),
-        "--overwrite run failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let files = list_files(&out);
-    assert!(!files.iter().any(|f| f == stale), "stale partition kept");
-    assert!(files.iter().any(|f| f == "notes.txt"), "notes.txt removed");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "accepted ../victim.txt");
+    assert!(stderr.contains("../victim.txt"), "{stderr}");
+    assert_planted(tmp.path(), &["victim.txt"]);
+    assert_eq!(list_files(&out), before, "removed files before refusing");
+}
+
+#[test]
+fn overwrite_refuses_to_replace_a_file_it_did_not_write() {
+    let (_tmp, out) = scratch();
+    let (ok, stderr) = generate_in(&out, "2026-11-20T05:00:00Z", false, None);
+    assert!(ok, "{stderr}");
+    // The user's own file where this run's partition goes.
+    let clash = "kubernetes/events/date=2026-11-23/hour=08/part-00000.parquet";
+    plant(&out, &[clash]);
+    let before = list_files(&out);
+    let manifest = std::fs::read(out.join("manifest.json")).expect("manifest");
+    let (ok, stderr) = generate_in(&out, START, true, None);
+    assert!(!ok, "replaced the user's {clash}");
+    assert!(stderr.contains(clash), "{stderr}");
+    assert_planted(&out, &[clash]);
+    // Refused before anything was removed: the previous dataset is intact.
+    assert_eq!(list_files(&out), before);
     assert_eq!(
-        std::fs::read_to_string(out.join("notes.txt")).expect("read"),
-        "keep me\n"
+        std::fs::read(out.join("manifest.json")).expect("manifest"),
+        manifest
     );
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("manifest.json")).expect("manifest.json"),
-    )
-    .expect("JSON");
-    let listed: Vec<&str> = manifest["files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .map(|f| f["path"].as_str().expect("path"))
-        .collect();
-    let mut written: Vec<&str> = files
-        .iter()
-        .map(|s| s.as_str())
-        .filter(|f| *f != "notes.txt" && *f != "manifest.json")
-        .collect();
-    written.sort_unstable();
-    let mut listed_sorted = listed.clone();
-    listed_sorted.sort_unstable();
-    assert_eq!(
-        listed_sorted, written,
-        "manifest vs files after --overwrite"
-    );
-    let sources = listed
-        .iter()
-        .filter(|f| f.starts_with("kubernetes/"))
-        .count();
-    assert_eq!(sources, 3, "one file per kubernetes table: {listed:?}");
 }
 
 #[test]

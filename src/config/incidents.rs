@@ -17,9 +17,17 @@ pub struct IncidentPatterns {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentSchedule {
+    /// `false` renders the counterfactual twin: the same world (topology, traffic,
+    /// requests, routine deploys, background noise) with no incident at all.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
     pub incidents_per_day: NonNeg,
     pub target_active_fraction: Fraction,
     pub max_overlap: u32,
+}
+
+fn enabled_by_default() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -156,6 +156,9 @@ impl IncidentPlan {
         let types = &patterns.types;
         let cum = crate::rng::cumulative(types.iter().map(|t| t.weight.0));
         let mut incidents = Vec::new();
+        if !patterns.schedule.enabled {
+            return IncidentPlan::default();
+        }
         let first_day = start.div_euclid(DAY) - 1;
         let last_day = (end - 1).div_euclid(DAY);
         for day in first_day..=last_day {

@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+fn incidents_on() -> bool {
+    true
+}
+
 fn parquet() -> String {
     "parquet".into()
 }
@@ -48,6 +52,9 @@ pub struct Manifest {
     pub compression: String,
     #[serde(default)]
     pub formats: Vec<String>,
+    /// `false` for a counterfactual twin (`--incidents off`): the world without incidents.
+    #[serde(default = "incidents_on")]
+    pub incidents: bool,
     pub sources: Vec<String>,
     pub tables: Vec<TableSummary>,
     pub files: Vec<FileEntry>,

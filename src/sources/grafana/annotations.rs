@@ -23,20 +23,23 @@ pub struct Annotations;
 
 #[derive(Clone, Copy)]
 enum Kind {
-    /// Rollout index.
-    Deploy(u32),
-    /// Index into the hour's alarm transitions.
-    Alert(u32),
+    /// Rollout index (into this run's plan, which depends on the range: never keyed by
+    /// it) and the deployment's service name key.
+    Deploy(u32, u64),
+    /// Index into the hour's alarm transitions, and the alarm name's key.
+    Alert(u32, u64),
     Note(u64),
 }
 
 impl Kind {
-    /// Orders rows at one instant and keys the annotation id.
-    fn key(self) -> u64 {
+    /// Orders rows at one instant and keys the annotation id: a function of what the
+    /// annotation is (kind, service or alarm), never of a position in the run's plan, so
+    /// that the id does not depend on the day the range starts.
+    fn key(self) -> (u8, u64) {
         match self {
-            Kind::Deploy(r) => r as u64,
-            Kind::Alert(i) => 1 << 32 | i as u64,
-            Kind::Note(k) => k,
+            Kind::Deploy(_, service) => (0, service),
+            Kind::Alert(_, alarm) => (1, alarm),
+            Kind::Note(k) => (2, k),
         }
     }
 }
@@ -96,13 +99,15 @@ impl Table for Annotations {
         let end = hour + HOUR;
         let mut rows: Vec<(Micros, Kind)> = Vec::new();
         for r in world.pods.rollouts_in(hour, end) {
-            if world.pods.rollouts[r].previous.is_some() {
-                rows.push((world.pods.rollouts[r].at, Kind::Deploy(r as u32)));
+            let ro = &world.pods.rollouts[r];
+            if ro.previous.is_some() {
+                let service = str_key(&world.service(ro.service).name);
+                rows.push((ro.at, Kind::Deploy(r as u32, service)));
             }
         }
         let transitions = alarm_transitions(world, hour, end);
         for (i, t) in transitions.iter().enumerate() {
-            rows.push((t.timestamp, Kind::Alert(i as u32)));
+            rows.push((t.timestamp, Kind::Alert(i as u32, str_key(&t.alarm_name))));
         }
         let per_hour = world
             .config
@@ -139,13 +144,19 @@ impl Table for Annotations {
         for &(at, k) in &rows {
             // 53 bits (a JSON-safe integer), keyed by the time and the row's own key, so
             // that ids do not collide across a long dataset or between rows at one instant.
+            let (kind_key, entity_key) = k.key();
             let key = stream(
                 world.seed,
-                &[str_key("grafana/annotation"), at as u64, k.key()],
+                &[
+                    str_key("grafana/annotation"),
+                    at as u64,
+                    kind_key as u64,
+                    entity_key,
+                ],
             );
             id.append_value((key >> 11) as i64 + 1);
             match k {
-                Kind::Deploy(r) => {
+                Kind::Deploy(r, _) => {
                     let ro = &world.pods.rollouts[r as usize];
                     let svc = world.service(ro.service);
                     // Done when the last replica of the new ReplicaSet is ready.
@@ -191,7 +202,7 @@ impl Table for Annotations {
                     };
                     common.append(at, &svc.name, &label);
                 }
-                Kind::Alert(i) => {
+                Kind::Alert(i, _) => {
                     let tr = &transitions[i as usize];
                     // The annotation lands on the panel that plots the alarm's metric.
                     let target = world.config.services.dashboards.iter().find_map(|d| {
