@@ -5,6 +5,7 @@
 //! manifest), orchestrated in parallel by [`pipeline::generate`].
 
 pub mod config;
+pub mod contract;
 pub mod error;
 pub mod incidents;
 pub mod labels;

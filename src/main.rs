@@ -34,6 +34,19 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Check a dataset: the label contract against its counterfactual twin (a run of the
+    /// same seed, configuration and range with `--incidents off`): a row is labelled iff
+    /// the twin lacks it or has it with other values. Exits 1 when a row breaks it.
+    Validate {
+        /// The dataset (a complete run: manifest.json).
+        dir: PathBuf,
+        /// Its twin, generated with `--incidents off`.
+        #[arg(long, required = true)]
+        twin: PathBuf,
+        /// Print the result as one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Work with run manifests.
     Manifest {
         #[command(subcommand)]
@@ -159,6 +172,34 @@ fn run() -> Result<()> {
             })?;
             for p in written {
                 println!("wrote {}", p.display());
+            }
+            Ok(())
+        }
+        Command::Validate { dir, twin, json } => {
+            let tables = obsgen::contract::compare(&dir, &twin).with_context(|| {
+                format!(
+                    "comparing {} with its twin {}",
+                    dir.display(),
+                    twin.display()
+                )
+            })?;
+            let breaches: u64 = tables.iter().map(|t| t.breaches()).sum();
+            if json {
+                let v = serde_json::json!({ "tables": tables, "breaches": breaches });
+                println!("{v}");
+            } else {
+                print!("{}", obsgen::contract::report(&tables));
+                println!(
+                    "\nlabel contract: {}",
+                    if breaches == 0 {
+                        "kept by every row".to_string()
+                    } else {
+                        format!("{breaches} rows break it")
+                    }
+                );
+            }
+            if breaches > 0 {
+                std::process::exit(1);
             }
             Ok(())
         }

@@ -1,0 +1,335 @@
+//! The label contract, checked against the counterfactual twin.
+//!
+//! A run with incidents and its twin (`generate --incidents off`, same seed, configuration
+//! and range) render the same world except for what the incidents changed. Rows line up
+//! by `record_id`, a stable key of what the row is. The contract: a row of the run carries
+//! an incident label iff it does not exist in the twin or exists there with other values.
+//! [`compare`] joins the two datasets table by table and counts, for each table, the rows
+//! that keep and the rows that break the contract, with the columns that differ.
+
+use crate::error::Error;
+use crate::labels::label_fields;
+use crate::sink::Manifest;
+use arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use arrow::row::{RowConverter, SortField};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// What the join of one table with its twin found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TableContract {
+    pub source: String,
+    pub table: String,
+    /// Rows of the run.
+    pub rows: u64,
+    /// Rows of the run with an incident label.
+    pub labelled: u64,
+    /// Rows of the run that differ from the twin (absent there or with other values).
+    pub changed: u64,
+    /// Kept: labelled and changed.
+    pub labelled_changed: u64,
+    /// Broken: labelled, but the twin has the same row with the same values.
+    pub labelled_unchanged: u64,
+    /// Broken: not labelled, but absent from the twin.
+    pub unlabelled_absent_in_twin: u64,
+    /// Broken: not labelled, but the twin's row has other values.
+    pub unlabelled_differing: u64,
+    /// Rows of the twin the run does not have (an incident suppressed them; they cannot
+    /// carry a label, so they do not count against the contract).
+    pub only_in_twin: u64,
+    /// Broken: record ids that occur more than once in the run or in the twin.
+    pub duplicate_ids: u64,
+    /// For the unlabelled differing rows: how many differ in each column.
+    pub differing_columns: BTreeMap<String, u64>,
+    /// A few record ids of each kind of breach, for a look.
+    pub examples: BTreeMap<String, Vec<String>>,
+}
+
+impl TableContract {
+    /// Rows that break the contract.
+    pub fn breaches(&self) -> u64 {
+        self.labelled_unchanged
+            + self.unlabelled_absent_in_twin
+            + self.unlabelled_differing
+            + self.duplicate_ids
+    }
+}
+
+/// The Parquet partitions of each (source, table) that a manifest lists, sorted by path.
+fn partitions(dir: &Path) -> Result<BTreeMap<(String, String), Vec<String>>, Error> {
+    let manifest = Manifest::read(&dir.join("manifest.json"))?;
+    let mut out: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for f in manifest.files {
+        if f.format == "parquet" && f.source != "labels" {
+            out.entry((f.source, f.table)).or_default().push(f.path);
+        }
+    }
+    for files in out.values_mut() {
+        files.sort();
+    }
+    Ok(out)
+}
+
+/// Reads one Parquet file into a single batch.
+fn read(path: &Path) -> Result<RecordBatch, Error> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let schema = builder.schema().clone();
+    let batches = builder
+        .build()?
+        .collect::<Result<Vec<RecordBatch>, arrow::error::ArrowError>>()?;
+    Ok(arrow::compute::concat_batches(&schema, &batches)?)
+}
+
+/// One table of one dataset: every value column encoded as comparable rows, per row.
+struct Loaded {
+    /// `record_id` → (partition, row).
+    ids: HashMap<String, (u32, u32)>,
+    duplicates: Vec<String>,
+    /// Per partition: the record ids, the labelled flags and, per value column, the rows.
+    parts: Vec<Part>,
+    columns: Vec<String>,
+}
+
+struct Part {
+    ids: StringArray,
+    labelled: BooleanArray,
+    values: Vec<arrow::row::Rows>,
+}
+
+/// The value columns of a table: all but the label columns.
+fn value_columns(schema: &SchemaRef) -> Vec<usize> {
+    let labels: Vec<String> = label_fields().iter().map(|f| f.name().clone()).collect();
+    (0..schema.fields().len())
+        .filter(|&i| !labels.contains(schema.field(i).name()))
+        .collect()
+}
+
+fn load(dir: &Path, files: &[String]) -> Result<Loaded, Error> {
+    let mut out = Loaded {
+        ids: HashMap::new(),
+        duplicates: Vec::new(),
+        parts: Vec::new(),
+        columns: Vec::new(),
+    };
+    let mut converters: Vec<RowConverter> = Vec::new();
+    for rel in files {
+        let batch = read(&dir.join(rel))?;
+        let schema = batch.schema();
+        let cols = value_columns(&schema);
+        if converters.is_empty() {
+            for &c in &cols {
+                converters.push(RowConverter::new(vec![SortField::new(
+                    schema.field(c).data_type().clone(),
+                )])?);
+                out.columns.push(schema.field(c).name().clone());
+            }
+        }
+        let column = |name: &str| -> Result<ArrayRef, Error> {
+            batch
+                .column_by_name(name)
+                .cloned()
+                .ok_or_else(|| Error::Invalid(format!("{rel}: no column {name}")))
+        };
+        let ids = column("record_id")?
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .cloned()
+            .ok_or_else(|| Error::Invalid(format!("{rel}: record_id is not a string")))?;
+        let labelled = column("is_anomaly")?
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .cloned()
+            .ok_or_else(|| Error::Invalid(format!("{rel}: is_anomaly is not a boolean")))?;
+        let mut values = Vec::with_capacity(cols.len());
+        for (k, &c) in cols.iter().enumerate() {
+            values.push(converters[k].convert_columns(&[batch.column(c).clone()])?);
+        }
+        let p = out.parts.len() as u32;
+        for r in 0..ids.len() {
+            let id = ids.value(r);
+            if out.ids.insert(id.to_string(), (p, r as u32)).is_some() {
+                out.duplicates.push(id.to_string());
+            }
+        }
+        out.parts.push(Part {
+            ids,
+            labelled,
+            values,
+        });
+    }
+    Ok(out)
+}
+
+const EXAMPLES: usize = 5;
+
+fn example(t: &mut TableContract, kind: &str, id: &str) {
+    let v = t.examples.entry(kind.to_string()).or_default();
+    if v.len() < EXAMPLES {
+        v.push(id.to_string());
+    }
+}
+
+/// Joins every table of `run` with the same table of `twin` (both complete datasets,
+/// Parquet) by `record_id` and checks the label contract row by row.
+pub fn compare(run: &Path, twin: &Path) -> Result<Vec<TableContract>, Error> {
+    let run_manifest = Manifest::read(&run.join("manifest.json"))?;
+    let twin_manifest = Manifest::read(&twin.join("manifest.json"))?;
+    if twin_manifest.incidents {
+        return Err(Error::Invalid(format!(
+            "{} is not a twin: it was generated with incidents (use `generate --incidents off`)",
+            twin.display()
+        )));
+    }
+    for (what, a, b) in [
+        (
+            "seed",
+            run_manifest.seed.to_string(),
+            twin_manifest.seed.to_string(),
+        ),
+        (
+            "configuration digest",
+            run_manifest.config_digest.clone(),
+            twin_manifest.config_digest.clone(),
+        ),
+        (
+            "start",
+            run_manifest.start.clone(),
+            twin_manifest.start.clone(),
+        ),
+        ("end", run_manifest.end.clone(), twin_manifest.end.clone()),
+        (
+            "scale",
+            run_manifest.scale.to_string(),
+            twin_manifest.scale.to_string(),
+        ),
+    ] {
+        if a != b {
+            return Err(Error::Invalid(format!(
+                "the twin is not of this run: its {what} is {b}, the run's is {a}"
+            )));
+        }
+    }
+    let run_parts = partitions(run)?;
+    let twin_parts = partitions(twin)?;
+    let mut out = Vec::new();
+    for ((source, table), files) in &run_parts {
+        let twin_files = twin_parts
+            .get(&(source.clone(), table.clone()))
+            .cloned()
+            .unwrap_or_default();
+        let a = load(run, files)?;
+        let b = load(twin, &twin_files)?;
+        let mut t = TableContract {
+            source: source.clone(),
+            table: table.clone(),
+            duplicate_ids: (a.duplicates.len() + b.duplicates.len()) as u64,
+            ..TableContract::default()
+        };
+        for id in a.duplicates.iter().chain(&b.duplicates) {
+            example(&mut t, "duplicate_id", id);
+        }
+        let same_columns = a.columns == b.columns;
+        for part in &a.parts {
+            for r in 0..part.ids.len() {
+                let id = part.ids.value(r);
+                let labelled = part.labelled.value(r);
+                t.rows += 1;
+                t.labelled += labelled as u64;
+                let differing: Vec<usize> = match b.ids.get(id) {
+                    None => {
+                        t.changed += 1;
+                        if labelled {
+                            t.labelled_changed += 1;
+                        } else {
+                            t.unlabelled_absent_in_twin += 1;
+                            example(&mut t, "unlabelled_absent_in_twin", id);
+                        }
+                        continue;
+                    }
+                    Some(&(bp, br)) => {
+                        let other = &b.parts[bp as usize];
+                        (0..part.values.len())
+                            .filter(|&c| {
+                                !same_columns
+                                    || part.values[c].row(r) != other.values[c].row(br as usize)
+                            })
+                            .collect()
+                    }
+                };
+                if differing.is_empty() {
+                    if labelled {
+                        t.labelled_unchanged += 1;
+                        example(&mut t, "labelled_unchanged", id);
+                    }
+                } else {
+                    t.changed += 1;
+                    if labelled {
+                        t.labelled_changed += 1;
+                    } else {
+                        t.unlabelled_differing += 1;
+                        example(&mut t, "unlabelled_differing", id);
+                        for c in differing {
+                            *t.differing_columns.entry(a.columns[c].clone()).or_default() += 1;
+                        }
+                    }
+                }
+            }
+        }
+        t.only_in_twin = b.ids.keys().filter(|id| !a.ids.contains_key(*id)).count() as u64;
+        out.push(t);
+    }
+    Ok(out)
+}
+
+/// The comparison as a readable table, one line per table, then the breaches in detail.
+pub fn report(tables: &[TableContract]) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<32} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>9} {:>6}",
+        "table",
+        "rows",
+        "labelled",
+        "changed",
+        "lab_same",
+        "unl_new",
+        "unl_diff",
+        "twin_only",
+        "dup_id"
+    );
+    for t in tables {
+        let _ = writeln!(
+            s,
+            "{:<32} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>9} {:>6}",
+            format!("{}/{}", t.source, t.table),
+            t.rows,
+            t.labelled,
+            t.changed,
+            t.labelled_unchanged,
+            t.unlabelled_absent_in_twin,
+            t.unlabelled_differing,
+            t.only_in_twin,
+            t.duplicate_ids
+        );
+    }
+    for t in tables.iter().filter(|t| t.breaches() > 0) {
+        let _ = writeln!(s, "\n{}/{}: {} breaches", t.source, t.table, t.breaches());
+        if !t.differing_columns.is_empty() {
+            let cols: Vec<String> = t
+                .differing_columns
+                .iter()
+                .map(|(c, n)| format!("{c} {n}"))
+                .collect();
+            let _ = writeln!(s, "  unlabelled rows differ in: {}", cols.join(", "));
+        }
+        for (kind, ids) in &t.examples {
+            let _ = writeln!(s, "  {kind}: {}", ids.join(" "));
+        }
+    }
+    s
+}
