@@ -6,6 +6,16 @@
 //! an incident label iff it does not exist in the twin or exists there with other values.
 //! [`compare`] joins the two datasets table by table and counts, for each table, the rows
 //! that keep and the rows that break the contract, with the columns that differ.
+//!
+//! One class of differences is allowed, and counted apart as `aftermath`: an incident can
+//! change which pods exist for good (an eviction or a rollback creates replacement pods
+//! with new names, a scheduler avoids a failing node, a container restarted by an OOM
+//! kill keeps its restart count and its counters' offset). After the incident, the
+//! replacement's rows are normal behaviour of another pod than the twin's, so they carry
+//! no label. A changed, unlabelled row is aftermath when the pod it names (`pod`,
+//! `server_name` or a Prometheus panel's `series_name`), in the run or in the twin, is
+//! one of them: a pod of only one of the two datasets, a pod on another node in each, or
+//! a pod that carries an incident label somewhere in the run.
 
 use crate::error::Error;
 use crate::labels::label_fields;
@@ -15,7 +25,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, SortField};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 /// What the join of one table with its twin found.
@@ -37,6 +47,9 @@ pub struct TableContract {
     pub unlabelled_absent_in_twin: u64,
     /// Broken: not labelled, but the twin's row has other values.
     pub unlabelled_differing: u64,
+    /// Allowed (see [`aftermath`](self)): unlabelled rows that differ from the twin only
+    /// because they belong to a pod an incident created, replaced, moved or restarted.
+    pub aftermath: u64,
     /// Rows of the twin the run does not have (an incident suppressed them; they cannot
     /// carry a label, so they do not count against the contract).
     pub only_in_twin: u64,
@@ -98,6 +111,23 @@ struct Part {
     ids: StringArray,
     labelled: BooleanArray,
     values: Vec<arrow::row::Rows>,
+    /// The pod the row names (`pod`, `server_name` or `series_name`) and its node.
+    pod: Option<StringArray>,
+    node: Option<StringArray>,
+}
+
+/// The columns that name a row's pod, by table: the first one a table has.
+const POD_COLUMNS: [&str; 3] = ["pod", "server_name", "series_name"];
+
+fn strings(batch: &RecordBatch, name: &str) -> Option<StringArray> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .cloned()
+}
+
+fn value_at(a: &Option<StringArray>, r: usize) -> Option<&str> {
+    a.as_ref().filter(|a| a.is_valid(r)).map(|a| a.value(r))
 }
 
 /// The value columns of a table: all but the label columns.
@@ -155,10 +185,26 @@ fn load(dir: &Path, files: &[String]) -> Result<Loaded, Error> {
                 out.duplicates.push(id.to_string());
             }
         }
+        // Grafana's `series_name` names a pod only on Prometheus panels.
+        let pod = POD_COLUMNS
+            .iter()
+            .find_map(|c| strings(&batch, c))
+            .filter(|_| batch.column_by_name("datasource").is_none());
+        let pod = match (pod, strings(&batch, "datasource")) {
+            (Some(p), _) => Some(p),
+            (None, Some(ds)) => strings(&batch, "series_name").map(|names| {
+                (0..names.len())
+                    .map(|r| (ds.value(r) == "prometheus").then(|| names.value(r)))
+                    .collect::<StringArray>()
+            }),
+            (None, None) => None,
+        };
         out.parts.push(Part {
             ids,
             labelled,
             values,
+            pod,
+            node: strings(&batch, "node"),
         });
     }
     Ok(out)
@@ -215,74 +261,129 @@ pub fn compare(run: &Path, twin: &Path) -> Result<Vec<TableContract>, Error> {
     }
     let run_parts = partitions(run)?;
     let twin_parts = partitions(twin)?;
-    let mut out = Vec::new();
+    let mut loaded: Vec<(String, String, Loaded, Loaded)> = Vec::new();
     for ((source, table), files) in &run_parts {
         let twin_files = twin_parts
             .get(&(source.clone(), table.clone()))
             .cloned()
             .unwrap_or_default();
-        let a = load(run, files)?;
-        let b = load(twin, &twin_files)?;
-        let mut t = TableContract {
-            source: source.clone(),
-            table: table.clone(),
-            duplicate_ids: (a.duplicates.len() + b.duplicates.len()) as u64,
-            ..TableContract::default()
-        };
-        for id in a.duplicates.iter().chain(&b.duplicates) {
-            example(&mut t, "duplicate_id", id);
-        }
-        let same_columns = a.columns == b.columns;
-        for part in &a.parts {
-            for r in 0..part.ids.len() {
-                let id = part.ids.value(r);
-                let labelled = part.labelled.value(r);
-                t.rows += 1;
-                t.labelled += labelled as u64;
-                let differing: Vec<usize> = match b.ids.get(id) {
-                    None => {
-                        t.changed += 1;
-                        if labelled {
-                            t.labelled_changed += 1;
-                        } else {
-                            t.unlabelled_absent_in_twin += 1;
-                            example(&mut t, "unlabelled_absent_in_twin", id);
-                        }
+        loaded.push((
+            source.clone(),
+            table.clone(),
+            load(run, files)?,
+            load(twin, &twin_files)?,
+        ));
+    }
+    let touched = aftermath_pods(&loaded);
+    let mut out = Vec::new();
+    for (source, table, a, b) in &loaded {
+        out.push(compare_table(source, table, a, b, &touched));
+    }
+    Ok(out)
+}
+
+/// The pods whose rows may differ from the twin's without a label: those of only one of
+/// the two datasets, those on another node in each, and those that carry an incident
+/// label somewhere in the run.
+fn aftermath_pods(loaded: &[(String, String, Loaded, Loaded)]) -> HashSet<String> {
+    let mut nodes: [HashMap<String, HashSet<String>>; 2] = [HashMap::new(), HashMap::new()];
+    let mut touched: HashSet<String> = HashSet::new();
+    for (_, _, a, b) in loaded {
+        for (side, l) in [a, b].into_iter().enumerate() {
+            for part in &l.parts {
+                for r in 0..part.ids.len() {
+                    let Some(pod) = value_at(&part.pod, r) else {
                         continue;
+                    };
+                    let node = value_at(&part.node, r).unwrap_or("");
+                    let set = nodes[side].entry(pod.to_string()).or_default();
+                    if !node.is_empty() && !set.contains(node) {
+                        set.insert(node.to_string());
                     }
-                    Some(&(bp, br)) => {
-                        let other = &b.parts[bp as usize];
-                        (0..part.values.len())
-                            .filter(|&c| {
-                                !same_columns
-                                    || part.values[c].row(r) != other.values[c].row(br as usize)
-                            })
-                            .collect()
-                    }
-                };
-                if differing.is_empty() {
-                    if labelled {
-                        t.labelled_unchanged += 1;
-                        example(&mut t, "labelled_unchanged", id);
-                    }
-                } else {
-                    t.changed += 1;
-                    if labelled {
-                        t.labelled_changed += 1;
-                    } else {
-                        t.unlabelled_differing += 1;
-                        example(&mut t, "unlabelled_differing", id);
-                        for c in differing {
-                            *t.differing_columns.entry(a.columns[c].clone()).or_default() += 1;
-                        }
+                    if side == 0 && part.labelled.value(r) && !touched.contains(pod) {
+                        touched.insert(pod.to_string());
                     }
                 }
             }
         }
-        t.only_in_twin = b.ids.keys().filter(|id| !a.ids.contains_key(*id)).count() as u64;
-        out.push(t);
     }
-    Ok(out)
+    let [run_nodes, twin_nodes] = nodes;
+    for (pod, n) in &run_nodes {
+        if twin_nodes.get(pod) != Some(n) {
+            touched.insert(pod.clone());
+        }
+    }
+    for pod in twin_nodes.keys() {
+        if !run_nodes.contains_key(pod) {
+            touched.insert(pod.clone());
+        }
+    }
+    touched
+}
+
+fn compare_table(
+    source: &str,
+    table: &str,
+    a: &Loaded,
+    b: &Loaded,
+    touched: &HashSet<String>,
+) -> TableContract {
+    let mut t = TableContract {
+        source: source.to_string(),
+        table: table.to_string(),
+        duplicate_ids: (a.duplicates.len() + b.duplicates.len()) as u64,
+        ..TableContract::default()
+    };
+    for id in a.duplicates.iter().chain(&b.duplicates) {
+        example(&mut t, "duplicate_id", id);
+    }
+    let same_columns = a.columns == b.columns;
+    let is_touched = |pod: Option<&str>| pod.is_some_and(|p| touched.contains(p));
+    for part in &a.parts {
+        for r in 0..part.ids.len() {
+            let id = part.ids.value(r);
+            let labelled = part.labelled.value(r);
+            t.rows += 1;
+            t.labelled += labelled as u64;
+            let twin_row = b
+                .ids
+                .get(id)
+                .map(|&(bp, br)| (&b.parts[bp as usize], br as usize));
+            let differing: Vec<usize> = match twin_row {
+                None => (0..part.values.len()).collect(),
+                Some((other, br)) => (0..part.values.len())
+                    .filter(|&c| !same_columns || part.values[c].row(r) != other.values[c].row(br))
+                    .collect(),
+            };
+            if differing.is_empty() {
+                if labelled {
+                    t.labelled_unchanged += 1;
+                    example(&mut t, "labelled_unchanged", id);
+                }
+                continue;
+            }
+            t.changed += 1;
+            if labelled {
+                t.labelled_changed += 1;
+                continue;
+            }
+            let twin_pod = twin_row.and_then(|(other, br)| value_at(&other.pod, br));
+            if is_touched(value_at(&part.pod, r)) || is_touched(twin_pod) {
+                t.aftermath += 1;
+            } else if twin_row.is_none() {
+                t.unlabelled_absent_in_twin += 1;
+                example(&mut t, "unlabelled_absent_in_twin", id);
+            } else {
+                t.unlabelled_differing += 1;
+                example(&mut t, "unlabelled_differing", id);
+                for c in differing {
+                    *t.differing_columns.entry(a.columns[c].clone()).or_default() += 1;
+                }
+            }
+        }
+    }
+    t.only_in_twin = b.ids.keys().filter(|id| !a.ids.contains_key(*id)).count() as u64;
+    t
 }
 
 /// The comparison as a readable table, one line per table, then the breaches in detail.
@@ -291,11 +392,12 @@ pub fn report(tables: &[TableContract]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<32} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>9} {:>6}",
+        "{:<32} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>9} {:>6}",
         "table",
         "rows",
         "labelled",
         "changed",
+        "aftermath",
         "lab_same",
         "unl_new",
         "unl_diff",
@@ -305,11 +407,12 @@ pub fn report(tables: &[TableContract]) -> String {
     for t in tables {
         let _ = writeln!(
             s,
-            "{:<32} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>9} {:>6}",
+            "{:<32} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10} {:>9} {:>6}",
             format!("{}/{}", t.source, t.table),
             t.rows,
             t.labelled,
             t.changed,
+            t.aftermath,
             t.labelled_unchanged,
             t.unlabelled_absent_in_twin,
             t.unlabelled_differing,

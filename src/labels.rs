@@ -129,18 +129,16 @@ pub fn records_schema() -> arrow::datatypes::SchemaRef {
     Arc::new(arrow::datatypes::Schema::new(fields))
 }
 
-/// Projects a source batch onto the labels table, and lists the incident ids it carries.
+/// Per incident id: the timestamps of its first and last labelled row in a batch.
+pub type IncidentSpans = std::collections::BTreeMap<String, (i64, i64)>;
+
+/// Projects a source batch onto the labels table, and lists the incident ids it carries
+/// with the timestamps of their first and last labelled row.
 pub fn records_batch(
     batch: &arrow::record_batch::RecordBatch,
     source: &str,
     table: &str,
-) -> Result<
-    (
-        arrow::record_batch::RecordBatch,
-        std::collections::BTreeSet<String>,
-    ),
-    arrow::error::ArrowError,
-> {
+) -> Result<(arrow::record_batch::RecordBatch, IncidentSpans), arrow::error::ArrowError> {
     use arrow::array::{Array, StringArray, new_null_array};
     let n = batch.num_rows();
     let col = |name: &str| {
@@ -166,14 +164,28 @@ pub fn records_batch(
     for f in label_fields() {
         columns.push(col(f.name())?);
     }
-    let mut incidents = std::collections::BTreeSet::new();
-    if let Some(ids) = batch
-        .column_by_name("incident_id")
-        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-    {
+    let mut incidents: std::collections::BTreeMap<String, (i64, i64)> =
+        std::collections::BTreeMap::new();
+    let ts = batch.column_by_name("timestamp").and_then(|c| {
+        c.as_any()
+            .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+    });
+    if let (Some(ids), Some(ts)) = (
+        batch
+            .column_by_name("incident_id")
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>()),
+        ts,
+    ) {
         for i in 0..ids.len() {
-            if ids.is_valid(i) && !incidents.contains(ids.value(i)) {
-                incidents.insert(ids.value(i).to_string());
+            if !ids.is_valid(i) {
+                continue;
+            }
+            let t = ts.value(i);
+            match incidents.get_mut(ids.value(i)) {
+                Some(w) => *w = (w.0.min(t), w.1.max(t)),
+                None => {
+                    incidents.insert(ids.value(i).to_string(), (t, t));
+                }
             }
         }
     }

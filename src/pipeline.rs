@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::sink::manifest::PartInfo;
+use crate::sink::manifest::{IncidentSignal, PartInfo};
 use crate::sink::{
     Compression, FileEntry, Formats, JsonLines, Manifest, write_parquet, write_parquet_files,
 };
@@ -342,13 +342,13 @@ fn prepare_part_dir(dir: &Path, part: Part, overwrite: bool) -> Result<(), Error
 fn write_incident_tables(
     world: &World,
     opts: &GenerateOptions,
-    signal: &BTreeMap<String, BTreeSet<String>>,
+    signal: &BTreeMap<String, IncidentSignal>,
 ) -> Result<Vec<FileEntry>, Error> {
     use crate::incidents::report::{
         edges_batch, incident_edges, incident_records, incidents_batch,
     };
     let records = incident_records(world, opts.range, signal);
-    let edges = incident_edges(world, opts.range);
+    let edges = incident_edges(world, signal);
     let mut out = Vec::new();
     let rg = opts.config.generation.output.row_group_rows;
     let start = rfc3339_string(opts.range.start);
@@ -448,7 +448,7 @@ pub fn generate(
         parquet_bytes: u64,
         jsonl_bytes: u64,
         labels_bytes: u64,
-        incidents: BTreeSet<String>,
+        incidents: BTreeMap<String, (Micros, Micros)>,
     }
     let written: Vec<Written> = pool.install(|| {
         tasks
@@ -491,13 +491,13 @@ pub fn generate(
             .collect::<Result<Vec<_>, Error>>()
     })?;
     // The manifest entries, and which sources show each incident.
-    let mut signal: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut signal: BTreeMap<String, IncidentSignal> = BTreeMap::new();
     let mut files: Vec<FileEntry> = Vec::with_capacity(written.len() * 3);
     for w in written {
         let table = &tables[w.table];
         let source = table.source().as_str();
-        for id in w.incidents {
-            signal.entry(id).or_default().insert(source.to_string());
+        for (id, (first, last)) in w.incidents {
+            signal.entry(id).or_default().add(source, first, last);
         }
         let entry = |path: String, source: &str, table: &str, format: &str, bytes: u64| FileEntry {
             path,
@@ -611,7 +611,7 @@ fn run_manifest(opts: &GenerateOptions, mut files: Vec<FileEntry>) -> Manifest {
 fn finish(
     world: &World,
     opts: &GenerateOptions,
-    signal: &BTreeMap<String, BTreeSet<String>>,
+    signal: &BTreeMap<String, IncidentSignal>,
     mut files: Vec<FileEntry>,
 ) -> Result<Manifest, Error> {
     files.extend(write_incident_tables(world, opts, signal)?);
@@ -820,13 +820,10 @@ pub fn merge_parts(dir: &Path, mut config: Config, threads: usize) -> Result<Mer
             problems.join("\n  ")
         )));
     }
-    let mut signal: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut signal: BTreeMap<String, IncidentSignal> = BTreeMap::new();
     for m in &parts {
-        for (id, srcs) in &m.signal {
-            signal
-                .entry(id.clone())
-                .or_default()
-                .extend(srcs.iter().cloned());
+        for (id, s) in &m.signal {
+            signal.entry(id.clone()).or_default().merge(s);
         }
     }
     let world = World::plan(opts.config.clone(), opts.seed, opts.scale, opts.range);

@@ -156,9 +156,6 @@ impl IncidentPlan {
         let types = &patterns.types;
         let cum = crate::rng::cumulative(types.iter().map(|t| t.weight.0));
         let mut incidents = Vec::new();
-        if !patterns.schedule.enabled {
-            return IncidentPlan::default();
-        }
         let first_day = start.div_euclid(DAY) - 1;
         let last_day = (end - 1).div_euclid(DAY);
         for day in first_day..=last_day {
@@ -226,6 +223,20 @@ impl IncidentPlan {
             incidents,
             max_duration,
         }
+    }
+
+    /// Keeps only the incidents that ended before `t` (the counterfactual twin's history).
+    pub fn keep_history_before(&mut self, t: Micros) {
+        self.incidents.retain(|i| i.end <= t);
+        for (i, inc) in self.incidents.iter_mut().enumerate() {
+            inc.index = i;
+        }
+        self.max_duration = self
+            .incidents
+            .iter()
+            .map(|i| i.end - i.start)
+            .max()
+            .unwrap_or(0);
     }
 
     /// Node incidents hit the services with pods on the node at the start; their callers

@@ -3,17 +3,18 @@
 //! `labels/incident_edges.parquet` (the cause-effect graph of each incident).
 
 use super::{Incident, RootEntity};
+use crate::sink::manifest::IncidentSignal;
 use crate::sources::timestamp_type;
 use crate::time::{Micros, SECOND, write_rfc3339};
 use crate::world::{TimeRange, World};
 use arrow::array::{
-    ArrayRef, Int64Builder, ListBuilder, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
+    ArrayRef, BooleanBuilder, Int64Builder, ListBuilder, StringBuilder,
+    TimestampMicrosecondBuilder, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use serde::Serialize;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// One incident as the ground truth describes it.
@@ -27,16 +28,23 @@ pub struct IncidentRecord {
     pub root_cause_service: Option<String>,
     pub root_cause_entity: String,
     pub root_cause_indicator: String,
+    /// Whether the incident began before the dataset's range (its labelled rows are in it).
+    pub began_before_range: bool,
     pub start: String,
     pub onset: String,
     pub peak: String,
     pub recovery: String,
     pub end: String,
+    /// The first and last labelled row of the incident in the dataset: its signal can
+    /// start with a precursor and outlast `end` (lags, period-aggregated datapoints,
+    /// alarm clears, the queries people run afterwards).
+    pub signal_start: String,
+    pub signal_end: String,
     pub affected_services: Vec<String>,
     pub sources_with_signal: Vec<String>,
     pub seed: u64,
     #[serde(skip)]
-    pub times: [Micros; 5],
+    pub times: [Micros; 7],
 }
 
 /// One cause-effect edge of an incident.
@@ -86,16 +94,19 @@ fn root_kind(inc: &Incident) -> &'static str {
     }
 }
 
-/// The incidents overlapping the range, with the sources in which rows carry their label.
+/// The incidents with a labelled row in the dataset (including those that began before
+/// its range), with the sources and the time span of their labelled rows.
 pub fn incident_records(
     world: &World,
     range: TimeRange,
-    signal: &std::collections::BTreeMap<String, BTreeSet<String>>,
+    signal: &std::collections::BTreeMap<String, IncidentSignal>,
 ) -> Vec<IncidentRecord> {
     world
         .incidents
-        .overlapping(range.start, range.end)
-        .map(|inc| {
+        .incidents
+        .iter()
+        .filter_map(|inc| signal.get(&inc.id).map(|s| (inc, s)))
+        .map(|(inc, s)| {
             let t = &world.config.incidents.types[inc.type_index];
             let sev = format!("{:?}", inc.severity).to_ascii_lowercase();
             IncidentRecord {
@@ -107,22 +118,30 @@ pub fn incident_records(
                 root_cause_service: inc.root_service.map(|s| world.service(s).name.clone()),
                 root_cause_entity: root_entity_name(world, inc),
                 root_cause_indicator: t.indicator.clone(),
+                began_before_range: inc.start < range.start,
                 start: iso(inc.start),
                 onset: iso(inc.onset),
                 peak: iso(inc.peak),
                 recovery: iso(inc.recovery),
                 end: iso(inc.end),
+                signal_start: iso(s.first),
+                signal_end: iso(s.last),
                 affected_services: inc
                     .affected
                     .iter()
                     .map(|a| world.service(a.service).name.clone())
                     .collect(),
-                sources_with_signal: signal
-                    .get(&inc.id)
-                    .map(|s| s.iter().cloned().collect())
-                    .unwrap_or_default(),
+                sources_with_signal: s.sources.iter().cloned().collect(),
                 seed: world.seed,
-                times: [inc.start, inc.onset, inc.peak, inc.recovery, inc.end],
+                times: [
+                    inc.start,
+                    inc.onset,
+                    inc.peak,
+                    inc.recovery,
+                    inc.end,
+                    s.first,
+                    s.last,
+                ],
             }
         })
         .collect()
@@ -130,9 +149,17 @@ pub fn incident_records(
 
 /// The cause-effect edges: root entity → directly affected services, then each
 /// dependency → its affected callers, with the lag at which the effect arrives.
-pub fn incident_edges(world: &World, range: TimeRange) -> Vec<Edge> {
+pub fn incident_edges(
+    world: &World,
+    signal: &std::collections::BTreeMap<String, IncidentSignal>,
+) -> Vec<Edge> {
     let mut out = Vec::new();
-    for inc in world.incidents.overlapping(range.start, range.end) {
+    for inc in world
+        .incidents
+        .incidents
+        .iter()
+        .filter(|i| signal.contains_key(&i.id))
+    {
         let root = root_entity_name(world, inc);
         for a in &inc.affected {
             let svc = format!("service/{}", world.service(a.service).name);
@@ -181,11 +208,14 @@ pub fn incidents_schema() -> SchemaRef {
         Field::new("root_cause_service", DataType::Utf8, true),
         Field::new("root_cause_entity", DataType::Utf8, false),
         Field::new("root_cause_indicator", DataType::Utf8, false),
+        Field::new("began_before_range", DataType::Boolean, false),
         Field::new("start", ts(), false),
         Field::new("onset", ts(), false),
         Field::new("peak", ts(), false),
         Field::new("recovery", ts(), false),
         Field::new("end", ts(), false),
+        Field::new("signal_start", ts(), false),
+        Field::new("signal_end", ts(), false),
         Field::new("duration_seconds", DataType::Int64, false),
         Field::new("affected_services", list(), false),
         Field::new("sources_with_signal", list(), false),
@@ -198,7 +228,8 @@ pub fn incidents_batch(records: &[IncidentRecord]) -> Result<RecordBatch, ArrowE
     let mut cols: Vec<StringBuilder> = (0..8)
         .map(|_| StringBuilder::with_capacity(n, n * 24))
         .collect();
-    let mut times: Vec<TimestampMicrosecondBuilder> = (0..5)
+    let mut before = BooleanBuilder::with_capacity(n);
+    let mut times: Vec<TimestampMicrosecondBuilder> = (0..7)
         .map(|_| TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC"))
         .collect();
     let mut dur = Int64Builder::with_capacity(n);
@@ -214,6 +245,7 @@ pub fn incidents_batch(records: &[IncidentRecord]) -> Result<RecordBatch, ArrowE
         cols[5].append_option(r.root_cause_service.as_deref());
         cols[6].append_value(&r.root_cause_entity);
         cols[7].append_value(&r.root_cause_indicator);
+        before.append_value(r.began_before_range);
         for (b, t) in times.iter_mut().zip(r.times) {
             b.append_value(t);
         }
@@ -232,6 +264,7 @@ pub fn incidents_batch(records: &[IncidentRecord]) -> Result<RecordBatch, ArrowE
         .into_iter()
         .map(|mut b| Arc::new(b.finish()) as ArrayRef)
         .collect();
+    arrays.push(Arc::new(before.finish()));
     arrays.extend(
         times
             .into_iter()

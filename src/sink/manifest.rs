@@ -61,10 +61,42 @@ pub struct Manifest {
     /// Set in a part's manifest (`manifest.part-K-of-N.json`), absent from `manifest.json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part: Option<PartInfo>,
-    /// A part's manifest: the sources each incident shows in, within the part's
-    /// partitions (merged into `sources_with_signal` of the incident tables).
+    /// A part's manifest: per incident with a labelled row in the part's partitions, the
+    /// sources it shows in and its first and last labelled row (merged into
+    /// `sources_with_signal`, `signal_start` and `signal_end` of the incident tables).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub signal: BTreeMap<String, BTreeSet<String>>,
+    pub signal: BTreeMap<String, IncidentSignal>,
+}
+
+/// Where and when an incident's labelled rows are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IncidentSignal {
+    pub sources: BTreeSet<String>,
+    /// Timestamps (µs since the epoch) of the first and last labelled row.
+    pub first: i64,
+    pub last: i64,
+}
+
+impl IncidentSignal {
+    /// Adds rows of `source` labelled between `first` and `last`.
+    pub fn add(&mut self, source: &str, first: i64, last: i64) {
+        if self.sources.is_empty() {
+            (self.first, self.last) = (first, last);
+        } else {
+            self.first = self.first.min(first);
+            self.last = self.last.max(last);
+        }
+        if !self.sources.contains(source) {
+            self.sources.insert(source.to_string());
+        }
+    }
+
+    /// Combines the signal of another part.
+    pub fn merge(&mut self, other: &IncidentSignal) {
+        for s in &other.sources {
+            self.add(s, other.first, other.last);
+        }
+    }
 }
 
 /// Which part of a split run a manifest describes.

@@ -109,8 +109,14 @@ pub fn table_schema(own: Vec<Field>) -> SchemaRef {
 }
 
 /// Builders for the columns every table shares (`record_id`, `timestamp`, `service`, labels).
+///
+/// A record id is `<code>-<YYYYMMDDHH>-<16 hex digits>`: the table's code, the partition's
+/// hour and a 64-bit key of what the row is (an entity and its own sequence or time, see
+/// each table's `record_id` in `schemas/`), never a row number. So a row keeps its id
+/// when an incident adds or removes other rows, and the rows of a run and of its
+/// counterfactual twin (`--incidents off`) line up by `record_id`.
 pub struct CommonColumns {
-    /// `<code>-<YYYYMMDDHH>-`, followed by the row number in `append`.
+    /// `<code>-<YYYYMMDDHH>-`, followed by the row's key in `append`.
     id: String,
     id_prefix: usize,
     record_id: StringBuilder,
@@ -132,7 +138,7 @@ impl CommonColumns {
         CommonColumns {
             id_prefix: id.len(),
             id,
-            record_id: StringBuilder::with_capacity(rows, rows * 22),
+            record_id: StringBuilder::with_capacity(rows, rows * 31),
             timestamp: TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
             service: StringBuilder::with_capacity(rows, rows * 14),
             labels: LabelBuilders::with_capacity(rows),
@@ -140,24 +146,12 @@ impl CommonColumns {
         }
     }
 
-    /// Appends the shared columns of the next row; its record id is
-    /// `<code>-<YYYYMMDDHH>-<row number in the partition, 7 digits>`.
+    /// Appends the shared columns of the next row, whose identity is `key` (a stable
+    /// key of what the row is, unique within the partition).
     #[inline]
-    pub fn append(&mut self, ts: Micros, service: &str, label: &Label) {
+    pub fn append(&mut self, ts: Micros, key: u64, service: &str, label: &Label) {
         self.id.truncate(self.id_prefix);
-        if self.rows < 10_000_000 {
-            let mut digits = [b'0'; 7];
-            let mut n = self.rows;
-            for d in digits.iter_mut().rev() {
-                *d = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
-            // Seven ASCII digits.
-            self.id
-                .push_str(std::str::from_utf8(&digits).unwrap_or_default());
-        } else {
-            let _ = write!(self.id, "{}", self.rows);
-        }
+        text::hex16(&mut self.id, key);
         self.record_id.append_value(&self.id);
         self.timestamp.append_value(ts);
         self.service.append_value(service);

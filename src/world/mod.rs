@@ -30,6 +30,12 @@ pub struct TimeRange {
 /// counters alive at the start are those a longer run would have.
 pub const LOOKBACK: Micros = 15 * DAY;
 
+/// The counterfactual twin (`schedule.enabled: false`, `--incidents off`) keeps the
+/// incidents that ended this long before the range: they shaped the world the range
+/// starts from (pods replaced by an eviction or a rollback, restart counts), and their
+/// signal is over by then. Every incident that ends later is removed.
+pub const TWIN_MARGIN: Micros = 2 * crate::time::HOUR;
+
 /// Expected log rows per request visit (access line + application lines), used to turn
 /// the configured log rate into a request rate.
 pub const ROWS_PER_VISIT: f64 = 1.75;
@@ -58,6 +64,9 @@ impl World {
         // range shape the pods alive in it.
         let mut incidents =
             crate::incidents::IncidentPlan::plan(seed, &config, &topology, plan_start, range.end);
+        if !config.incidents.schedule.enabled {
+            incidents.keep_history_before(range.start - TWIN_MARGIN);
+        }
         let pods = PodPlan::plan(
             seed,
             &topology,
@@ -129,6 +138,15 @@ impl World {
             },
             _ => Label::NORMAL,
         }
+    }
+
+    /// The label a caller's row carries for a call `v` that an incident changed: the
+    /// call's incident, `propagated` (the row belongs to the caller's service).
+    pub fn call_label(&self, v: &Visit, ts: Micros) -> Label<'_> {
+        if v.incident == u32::MAX {
+            return Label::NORMAL;
+        }
+        self.label(v.incident, AnomalyRole::Propagated, ts)
     }
 
     /// The label of the rows a visit produces.

@@ -68,6 +68,9 @@ pub struct Restart {
     /// When the new container became ready again.
     pub back: Micros,
     pub reason: RestartReason,
+    /// The incident that killed the container (index into the plan), or `u32::MAX` for a
+    /// background restart (one the counterfactual twin has too).
+    pub incident: u32,
 }
 
 impl Restart {
@@ -255,7 +258,13 @@ impl PodPlan {
             // The rollout in place before the plan: from the week before the first.
             for w in (first_week - 1)..=last_week {
                 let mut rng = Rng::derive(seed, &[str_key("rollouts"), svc.key, w as u64]);
-                let mut times: Vec<(Micros, RolloutCause)> = Vec::new();
+                // (time, cause, ordinal): a routine deploy's ordinal is its rank among the
+                // week's routine deploys as drawn, so its ReplicaSet hash, version and
+                // revision are those of the counterfactual twin whatever incidents add or
+                // suppress around it; a bad release and its rollback sit between the
+                // routine deploys before and after them (`ordinal` = routine deploys
+                // drawn before it).
+                let mut times: Vec<(Micros, RolloutCause, u64)> = Vec::new();
                 let per_week = svc.deploys_per_day * (5.0 + 2.0 * rates.weekend_deploy_factor.0);
                 let n = rng.poisson(per_week).max(1);
                 let day_weights: Vec<f64> = (0..7)
@@ -274,29 +283,62 @@ impl PodPlan {
                     let h1 = rates.deploy_hours.end as f64;
                     let at =
                         week_start(w) + d * DAY + (rng.range_f64(h0, h1) * HOUR as f64) as Micros;
-                    times.push((at, RolloutCause::Routine));
+                    times.push((at, RolloutCause::Routine, 0));
                 }
+                times.sort_unstable_by_key(|&(t, _, _)| t);
+                for (k, t) in times.iter_mut().enumerate() {
+                    t.2 = k as u64;
+                }
+                let routine: Vec<Micros> = times.iter().map(|t| t.0).collect();
+                let before = |t: Micros| routine.partition_point(|&r| r < t) as u64;
                 // Bad releases and their rollbacks; no routine deploy during one.
                 for inc in incidents.incidents.iter().filter(|i| {
                     i.root == RootEntity::Deployment(svc.index) && week_of(i.start) == w
                 }) {
-                    times
-                        .retain(|&(t, _)| t < inc.start - 10 * MINUTE || t > inc.end + 10 * MINUTE);
-                    times.push((inc.start + 2 * SECOND, RolloutCause::Bad(inc.index)));
-                    times.push((inc.recovery, RolloutCause::Rollback(inc.index)));
+                    times.retain(|&(t, _, _)| {
+                        t < inc.start - 10 * MINUTE || t > inc.end + 10 * MINUTE
+                    });
+                    let bad = inc.start + 2 * SECOND;
+                    times.push((bad, RolloutCause::Bad(inc.index), before(bad)));
+                    let back = inc.recovery;
+                    times.push((back, RolloutCause::Rollback(inc.index), before(bad)));
                 }
-                times.sort_unstable_by_key(|&(t, _)| t);
+                times.sort_unstable_by_key(|&(t, _, _)| t);
                 let keep_from = if w == first_week - 1 {
                     times.len() - 1
                 } else {
                     0
                 };
-                for (k, (at, cause)) in times.into_iter().enumerate().skip(keep_from) {
-                    let hkey = stream(seed, &[str_key("rs-hash"), svc.key, w as u64, k as u64]);
+                let week_base = ((w - VERSION_EPOCH_WEEK).max(0) as u64) * 1024 + 8;
+                for (at, cause, k) in times.into_iter().skip(keep_from) {
+                    let hkey = match cause {
+                        RolloutCause::Routine => {
+                            stream(seed, &[str_key("rs-hash"), svc.key, w as u64, k])
+                        }
+                        RolloutCause::Bad(i) | RolloutCause::Rollback(i) => stream(
+                            incidents.incidents[i].key,
+                            &[str_key("rs-hash-bad"), svc.key],
+                        ),
+                    };
                     let mut rs_hash = String::with_capacity(10);
                     push_k8s_suffix(&mut rs_hash, hkey, 10);
-                    let mut version =
-                        format!("{}.{}.{}", svc.major_version, w - VERSION_EPOCH_WEEK, k);
+                    let mut version = match cause {
+                        RolloutCause::Routine => {
+                            format!("{}.{}.{}", svc.major_version, w - VERSION_EPOCH_WEEK, k)
+                        }
+                        // The next version, shipped as a release candidate by mistake.
+                        _ => format!(
+                            "{}.{}.{}-rc.1",
+                            svc.major_version,
+                            w - VERSION_EPOCH_WEEK,
+                            k
+                        ),
+                    };
+                    let revision = match cause {
+                        RolloutCause::Routine => week_base + 4 * k,
+                        RolloutCause::Bad(_) => week_base + 4 * k - 3,
+                        RolloutCause::Rollback(_) => week_base + 4 * k - 2,
+                    };
                     // A rollback returns to the ReplicaSet and version before the bad release.
                     if let RolloutCause::Rollback(i) = cause
                         && let Some(good) = svc_rollouts
@@ -315,8 +357,8 @@ impl PodPlan {
                         at,
                         version,
                         rs_hash,
-                        revision: ((w - VERSION_EPOCH_WEEK).max(0) as u64) * 16 + k as u64 + 1,
-                        stagger: (rng.range_f64(8.0, 25.0) * SECOND as f64) as Micros,
+                        revision,
+                        stagger: (Rng::new(hkey).range_f64(8.0, 25.0) * SECOND as f64) as Micros,
                         previous,
                         cause,
                     });
@@ -474,7 +516,12 @@ impl PodPlan {
                     let back = at
                         + (rng.range_f64(1.0, 3.0) * SECOND as f64) as Micros
                         + startup_time(svc.language, &mut rng);
-                    p.restarts.push(Restart { at, back, reason });
+                    p.restarts.push(Restart {
+                        at,
+                        back,
+                        reason,
+                        incident: u32::MAX,
+                    });
                 }
                 day += 1;
             }
@@ -497,6 +544,7 @@ impl PodPlan {
                                     at,
                                     back,
                                     reason: RestartReason::OomKilled,
+                                    incident: inc.index as u32,
                                 });
                             }
                             count += 1;
@@ -533,6 +581,7 @@ impl PodPlan {
                             at,
                             back,
                             reason: RestartReason::Error,
+                            incident: inc.index as u32,
                         });
                         at = back + (rng.range_f64(2.0, 8.0) * SECOND as f64) as Micros;
                     } else {

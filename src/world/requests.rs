@@ -42,6 +42,10 @@ pub struct Visit {
     pub role: AnomalyRole,
     /// The incident failure this visit suffered itself, if any.
     pub failure: Option<FailureKind>,
+    /// Duration and status the visit has in the counterfactual twin (no incident); equal
+    /// to `duration` and `status` unless an incident changed them.
+    pub base_duration: Micros,
+    pub base_status: u16,
 }
 
 impl Visit {
@@ -50,6 +54,16 @@ impl Visit {
     }
     pub fn is_root(&self) -> bool {
         self.parent == u32::MAX
+    }
+    /// Whether an incident changed the visit (its duration or status differ from the
+    /// twin's); exactly the visits that carry an incident label.
+    pub fn changed(&self) -> bool {
+        self.incident != u32::MAX
+    }
+    /// Whether its duration or status differ from the twin's (an incident can also
+    /// change only how it failed).
+    pub fn outcome_changed(&self) -> bool {
+        self.duration != self.base_duration || self.status != self.base_status
     }
 }
 
@@ -218,7 +232,7 @@ impl World {
                     trace_hi,
                     trace_lo,
                     root_key,
-                    &mut rng,
+                    stream(root_key, &[0]),
                     &near,
                     out,
                 );
@@ -228,6 +242,13 @@ impl World {
 
     /// Expands one visit and its calls; returns (duration, status) or `None` when no pod
     /// of `s` could serve it.
+    ///
+    /// `key` is the visit's identity: the root request's, then `stream(parent, [call
+    /// number])` down the tree. Every draw of a visit comes from its own stream, in a fixed
+    /// order that no incident changes (an incident's failure draw has a stream of its
+    /// own), and the calls to dependencies go out concurrently. So the visits an incident
+    /// does not touch are the same, in every value, as in the counterfactual twin
+    /// (`--incidents off`), whatever happens to their siblings.
     #[allow(clippy::too_many_arguments)]
     fn visit(
         &self,
@@ -240,12 +261,12 @@ impl World {
         trace_hi: u64,
         trace_lo: u64,
         root_key: u64,
-        rng: &mut Rng,
+        key: u64,
         near: &NearIncidents,
         out: &mut Vec<Visit>,
     ) -> Option<(Micros, u16)> {
-        let key = rng.next_u64();
         let pod = self.pods.serving_pod(s, start, key)?;
+        let mut rng = Rng::new(key);
         let svc = &self.topology.services[s];
         let me = out.len();
         out.push(Visit {
@@ -267,6 +288,8 @@ impl World {
             incident: u32::MAX,
             role: AnomalyRole::None,
             failure: None,
+            base_duration: 0,
+            base_status: 200,
         });
         // Incidents acting on this pod: latency and failures, and the label they cause.
         let mut latency_mult = 1.0;
@@ -287,7 +310,7 @@ impl World {
             let m = 1.0 + (inc.impact.latency_mult - 1.0) * i;
             let fails = failure.is_none()
                 && inc.impact.failure.is_some()
-                && rng.chance(inc.impact.error_rate * i);
+                && unit(stream(key, &[inc.key])) < inc.impact.error_rate * i;
             if m >= 1.5 || fails {
                 latency_mult = f64::max(latency_mult, m);
                 incident = inc.index as u32;
@@ -310,84 +333,133 @@ impl World {
                 act(inc);
             }
         }
-        let mut t = start + 200 + rng.below(1_500) as Micros;
+        // Own draws, always all of them and in this order.
+        let t0 = start + 200 + rng.below(1_500) as Micros;
+        let median = own_latency_median(svc.language) * if svc.rds.is_empty() { 1.0 } else { 1.8 };
+        let own_base = rng.lognormal(median, 0.55);
+        let own_error = rng.chance(self.requests.baseline_error_rate);
+        let server_error = rng.chance(0.7);
+        let x = rng.f64();
+        // Calls to the dependencies, issued one after another without waiting (each from
+        // its own stream): the visit waits for the last answer. The same in the twin
+        // (`base`), from the children's twin durations and statuses.
         let mut status = 200u16;
-        for &d in &self.requests.route_deps[s][route] {
-            let droute = rng.weighted(&self.requests.route_weights[d]);
+        let mut base_status = 200u16;
+        let mut calls_done = t0;
+        let mut base_calls_done = t0;
+        let mut issued = t0;
+        // The incident of the first dependency whose change reaches this visit, and
+        // whether a dependency became unavailable because of an incident.
+        let mut from_child = u32::MAX;
+        let mut forced = false;
+        for (j, &d) in self.requests.route_deps[s][route].iter().enumerate() {
+            let child_key = stream(key, &[j as u64 + 1]);
+            let mut call = Rng::new(child_key ^ 0x6361_6c6c);
+            let droute = call.weighted(&self.requests.route_weights[d]);
+            let gap = call.below(800) as Micros;
+            let answer = 100 + call.below(800) as Micros;
+            let unavailable = 1_000 + call.below(3_000) as Micros;
+            let fail_here = call.chance(0.75);
             let child = out.len();
             match self.visit(
                 d,
                 droute,
-                t,
+                issued,
                 depth + 1,
                 me as u32,
                 key | 1,
                 trace_hi,
                 trace_lo,
                 root_key,
-                rng,
+                child_key,
                 near,
                 out,
             ) {
                 Some((dur, st)) => {
-                    t += dur + 100 + rng.below(800) as Micros;
-                    let failed_here = st >= 500 && status < 500 && rng.chance(0.75);
-                    if failed_here {
+                    let c = &out[child];
+                    let (base_dur, base_st) = (c.base_duration, c.base_status);
+                    calls_done = calls_done.max(issued + dur + answer);
+                    base_calls_done = base_calls_done.max(issued + base_dur + answer);
+                    if st >= 500 && status < 500 && fail_here {
                         status = 502;
                     }
-                    // A dependency slowed or broken by an incident passes its label up.
-                    let c = &out[child];
-                    if incident == u32::MAX && c.incident != u32::MAX {
-                        incident = c.incident;
-                        role = AnomalyRole::Propagated;
+                    if base_st >= 500 && base_status < 500 && fail_here {
+                        base_status = 502;
+                    }
+                    if from_child == u32::MAX && c.incident != u32::MAX {
+                        from_child = c.incident;
                     }
                 }
                 None => {
-                    t += 1_000 + rng.below(3_000) as Micros;
+                    calls_done = calls_done.max(issued + unavailable);
+                    base_calls_done = base_calls_done.max(issued + unavailable);
                     if status < 500 {
                         status = 503;
                     }
+                    if base_status < 500 {
+                        base_status = 503;
+                    }
                     // No pod of the dependency can serve: if an incident took them out
-                    // (crash loop, failed node), this failure is its doing.
-                    if incident == u32::MAX
-                        && let Some(inc) = self.incidents.active_at(t).find(|i| {
-                            i.involvement(d)
-                                .is_some_and(|(r, _)| r != AnomalyRole::Propagated)
-                        })
-                    {
-                        incident = inc.index as u32;
-                        role = AnomalyRole::Propagated;
+                    // (crash loop, failed node), this failure is its doing (the twin's
+                    // call would have been answered).
+                    if let Some(inc) = self.incidents.active_at(issued).find(|i| {
+                        i.involvement(d)
+                            .is_some_and(|(r, _)| r != AnomalyRole::Propagated)
+                    }) {
+                        forced = true;
+                        if from_child == u32::MAX {
+                            from_child = inc.index as u32;
+                        }
                     }
                 }
             }
+            issued += gap;
         }
-        let median = own_latency_median(svc.language) * if svc.rds.is_empty() { 1.0 } else { 1.8 };
-        let own = (rng.lognormal(median, 0.55) * latency_mult).min(30e6) as Micros;
-        let own_error = rng.chance(self.requests.baseline_error_rate);
-        if let Some(f) = failure {
-            status = f.status();
-        } else if own_error {
-            status = if rng.chance(0.7) { 500 } else { 503 };
-        } else if status == 200 && svc.kind != ServiceKind::Worker {
-            let x = rng.f64();
-            status = if x < 0.012 {
-                404
-            } else if x < 0.018 {
-                401
-            } else if x < 0.022 {
-                400
-            } else if x < 0.024 {
-                429
-            } else if x < 0.06 && route == 0 {
-                304
+        let own = (own_base * latency_mult).min(30e6) as Micros;
+        let base_own = own_base.min(30e6) as Micros;
+        let outcome = |status: u16, failure: Option<FailureKind>| {
+            if let Some(f) = failure {
+                f.status()
+            } else if own_error {
+                if server_error { 500 } else { 503 }
+            } else if status == 200 && svc.kind != ServiceKind::Worker {
+                if x < 0.012 {
+                    404
+                } else if x < 0.018 {
+                    401
+                } else if x < 0.022 {
+                    400
+                } else if x < 0.024 {
+                    429
+                } else if x < 0.06 && route == 0 {
+                    304
+                } else {
+                    200
+                }
             } else {
-                200
-            };
+                status
+            }
+        };
+        let status = outcome(status, failure);
+        let base_status = outcome(base_status, None);
+        let duration = (calls_done - start) + own;
+        let base_duration = (base_calls_done - start) + base_own;
+        // The label: the visit's own incident, else the incident of a dependency, but only
+        // when the visit itself came out different from the twin.
+        let changed = forced || duration != base_duration || status != base_status;
+        if incident == u32::MAX && changed {
+            incident = from_child;
+            role = AnomalyRole::Propagated;
         }
-        let duration = (t - start) + own;
+        if !changed && failure.is_none() {
+            incident = u32::MAX;
+            role = AnomalyRole::None;
+        }
         let v = &mut out[me];
         v.duration = duration;
         v.status = status;
+        v.base_duration = base_duration;
+        v.base_status = base_status;
         v.own_error = own_error && failure.is_none();
         v.incident = incident;
         v.role = role;

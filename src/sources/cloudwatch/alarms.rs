@@ -829,7 +829,12 @@ impl Table for Alarms {
                 Some((i, role)) => world.label(i, role, t.ts),
                 None => Label::NORMAL,
             };
-            common.append(t.ts, &inst.service, &label);
+            // An alarm and the instant of its state change.
+            let key = stream(
+                str_key(&inst.name),
+                &[str_key("cloudwatch/alarms"), t.ts as u64],
+            );
+            common.append(t.ts, key, &inst.service, &label);
             write_event_uuid(&mut event_id, inst, t.ts);
             event_id.append_value("");
             name.append_value(&inst.name);

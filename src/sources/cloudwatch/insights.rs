@@ -484,6 +484,7 @@ impl Table for InsightsQueries {
             };
             common.append(
                 p.ts,
+                p.key,
                 service,
                 &world.label(p.incident, AnomalyRole::Symptom, p.ts),
             );

@@ -796,7 +796,7 @@ fn write_rows(
     let mut request_id = StringBuilder::with_capacity(n, n * 30);
     let mut trace_id = StringBuilder::with_capacity(n, n * 20);
     let mut template = StringBuilder::with_capacity(n, n * 20);
-    for (seq, r) in rows.iter().enumerate() {
+    for r in rows {
         let mut rng = Rng::new(r.key);
         let ingest: Micros;
         let service: &str;
@@ -1161,9 +1161,12 @@ fn write_rows(
             _ if r.inc != NONE => world.label(r.inc, r.role, r.ts),
             _ => Label::NORMAL,
         };
-        common.append(r.ts, service, &label);
+        // The line's identity: what it is about (its key: a request, an invocation, a
+        // connection, a flow record) and which line of it.
+        let id = stream(r.key, &[r.kind as u64]);
+        common.append(r.ts, id, service, &label);
         ingestion.append_value(ingest);
-        write_event_id(&mut event_id, r.ts, r.key ^ seq as u64);
+        write_event_id(&mut event_id, r.ts, id);
         event_id.append_value("");
         match trace {
             Some((hi, lo)) => {

@@ -10,6 +10,7 @@ use super::series::DatapointCache;
 use super::{DimensionsBuilder, dimensions_field};
 use crate::error::Error;
 use crate::labels::{AnomalyRole, Label};
+use crate::rng::{str_key, stream};
 use crate::sink::JsonLines;
 use crate::sources::{CommonColumns, Source, Table, table_schema};
 use crate::time::{HOUR, Micros, SECOND};
@@ -71,6 +72,23 @@ impl Table for Metrics {
                 }
             })
             .collect();
+        // A series' identity: namespace, metric, statistic, period and dimensions.
+        let series_keys: Vec<u64> = series
+            .iter()
+            .map(|s| {
+                let mut parts = vec![
+                    str_key(s.namespace),
+                    str_key(s.metric),
+                    str_key(&format!("{:?}", s.statistic)),
+                    s.period_seconds as u64,
+                ];
+                for (name, value) in &s.dimensions {
+                    parts.push(str_key(name));
+                    parts.push(str_key(value));
+                }
+                stream(str_key("cloudwatch/metrics"), &parts)
+            })
+            .collect();
         // (period start, series index, value, incident and role)
         type Row = (Micros, u32, f64, Option<(u32, AnomalyRole)>);
         let mut rows: Vec<Row> = Vec::new();
@@ -106,7 +124,8 @@ impl Table for Metrics {
                 Some((i, role)) => world.label(i, role, t),
                 None => Label::NORMAL,
             };
-            common.append(t, services[si as usize], &label);
+            let key = stream(series_keys[si as usize], &[t as u64]);
+            common.append(t, key, services[si as usize], &label);
             ns.append_value(s.namespace);
             metric.append_value(s.metric);
             dims.append(&s.dimensions);

@@ -200,7 +200,7 @@ impl Table for Annotations {
                         }
                         RolloutCause::Routine => Label::NORMAL,
                     };
-                    common.append(at, &svc.name, &label);
+                    common.append(at, key, &svc.name, &label);
                 }
                 Kind::Alert(i, _) => {
                     let tr = &transitions[i as usize];
@@ -248,7 +248,8 @@ impl Table for Annotations {
                         "grafana.alert.resolved"
                     });
                     // The ground truth of the cloudwatch/alarms row of the transition.
-                    common.append(at, &tr.service, &world.label(tr.incident, tr.role, at));
+                    let label = world.label(tr.incident, tr.role, at);
+                    common.append(at, key, &tr.service, &label);
                 }
                 Kind::Note(nk) => {
                     let (note, tag) = NOTES[(nk % NOTES.len() as u64) as usize];
@@ -268,7 +269,8 @@ impl Table for Annotations {
                     );
                     let _ = write!(template, "grafana.note.{tag}");
                     template.append_value("");
-                    common.append(at, &world.config.services.cluster.name, &Label::NORMAL);
+                    let cluster = &world.config.services.cluster.name;
+                    common.append(at, key, cluster, &Label::NORMAL);
                 }
             }
         }

@@ -6,6 +6,7 @@
 use crate::config::{DashboardDef, Datasource, PanelDef, PromFunction};
 use crate::error::Error;
 use crate::labels::AnomalyRole;
+use crate::rng::{str_key, stream};
 use crate::sink::JsonLines;
 use crate::sources::cloudwatch::series::panel_reads;
 use crate::sources::cloudwatch::{DatapointCache, MetricSeries};
@@ -334,8 +335,14 @@ fn write(
                     append_label(lb, k, v);
                 }
                 labels.append(true);
+                // A panel, its series (the pod) and the point's time.
+                let key = stream(
+                    pod.key,
+                    &[str_key(&dash.uid.value), panel.id as u64, pt.ts as u64],
+                );
                 common.append(
                     pt.ts,
+                    key,
                     &svc.name,
                     &world.label(pt.incident, pt.role, pt.label_ts),
                 );
@@ -371,8 +378,18 @@ fn write(
                     Some(r) => cache.model.resource_service(world, r.kind, r.r),
                     None => cluster.as_str(),
                 };
+                let key = stream(
+                    str_key(&dash.uid.value),
+                    &[
+                        panel.id as u64,
+                        str_key(&s.resource),
+                        str_key(s.metric),
+                        pt.ts as u64,
+                    ],
+                );
                 common.append(
                     pt.ts,
+                    key,
                     service,
                     &world.label(pt.incident, pt.role, pt.label_ts),
                 );

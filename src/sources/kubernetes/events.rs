@@ -878,7 +878,9 @@ impl Events {
             }
             template.append_value(tmpl);
             let service = svc.map_or(cluster.as_str(), |s| s.name.as_str());
-            common.append(r.ts, service, &world.label(r.incident, r.role, r.ts));
+            // An Event object and its occurrence.
+            let id = stream(r.key, &[str_key("kubernetes/events"), r.count as u64]);
+            common.append(r.ts, id, service, &world.label(r.incident, r.role, r.ts));
         }
         let own: Vec<ArrayRef> = vec![
             Arc::new(namespace.finish()),

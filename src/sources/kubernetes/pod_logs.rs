@@ -38,6 +38,9 @@ struct Row {
     key: u64,
     /// Incident behind a symptom line (index into the plan), or `u32::MAX`.
     incident: u32,
+    /// The visit whose incident label the line carries (index into the hour's visits),
+    /// or `u32::MAX`.
+    labelled_by: u32,
 }
 
 impl Table for PodLogs {
@@ -115,25 +118,29 @@ impl Table for PodLogs {
                 while m < end {
                     let lambda = bg_per_minute / total_pods * world.traffic.service(s, m).sqrt();
                     for _ in 0..rng.poisson(lambda) {
+                        // Every draw is made whether or not the line is written, so the
+                        // lines an incident does not touch stay those of the twin.
                         let ts = m + rng.below(MINUTE as u64) as Micros;
+                        let tmpl = background_template(svc.language, svc.kind, warn_rate, &mut rng);
+                        let key = rng.next_u64();
                         if !pod.serving_at(ts) {
                             continue;
                         }
-                        let tmpl = background_template(svc.language, svc.kind, warn_rate, &mut rng);
                         rows.push(Row {
                             ts,
                             pod: p as u32,
                             tmpl,
                             visit: u32::MAX,
                             upstream: u16::MAX,
-                            key: rng.next_u64(),
+                            key,
                             incident: u32::MAX,
+                            labelled_by: u32::MAX,
                         });
                     }
                     m += MINUTE;
                 }
-                // 3. Lifecycle lines.
-                let lc = |ts: Micros, tmpl: Tmpl, rows: &mut Vec<Row>| {
+                // 3. Lifecycle lines (those of a restart an incident caused carry its label).
+                let lc = |ts: Micros, tmpl: Tmpl, incident: u32, rows: &mut Vec<Row>| {
                     if ts >= hour && ts < end {
                         rows.push(Row {
                             ts,
@@ -141,38 +148,32 @@ impl Table for PodLogs {
                             tmpl,
                             visit: u32::MAX,
                             upstream: u16::MAX,
-                            key: stream(pod.key, &[ts as u64]),
-                            incident: u32::MAX,
+                            key: stream(pod.key, &[str_key("lifecycle"), ts as u64]),
+                            incident,
+                            labelled_by: u32::MAX,
                         });
                     }
                 };
-                let mut starts = vec![(pod.started, pod.ready)];
+                let mut starts = vec![(pod.started, pod.ready, u32::MAX)];
                 for r in &pod.restarts {
                     let crash = if r.reason == RestartReason::OomKilled {
                         Tmpl::CrashOom
                     } else {
                         Tmpl::CrashError
                     };
-                    lc(r.at - 2_000, crash, &mut rows);
-                    let started = r.started();
-                    starts.push((started, r.back));
+                    lc(r.at - 2_000, crash, r.incident, &mut rows);
+                    starts.push((r.started(), r.back, r.incident));
                 }
-                for (started, ready) in starts {
-                    lc(started + 150_000, Tmpl::Starting, &mut rows);
-                    lc(
-                        started + (ready - started) * 3 / 4,
-                        Tmpl::Listening,
-                        &mut rows,
-                    );
-                    lc(ready - 5_000, Tmpl::Started, &mut rows);
+                for (started, ready, inc) in starts {
+                    lc(started + 150_000, Tmpl::Starting, inc, &mut rows);
+                    let listening = started + (ready - started) * 3 / 4;
+                    lc(listening, Tmpl::Listening, inc, &mut rows);
+                    lc(ready - 5_000, Tmpl::Started, inc, &mut rows);
                 }
                 if let Some(d) = pod.deleted {
-                    lc(d + 20_000, Tmpl::ShutdownSignal, &mut rows);
-                    lc(
-                        d + SECOND + (pod.key % 900_000) as Micros,
-                        Tmpl::ShutdownDone,
-                        &mut rows,
-                    );
+                    lc(d + 20_000, Tmpl::ShutdownSignal, u32::MAX, &mut rows);
+                    let done = d + SECOND + (pod.key % 900_000) as Micros;
+                    lc(done, Tmpl::ShutdownDone, u32::MAX, &mut rows);
                 }
             }
         }
@@ -226,6 +227,7 @@ fn symptom_lines(world: &World, hour: Micros, end: Micros, key: u64, rows: &mut 
                                 upstream: u16::MAX,
                                 key: rng.next_u64(),
                                 incident: inc.index as u32,
+                                labelled_by: u32::MAX,
                             });
                         }
                     }
@@ -237,6 +239,14 @@ fn symptom_lines(world: &World, hour: Micros, end: Micros, key: u64, rows: &mut 
 }
 
 /// Plans the lines one visit writes, keeping those inside `[hour, end)`.
+///
+/// Each line has a slot of its own in the visit (query, cache, domain event, each call
+/// to a dependency, outcome, access line): its record key and every draw it needs come
+/// from `stream(visit key, [slot])`, so a line is the same as in the counterfactual twin
+/// unless what it shows changed. In-request lines are placed within the visit's twin
+/// duration. A line carries a label only when it differs from the twin's: the access and
+/// outcome lines when the visit changed, a query line when it turned slow, a dependency's
+/// retry or error line when that call (or, for an error line, the visit) changed.
 fn plan_visit_lines(
     world: &World,
     visits: &[Visit],
@@ -247,8 +257,8 @@ fn plan_visit_lines(
 ) {
     let v = &visits[vi];
     let svc = world.service(v.service as usize);
-    let mut rng = Rng::new(v.key ^ 0x6c6f_6773);
-    let push = |ts: Micros, tmpl: Tmpl, upstream: u16, rng: &mut Rng, rows: &mut Vec<Row>| {
+    let slot = |n: u64| stream(v.key, &[str_key("kubernetes/pod_logs/visit"), n]);
+    let push = |ts: Micros, tmpl: Tmpl, upstream: u16, key: u64, by: u32, rows: &mut Vec<Row>| {
         if ts >= hour && ts < end {
             rows.push(Row {
                 ts,
@@ -256,99 +266,106 @@ fn plan_visit_lines(
                 tmpl,
                 visit: vi as u32,
                 upstream,
-                key: rng.next_u64(),
+                key,
                 incident: u32::MAX,
+                labelled_by: by,
             });
         }
     };
-    let span = v.duration.max(1) as u64;
+    let me = vi as u32;
+    let changed = |v: &Visit, by: u32| if v.changed() { by } else { u32::MAX };
+    let span = v.base_duration.max(1) as u64;
     // Application lines during the request.
-    if !svc.rds.is_empty() && rng.chance(0.35) {
-        let slow = v.duration > 400_000 || rng.chance(0.004);
-        push(
-            v.start + rng.below(span) as Micros,
-            if slow { Tmpl::SlowQuery } else { Tmpl::DbQuery },
-            u16::MAX,
-            &mut rng,
-            rows,
-        );
+    let (k, mut rng) = (slot(1), Rng::new(slot(1)));
+    let (query, rare, at) = (rng.chance(0.35), rng.chance(0.004), rng.below(span));
+    if !svc.rds.is_empty() && query {
+        let slow = v.duration > 400_000 || rare;
+        let was_slow = v.base_duration > 400_000 || rare;
+        let tmpl = if slow { Tmpl::SlowQuery } else { Tmpl::DbQuery };
+        let by = if slow != was_slow { me } else { u32::MAX };
+        push(v.start + at as Micros, tmpl, u16::MAX, k, by, rows);
     }
-    if rng.chance(0.12) {
-        let t = if rng.chance(0.7) {
-            Tmpl::CacheHit
-        } else {
-            Tmpl::CacheMiss
-        };
-        push(
-            v.start + rng.below(span / 4 + 1) as Micros,
-            t,
-            u16::MAX,
-            &mut rng,
-            rows,
-        );
+    let (k, mut rng) = (slot(2), Rng::new(slot(2)));
+    let (cached, hit, at) = (rng.chance(0.12), rng.chance(0.7), rng.below(span / 4 + 1));
+    if cached {
+        let t = if hit { Tmpl::CacheHit } else { Tmpl::CacheMiss };
+        push(v.start + at as Micros, t, u16::MAX, k, u32::MAX, rows);
     }
-    if rng.chance(0.22) {
+    let (k, mut rng) = (slot(3), Rng::new(slot(3)));
+    let (domain, at) = (rng.chance(0.22), rng.below(span));
+    if domain {
         push(
-            v.start + rng.below(span) as Micros,
+            v.start + at as Micros,
             Tmpl::Domain,
             u16::MAX,
-            &mut rng,
+            k,
+            u32::MAX,
             rows,
         );
     }
     // Calls to dependencies: a debug line for some, errors for failed ones.
-    for child in visits[vi + 1..].iter().take_while(|c| c.depth > v.depth) {
+    for (ci, child) in visits[vi + 1..]
+        .iter()
+        .enumerate()
+        .take_while(|(_, c)| c.depth > v.depth)
+    {
         if child.parent as usize != vi {
             continue;
         }
+        let ci = (vi + 1 + ci) as u32;
+        let call = |n: u64| stream(child.key, &[str_key("kubernetes/pod_logs/call"), n]);
+        let (k, mut rng) = (call(1), Rng::new(call(1)));
         if rng.chance(0.08) {
-            push(
-                child.start - 50,
-                Tmpl::UpstreamCall,
-                child.service,
-                &mut rng,
-                rows,
-            );
+            let t = Tmpl::UpstreamCall;
+            push(child.start - 50, t, child.service, k, u32::MAX, rows);
         }
+        let (k, mut rng) = (call(2), Rng::new(call(2)));
+        let retry = rng.chance(0.3);
+        // The line moves with the call's end and turns from retry to error with its
+        // status; an error line also shows this visit's status and duration.
+        let moved = child.duration != child.base_duration;
+        let twin_error = child.base_status >= 500;
         if child.status >= 500 {
+            let by = if moved || !twin_error {
+                ci
+            } else if v.outcome_changed() {
+                me
+            } else {
+                u32::MAX
+            };
             push(
                 child.end() + 300,
                 Tmpl::UpstreamError,
                 child.service,
-                &mut rng,
+                k,
+                by,
                 rows,
             );
-        } else if child.duration > 250_000 && rng.chance(0.3) {
+        } else if child.duration > 250_000 && retry {
+            let by = if moved || twin_error { ci } else { u32::MAX };
             push(
                 child.end() + 200,
                 Tmpl::UpstreamRetry,
                 child.service,
-                &mut rng,
+                k,
+                by,
                 rows,
             );
         }
     }
+    let (k, mut rng) = (slot(4), Rng::new(slot(4)));
+    let rejected = rng.chance(0.6);
+    let by = changed(v, me);
     if let Some(f) = v.failure {
-        push(v.end() - 400, Tmpl::Failure(f), u16::MAX, &mut rng, rows);
+        push(v.end() - 400, Tmpl::Failure(f), u16::MAX, k, by, rows);
     } else if v.own_error {
-        push(
-            v.end() - 400,
-            Tmpl::UnhandledError,
-            u16::MAX,
-            &mut rng,
-            rows,
-        );
-    } else if matches!(v.status, 401 | 429 | 400) && rng.chance(0.6) {
-        push(
-            v.end() - 300,
-            Tmpl::ClientRejected,
-            u16::MAX,
-            &mut rng,
-            rows,
-        );
+        push(v.end() - 400, Tmpl::UnhandledError, u16::MAX, k, by, rows);
+    } else if matches!(v.status, 401 | 429 | 400) && rejected {
+        push(v.end() - 300, Tmpl::ClientRejected, u16::MAX, k, by, rows);
     }
-    // The access / completion line.
-    push(v.end(), Tmpl::Access, u16::MAX, &mut rng, rows);
+    // The access / completion line: it shows the status and the duration only.
+    let by = if v.outcome_changed() { me } else { u32::MAX };
+    push(v.end(), Tmpl::Access, u16::MAX, slot(5), by, rows);
 }
 
 fn background_template(lang: Language, kind: ServiceKind, warn_rate: f64, rng: &mut Rng) -> Tmpl {
@@ -458,8 +475,11 @@ fn write_rows(
         };
         render(&mut message, r.tmpl, ctx);
         message.append_value("");
-        let label = match (visit, r.incident) {
-            (Some(v), _) if r.tmpl.carries_request_label() => world.visit_label(v, r.ts),
+        let label = match (r.labelled_by, r.incident) {
+            (by, _) if by != u32::MAX && by == r.visit => {
+                world.visit_label(&visits[by as usize], r.ts)
+            }
+            (by, _) if by != u32::MAX => world.call_label(&visits[by as usize], r.ts),
             (_, i) if i != u32::MAX => {
                 let role = world.incidents.incidents[i as usize]
                     .involvement(pod.service)
@@ -469,7 +489,7 @@ fn write_rows(
             }
             _ => Label::NORMAL,
         };
-        common.append(r.ts, &svc.name, &label);
+        common.append(r.ts, r.key, &svc.name, &label);
         namespace.append_value(&svc.namespace);
         pod_col.append_value(&pod.name);
         container.append_value(&svc.name);

@@ -156,16 +156,6 @@ impl Tmpl {
         }
     }
 
-    /// Whether the line is a consequence of the request's outcome (and so carries the
-    /// incident label of a labelled request), rather than routine request chatter.
-    pub fn carries_request_label(self) -> bool {
-        use Tmpl::*;
-        matches!(
-            self,
-            Access | SlowQuery | UpstreamRetry | UpstreamError | UnhandledError | Failure(_)
-        )
-    }
-
     pub fn level(self, v: Option<&Visit>) -> Level {
         use Tmpl::*;
         match self {

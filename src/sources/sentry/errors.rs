@@ -157,9 +157,11 @@ fn plan_visit(
 ) {
     let v = &visits[vi];
     let lang = world.service(v.service as usize).language;
-    let mut rng = Rng::new(v.key ^ 0x5e47_e220);
-    let mut push = |ts: Micros, kind: ErrorKind, child: u32, rng: &mut Rng| {
-        let key = rng.next_u64();
+    // Two slots per visit, each with its own stream (the event key and every draw): the
+    // outcome's event and a handled error, so that one does not shift the other between a
+    // run and its counterfactual twin.
+    let slot = |n: u64| stream(v.key, &[str_key("sentry/errors/slot"), n]);
+    let mut push = |ts: Micros, kind: ErrorKind, child: u32, key: u64| {
         if ts >= hour && ts < end {
             out.push(Ev {
                 ts,
@@ -174,18 +176,25 @@ fn plan_visit(
         .map(|(_, c)| c.end())
         .max()
         .unwrap_or(v.start);
+    let key = slot(1);
+    let mut rng = Rng::new(key);
+    let (before_end, captured, fallback, after_call) = (
+        rng.below(1_200) as Micros,
+        rng.chance(capture_share(lang)),
+        rng.chance(fallback_share(lang)),
+        rng.below(600) as Micros,
+    );
     // Captured as the request fails: after its last call returned, just before the
     // access line `pod_logs` writes at `v.end()`.
-    let err_ts = (v.end() - 200 - rng.below(1_200) as Micros)
+    let err_ts = (v.end() - 200 - before_end)
         .max(calls_end + 50)
         .min(v.end());
     let failed_call = children(visits, vi).find(|(_, c)| c.status >= 500);
     if let Some(f) = v.failure {
-        push(err_ts, ErrorKind::Failure(f), u32::MAX, &mut rng);
+        push(err_ts, ErrorKind::Failure(f), u32::MAX, key);
     } else if v.own_error {
-        push(err_ts, ErrorKind::Unhandled, u32::MAX, &mut rng);
+        push(err_ts, ErrorKind::Unhandled, u32::MAX, key);
     } else if v.status >= 500 {
-        let captured = rng.chance(capture_share(lang));
         match failed_call {
             Some((ci, c)) if captured => {
                 let kind = ErrorKind::Upstream {
@@ -193,31 +202,36 @@ fn plan_visit(
                     route: c.route,
                     status: c.status,
                 };
-                push(err_ts, kind, ci as u32, &mut rng);
+                push(err_ts, kind, ci as u32, key);
             }
             None if captured => {
                 if let Some(dep) = missing_dep(world, visits, vi) {
-                    push(err_ts, ErrorKind::Unreachable { dep }, u32::MAX, &mut rng);
+                    push(err_ts, ErrorKind::Unreachable { dep }, u32::MAX, key);
                 }
             }
             _ => {}
         }
     } else if let Some((ci, c)) = failed_call
-        && rng.chance(fallback_share(lang))
+        && fallback
     {
-        let ts = (c.end() + 300 + rng.below(600) as Micros).min(v.end());
+        let ts = (c.end() + 300 + after_call).min(v.end());
         let kind = ErrorKind::UpstreamHandled {
             dep: c.service,
             route: c.route,
             status: c.status,
         };
-        push(ts, kind, ci as u32, &mut rng);
+        push(ts, kind, ci as u32, key);
     }
-    if rng.chance(handled_rate) {
-        let from = v.start.max(v.end() - 3 * SECOND);
-        let ts = from + rng.below((v.end() - from) as u64 + 1) as Micros;
-        let k = rng.below(3) as u8;
-        push(ts, ErrorKind::Handled(k), u32::MAX, &mut rng);
+    let key = slot(2);
+    let mut rng = Rng::new(key);
+    let (handled, at, k) = (rng.chance(handled_rate), rng.f64(), rng.below(3) as u8);
+    if handled {
+        // Within the twin's duration: a handled error does not move when an incident
+        // slows the request down.
+        let base_end = v.start + v.base_duration;
+        let from = v.start.max(base_end - 3 * SECOND);
+        let ts = from + ((base_end - from) as f64 * at) as Micros;
+        push(ts, ErrorKind::Handled(k), u32::MAX, key);
     }
 }
 
@@ -342,12 +356,22 @@ fn write_rows(
                 stacks.len() - 1
             });
         let st = &stacks[si];
-        let label = if matches!(e.kind, ErrorKind::Handled(_)) {
-            Label::NORMAL
-        } else {
-            world.visit_label(v, e.ts)
+        // The event shows the request (and its calls, as breadcrumbs): it carries the
+        // label of the failed call it reports when an incident changed that call, else
+        // the request's when an incident changed the request.
+        let child = (e.child != u32::MAX).then(|| &visits[e.child as usize]);
+        let label = match (e.kind, child) {
+            // Placed within the twin's duration: it changes only with the calls its
+            // breadcrumbs show.
+            (ErrorKind::Handled(_), _) => children(visits, vi)
+                .find(|(_, c)| c.changed() && c.start < e.ts)
+                .map(|(_, c)| world.call_label(c, e.ts))
+                .unwrap_or(Label::NORMAL),
+            (_, Some(c)) if c.changed() => world.call_label(c, e.ts),
+            _ if v.changed() => world.visit_label(v, e.ts),
+            _ => Label::NORMAL,
         };
-        common.append(e.ts, &svc.name, &label);
+        common.append(e.ts, e.key, &svc.name, &label);
         write_event_id(&mut event_id, stream(e.key, &[str_key("sentry/errors")]));
         event_id.append_value("");
         platform.append_value(meta.platform);

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::config::{DbEngine, Language};
 use crate::incidents::FailureKind;
+use crate::labels::Label;
 use crate::rng::{Rng, mix64, str_key, stream};
 use crate::sources::kubernetes::logfmt::write_trace;
 use crate::sources::text;
@@ -257,7 +258,25 @@ fn write_rows(
         let route = v.route as usize % svc.routes.len();
         let rm = &meta.routes[route];
         let version = world.pod_version(v.pod as usize);
-        common.append(t.ts, &svc.name, &world.visit_label(v, t.ts));
+        // The transaction shows the request and its calls (as spans): labelled when an
+        // incident changed the request, else when it changed one of the calls.
+        let label = if t.pageload {
+            // The browser's page load follows the response's end only.
+            if v.end() != v.start + v.base_duration {
+                world.visit_label(v, t.ts)
+            } else {
+                Label::NORMAL
+            }
+        } else if v.changed() {
+            world.visit_label(v, t.ts)
+        } else {
+            children(visits, vi)
+                .find(|(_, c)| c.changed())
+                .map(|(_, c)| world.call_label(c, t.ts))
+                .unwrap_or(Label::NORMAL)
+        };
+        let key = stream(v.key, &[str_key("sentry/transactions"), t.pageload as u64]);
+        common.append(t.ts, key, &svc.name, &label);
         write_trace(&mut trace, v.trace_hi, v.trace_lo);
         trace.append_value("");
         text::text(&mut release, (&svc.name, '@', version));
