@@ -116,14 +116,27 @@ struct Part {
     node: Option<StringArray>,
 }
 
-/// The columns that name a row's pod, by table: the first one a table has.
-const POD_COLUMNS: [&str; 3] = ["pod", "server_name", "series_name"];
+/// The columns that name a row's pod outside Grafana: the first one a table has.
+const POD_COLUMNS: [&str; 2] = ["pod", "server_name"];
 
 fn strings(batch: &RecordBatch, name: &str) -> Option<StringArray> {
     batch
         .column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<StringArray>())
         .cloned()
+}
+
+/// The pod each row names: its `pod` or `server_name`, or on a Grafana panel the
+/// `series_name` of Prometheus series (a CloudWatch series names no pod).
+fn pod_column(batch: &RecordBatch) -> Option<StringArray> {
+    match strings(batch, "datasource") {
+        Some(ds) => strings(batch, "series_name").map(|names| {
+            (0..names.len())
+                .map(|r| (ds.value(r) == "prometheus").then(|| names.value(r)))
+                .collect()
+        }),
+        None => POD_COLUMNS.iter().find_map(|c| strings(batch, c)),
+    }
 }
 
 fn value_at(a: &Option<StringArray>, r: usize) -> Option<&str> {
@@ -185,20 +198,7 @@ fn load(dir: &Path, files: &[String]) -> Result<Loaded, Error> {
                 out.duplicates.push(id.to_string());
             }
         }
-        // Grafana's `series_name` names a pod only on Prometheus panels.
-        let pod = POD_COLUMNS
-            .iter()
-            .find_map(|c| strings(&batch, c))
-            .filter(|_| batch.column_by_name("datasource").is_none());
-        let pod = match (pod, strings(&batch, "datasource")) {
-            (Some(p), _) => Some(p),
-            (None, Some(ds)) => strings(&batch, "series_name").map(|names| {
-                (0..names.len())
-                    .map(|r| (ds.value(r) == "prometheus").then(|| names.value(r)))
-                    .collect::<StringArray>()
-            }),
-            (None, None) => None,
-        };
+        let pod = pod_column(&batch);
         out.parts.push(Part {
             ids,
             labelled,

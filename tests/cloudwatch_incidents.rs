@@ -137,29 +137,35 @@ fn fixture_dir() -> PathBuf {
         .keep()
 }
 
+/// The 24-hour kubernetes,cloudwatch run of `DAY_START` into `dir`, with incidents `on`
+/// or as the counterfactual twin (`off`).
+fn generate_day(dir: &Path, incidents: &str) {
+    let output = Command::cargo_bin("obsgen")
+        .expect("the obsgen binary")
+        .args(["generate", "--overwrite", "--start", DAY_START])
+        .args([
+            "--duration-hours",
+            "24",
+            "--sources",
+            "kubernetes,cloudwatch",
+        ])
+        .args(["--incidents", incidents, "-o"])
+        .arg(dir)
+        .output()
+        .expect("run obsgen");
+    assert!(
+        output.status.success(),
+        "obsgen generate --incidents {incidents} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let dir = fixture_dir();
         let clock = Instant::now();
-        let output = Command::cargo_bin("obsgen")
-            .expect("the obsgen binary")
-            .args(["generate", "--overwrite", "--start", DAY_START])
-            .args([
-                "--duration-hours",
-                "24",
-                "--sources",
-                "kubernetes,cloudwatch",
-            ])
-            .arg("-o")
-            .arg(&dir)
-            .output()
-            .expect("run obsgen");
-        assert!(
-            output.status.success(),
-            "obsgen generate failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        generate_day(&dir, "on");
         eprintln!(
             "24-hour kubernetes,cloudwatch run: {:.1} s",
             clock.elapsed().as_secs_f64()
@@ -181,20 +187,7 @@ fn fixture() -> &'static Fixture {
         }
         let _ = std::fs::remove_dir_all(&dir);
         let twin = fixture_dir();
-        let output = Command::cargo_bin("obsgen")
-            .expect("the obsgen binary")
-            .args(["generate", "--overwrite", "--start", DAY_START])
-            .args([
-                "--duration-hours",
-                "24",
-                "--sources",
-                "kubernetes,cloudwatch",
-            ])
-            .args(["--incidents", "off", "-o"])
-            .arg(&twin)
-            .output()
-            .expect("run obsgen");
-        assert!(output.status.success(), "the twin failed");
+        generate_day(&twin, "off");
         let twin_alarms = load_table(&twin.join("cloudwatch").join("alarms"), "alarms")
             .into_iter()
             .filter(|r| r.b == "ALARM")

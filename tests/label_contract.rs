@@ -14,18 +14,19 @@ use std::path::Path;
 const START: &str = "2026-11-02";
 const HOURS: &str = "24";
 
-fn generate(dir: &Path, incidents: &str) {
+/// `obsgen generate --seed SEED --start START --duration-hours HOURS --incidents on|off`.
+fn generate(dir: &Path, seed: &str, start: &str, hours: &str, incidents: &str) {
     let output = Command::cargo_bin("obsgen")
         .expect("binary")
-        .args(["generate", "--seed", "11", "--start", START])
-        .args(["--duration-hours", HOURS, "--threads", "2"])
+        .args(["generate", "--seed", seed, "--start", start])
+        .args(["--duration-hours", hours, "--threads", "2"])
         .args(["--incidents", incidents, "-o"])
         .arg(dir)
         .output()
         .expect("run obsgen");
     assert!(
         output.status.success(),
-        "generate --incidents {incidents}: {}",
+        "generate --seed {seed} --incidents {incidents}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
 }
@@ -50,8 +51,8 @@ const CEILINGS: [(&str, u64); 11] = [
 fn every_row_is_labelled_iff_the_twin_lacks_it_or_differs() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (run, twin) = (tmp.path().join("run"), tmp.path().join("twin"));
-    generate(&run, "on");
-    generate(&twin, "off");
+    generate(&run, "11", START, HOURS, "on");
+    generate(&twin, "11", START, HOURS, "off");
     let tables: Vec<TableContract> = compare(&run, &twin).expect("compare");
     let report = obsgen::contract::report(&tables);
     println!("{report}");
@@ -90,20 +91,7 @@ fn a_twin_has_no_label_and_only_a_twin_of_the_same_run_is_accepted() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let run2 = |name: &str, seed: &str, incidents: &str| {
         let dir = tmp.path().join(name);
-        let output = Command::cargo_bin("obsgen")
-            .expect("binary")
-            .args([
-                "generate",
-                "--seed",
-                seed,
-                "--start",
-                "2026-11-02T08:00:00Z",
-            ])
-            .args(["--duration-hours", "2", "--incidents", incidents, "-o"])
-            .arg(&dir)
-            .output()
-            .expect("run obsgen");
-        assert!(output.status.success(), "{name}");
+        generate(&dir, seed, "2026-11-02T08:00:00Z", "2", incidents);
         dir
     };
     let run = run2("run", "11", "on");

@@ -280,6 +280,12 @@ fn write(
     points: &[Point],
 ) -> Result<RecordBatch, ArrowError> {
     let n = points.len();
+    // Record-id keys of each panel's dashboard and each CloudWatch series, hashed once.
+    let dash_keys: Vec<u64> = panels.iter().map(|(d, _)| str_key(&d.uid.value)).collect();
+    let series_keys: Vec<(u64, u64)> = cw_series
+        .iter()
+        .map(|s| (str_key(&s.resource), str_key(s.metric)))
+        .collect();
     let mut common = CommonColumns::new(table.code(), hour, n);
     let mut uid = StringBuilder::with_capacity(n, n * 16);
     let mut title = StringBuilder::with_capacity(n, n * 32);
@@ -338,7 +344,7 @@ fn write(
                 // A panel, its series (the pod) and the point's time.
                 let key = stream(
                     pod.key,
-                    &[str_key(&dash.uid.value), panel.id as u64, pt.ts as u64],
+                    &[dash_keys[pt.panel as usize], panel.id as u64, pt.ts as u64],
                 );
                 common.append(
                     pt.ts,
@@ -378,14 +384,10 @@ fn write(
                     Some(r) => cache.model.resource_service(world, r.kind, r.r),
                     None => cluster.as_str(),
                 };
+                let (resource_key, metric_key) = series_keys[pt.series as usize];
                 let key = stream(
-                    str_key(&dash.uid.value),
-                    &[
-                        panel.id as u64,
-                        str_key(&s.resource),
-                        str_key(s.metric),
-                        pt.ts as u64,
-                    ],
+                    dash_keys[pt.panel as usize],
+                    &[panel.id as u64, resource_key, metric_key, pt.ts as u64],
                 );
                 common.append(
                     pt.ts,

@@ -879,7 +879,8 @@ impl Events {
             template.append_value(tmpl);
             let service = svc.map_or(cluster.as_str(), |s| s.name.as_str());
             // An Event object and its occurrence.
-            let id = stream(r.key, &[str_key("kubernetes/events"), r.count as u64]);
+            const OCCURRENCE: u64 = str_key("kubernetes/events");
+            let id = stream(r.key, &[OCCURRENCE, r.count as u64]);
             common.append(r.ts, id, service, &world.label(r.incident, r.role, r.ts));
         }
         let own: Vec<ArrayRef> = vec![

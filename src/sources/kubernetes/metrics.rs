@@ -395,7 +395,8 @@ impl Table for Metrics {
                 models[p as usize].get_or_insert_with(|| container_model(world, p as usize));
             let x = container_sample(world, model, p as usize, t);
             let node = &world.topology.nodes[pod.node];
-            let key = stream(pod.key, &[str_key("kubernetes/metrics"), t as u64]);
+            const SCRAPE: u64 = str_key("kubernetes/metrics");
+            let key = stream(pod.key, &[SCRAPE, t as u64]);
             common.append(t, key, &svc.name, &world.label(x.incident, x.role, t));
             namespace.append_value(&svc.namespace);
             pod_col.append_value(&pod.name);

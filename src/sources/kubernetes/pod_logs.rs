@@ -25,6 +25,9 @@ use std::sync::Arc;
 
 pub struct PodLogs;
 
+/// Stream tag of the lifecycle lines' record keys.
+const LIFECYCLE_LINE: u64 = str_key("lifecycle");
+
 /// A planned line, rendered after sorting.
 #[derive(Clone, Copy)]
 struct Row {
@@ -148,7 +151,7 @@ impl Table for PodLogs {
                             tmpl,
                             visit: u32::MAX,
                             upstream: u16::MAX,
-                            key: stream(pod.key, &[str_key("lifecycle"), ts as u64]),
+                            key: stream(pod.key, &[LIFECYCLE_LINE, ts as u64]),
                             incident,
                             labelled_by: u32::MAX,
                         });
@@ -257,7 +260,9 @@ fn plan_visit_lines(
 ) {
     let v = &visits[vi];
     let svc = world.service(v.service as usize);
-    let slot = |n: u64| stream(v.key, &[str_key("kubernetes/pod_logs/visit"), n]);
+    const VISIT_LINE: u64 = str_key("kubernetes/pod_logs/visit");
+    const CALL_LINE: u64 = str_key("kubernetes/pod_logs/call");
+    let slot = |n: u64| stream(v.key, &[VISIT_LINE, n]);
     let push = |ts: Micros, tmpl: Tmpl, upstream: u16, key: u64, by: u32, rows: &mut Vec<Row>| {
         if ts >= hour && ts < end {
             rows.push(Row {
@@ -273,7 +278,6 @@ fn plan_visit_lines(
         }
     };
     let me = vi as u32;
-    let changed = |v: &Visit, by: u32| if v.changed() { by } else { u32::MAX };
     let span = v.base_duration.max(1) as u64;
     // Application lines during the request.
     let (k, mut rng) = (slot(1), Rng::new(slot(1)));
@@ -313,7 +317,7 @@ fn plan_visit_lines(
             continue;
         }
         let ci = (vi + 1 + ci) as u32;
-        let call = |n: u64| stream(child.key, &[str_key("kubernetes/pod_logs/call"), n]);
+        let call = |n: u64| stream(child.key, &[CALL_LINE, n]);
         let (k, mut rng) = (call(1), Rng::new(call(1)));
         if rng.chance(0.08) {
             let t = Tmpl::UpstreamCall;
@@ -355,7 +359,7 @@ fn plan_visit_lines(
     }
     let (k, mut rng) = (slot(4), Rng::new(slot(4)));
     let rejected = rng.chance(0.6);
-    let by = changed(v, me);
+    let by = if v.changed() { me } else { u32::MAX };
     if let Some(f) = v.failure {
         push(v.end() - 400, Tmpl::Failure(f), u16::MAX, k, by, rows);
     } else if v.own_error {

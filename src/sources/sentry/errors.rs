@@ -160,7 +160,8 @@ fn plan_visit(
     // Two slots per visit, each with its own stream (the event key and every draw): the
     // outcome's event and a handled error, so that one does not shift the other between a
     // run and its counterfactual twin.
-    let slot = |n: u64| stream(v.key, &[str_key("sentry/errors/slot"), n]);
+    const SLOT: u64 = str_key("sentry/errors/slot");
+    let slot = |n: u64| stream(v.key, &[SLOT, n]);
     let mut push = |ts: Micros, kind: ErrorKind, child: u32, key: u64| {
         if ts >= hour && ts < end {
             out.push(Ev {

@@ -275,7 +275,8 @@ fn write_rows(
                 .map(|(_, c)| world.call_label(c, t.ts))
                 .unwrap_or(Label::NORMAL)
         };
-        let key = stream(v.key, &[str_key("sentry/transactions"), t.pageload as u64]);
+        const TRANSACTION: u64 = str_key("sentry/transactions");
+        let key = stream(v.key, &[TRANSACTION, t.pageload as u64]);
         common.append(t.ts, key, &svc.name, &label);
         write_trace(&mut trace, v.trace_hi, v.trace_lo);
         trace.append_value("");
