@@ -196,12 +196,12 @@ fn run() -> Result<()> {
             let busiest = est
                 .peak_hour_rows
                 .iter()
-                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .max_by(|a, b| a.rows.total_cmp(&b.rows))
                 .map(|t| {
                     format!(
                         "{} about {} rows",
-                        t.0,
-                        obsgen::config::bounds::millions(t.1)
+                        t.table,
+                        obsgen::config::bounds::millions(t.rows)
                     )
                 })
                 .unwrap_or_default();

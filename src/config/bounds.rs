@@ -37,6 +37,44 @@ pub enum BoundKind {
 }
 
 impl Bound {
+    /// Whether the bound applies to the key path `path` (`services[3].replicas` matches
+    /// `services[].replicas`; `traffic.bursts.multiplier.min` matches
+    /// `traffic.bursts.multiplier`; `aws.rds` matches `aws.<kind>`).
+    pub fn matches(&self, path: &str) -> bool {
+        let mut norm = String::with_capacity(path.len());
+        let mut chars = path.chars().peekable();
+        while let Some(ch) = chars.next() {
+            norm.push(ch);
+            if ch == '[' {
+                while chars.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    chars.next();
+                }
+            }
+        }
+        let mut alts = self.key.split(", ");
+        let first = alts.next().unwrap_or("");
+        let prefix = first.rfind('.').map_or("", |i| &first[..=i]);
+        std::iter::once(first.to_string())
+            .chain(alts.map(|a| format!("{prefix}{a}")))
+            .any(|alt| {
+                let alt = match alt.split_once("<kind>") {
+                    Some((head, tail)) => {
+                        let Some(rest) = norm.strip_prefix(head) else {
+                            return false;
+                        };
+                        let seg = rest.find(['.', '[']).unwrap_or(rest.len());
+                        format!("{head}{}{tail}", &rest[..seg])
+                    }
+                    None => alt,
+                };
+                norm == alt
+                    || (self.kind == BoundKind::Value
+                        && norm
+                            .strip_prefix(alt.as_str())
+                            .is_some_and(|r| matches!(r, ".min" | ".median" | ".max")))
+            })
+    }
+
     /// `0 – 1`, as the README writes it.
     pub fn range_text(&self) -> String {
         format!("{} – {}", number(self.min), number(self.max))
@@ -379,8 +417,8 @@ pub const MAX_PARTITION_ROWS: f64 = 20_000_000.0;
 pub const MAX_TRAFFIC_PEAK: f64 = 50.0;
 /// Hard ceiling of the traffic factor of any minute (the mean is 1): the world clamps a
 /// minute's traffic to it, so a rare draw of the log-normal noise cannot size a minute's
-/// requests. The defaults never come near it (at most about 25 with every random factor
-/// at its extreme at once).
+/// requests. The defaults never reach it: at most about 7 with every normal draw at its
+/// extreme (8.6 sigma), about 45 with two full bursts overlapping as well.
 pub const MAX_TRAFFIC_FACTOR: f64 = 100.0;
 /// Per-service, per-minute traffic slots the world plans (range + 15 days before it).
 pub const MAX_TRAFFIC_SLOTS: f64 = 30_000_000.0;
@@ -1025,17 +1063,30 @@ pub(super) fn traffic_peak(c: &Checker, t: &TrafficShape) -> Result<TrafficPeak,
         return Err(c.error(
             "traffic",
             format!(
-                "the traffic curve peaks at about {:.1} times its mean (diurnal {:.2} × weekly {:.2} × bursts {:.2} × noise {:.2}); at most {}: widen or lower the peaks, raise night_level, flatten the weekly factors, or make bursts rarer or smaller",
-                peak.total(),
-                peak.diurnal,
-                peak.weekly,
-                peak.bursts,
-                peak.noise,
+                "the traffic curve peaks at about {} times its mean (diurnal {} × weekly {} × bursts {} × noise {}); at most {}: widen or lower the peaks, raise night_level, flatten the weekly factors, or make bursts rarer or smaller",
+                short(peak.total()),
+                short(peak.diurnal),
+                short(peak.weekly),
+                short(peak.bursts),
+                short(peak.noise),
                 number(MAX_TRAFFIC_PEAK)
             ),
         ));
     }
     Ok(peak)
+}
+
+/// One table's estimated rows in its busiest hour.
+#[derive(Debug, Clone)]
+pub struct TableEstimate {
+    pub table: &'static str,
+    pub rows: f64,
+    /// The key whose value drives it most.
+    pub key: &'static str,
+    /// How the estimate is made, with the values.
+    pub detail: String,
+    /// Whether the scale multiplies it.
+    pub scaled: bool,
 }
 
 /// The sizes a run would reach, estimated from the configuration.
@@ -1044,8 +1095,8 @@ pub struct RunEstimate {
     pub scale: f64,
     pub hours: i64,
     pub traffic_peak: TrafficPeak,
-    /// Per table: (table, rows in its busiest hour, the key whose value drives it).
-    pub peak_hour_rows: Vec<(&'static str, f64, &'static str)>,
+    /// The tables whose partitions grow with the configuration.
+    pub peak_hour_rows: Vec<TableEstimate>,
     pub traffic_slots: f64,
     pub pods: f64,
     pub restarts: f64,
@@ -1066,18 +1117,55 @@ impl super::Config {
             rows_per_minute * crate::world::REQUEST_ROW_SHARE / crate::world::ROWS_PER_VISIT;
         let replicas: f64 = svc.services.iter().map(|s| s.replicas as f64).sum();
         let traffic_hour = 60.0 * scale * p;
-        let pod_logs = rows_per_minute * traffic_hour;
+        let per_hour = format!(
+            "× scale {} × traffic peak {p:.1} × 60 minutes",
+            number(scale)
+        );
+        let mut tables = Vec::new();
+        tables.push(TableEstimate {
+            table: "kubernetes/pod_logs",
+            rows: rows_per_minute * traffic_hour,
+            key: "sources.kubernetes.pod_logs.rows_per_minute",
+            detail: format!("{} rows a minute {per_hour}", number(rows_per_minute)),
+            scaled: true,
+        });
         let alb = if cw.alb_access_logs {
             visits_per_minute
         } else {
             0.0
         };
-        let cw_logs = (cw.vpc_flow_records_per_minute.0
-            + 3.5 * cw.lambda_invocations_per_minute.0 * svc.aws.lambda.len() as f64
-            + alb)
-            * traffic_hour;
+        let vpc = cw.vpc_flow_records_per_minute.0;
+        let lambda = 3.5 * cw.lambda_invocations_per_minute.0 * svc.aws.lambda.len() as f64;
+        tables.push(TableEstimate {
+            table: "cloudwatch/logs",
+            rows: (vpc + lambda + alb) * traffic_hour,
+            key: if lambda > vpc && lambda > alb {
+                "sources.cloudwatch.lambda_invocations_per_minute"
+            } else if alb > vpc {
+                "sources.kubernetes.pod_logs.rows_per_minute"
+            } else {
+                "sources.cloudwatch.vpc_flow_records_per_minute"
+            },
+            detail: format!(
+                "({} VPC flow records + {} Lambda log lines + {:.0} ALB access lines) a minute {per_hour}",
+                number(vpc),
+                number(lambda),
+                alb
+            ),
+            scaled: true,
+        });
         // Containers are sampled every scrape; a rollout briefly doubles them.
-        let metrics = 2.0 * replicas * 3600.0 / k8s.metrics.scrape_interval_seconds as f64;
+        let scrape = k8s.metrics.scrape_interval_seconds as f64;
+        tables.push(TableEstimate {
+            table: "kubernetes/metrics",
+            rows: 2.0 * replicas * 3600.0 / scrape,
+            key: "sources.kubernetes.metrics.scrape_interval_seconds",
+            detail: format!(
+                "2 × {replicas} containers × a sample every {} s",
+                number(scrape)
+            ),
+            scaled: false,
+        });
         let series: f64 = svc
             .dashboards
             .iter()
@@ -1102,35 +1190,30 @@ impl super::Config {
                 }
             })
             .sum();
-        let panel_series = series * 3600.0 / g.sources.grafana.refresh_seconds as f64;
-        let events = k8s.events.background_per_hour.0 * scale * p.sqrt() + 20.0 * replicas;
-        let peak_hour_rows = vec![
-            (
-                "kubernetes/pod_logs",
-                pod_logs,
-                "sources.kubernetes.pod_logs.rows_per_minute",
+        let refresh = g.sources.grafana.refresh_seconds as f64;
+        tables.push(TableEstimate {
+            table: "grafana/panel_series",
+            rows: series * 3600.0 / refresh,
+            key: "sources.grafana.refresh_seconds",
+            detail: format!(
+                "{series} panel series × a point every {} s",
+                number(refresh)
             ),
-            (
-                "cloudwatch/logs",
-                cw_logs,
-                "sources.cloudwatch.vpc_flow_records_per_minute",
+            scaled: false,
+        });
+        let background = k8s.events.background_per_hour.0;
+        tables.push(TableEstimate {
+            table: "kubernetes/events",
+            rows: background * scale * p.sqrt() + 20.0 * replicas,
+            key: "sources.kubernetes.events.background_per_hour",
+            detail: format!(
+                "{} an hour × scale {} × √(traffic peak {p:.1}), and the pods' own events",
+                number(background),
+                number(scale)
             ),
-            (
-                "kubernetes/metrics",
-                metrics,
-                "sources.kubernetes.metrics.scrape_interval_seconds",
-            ),
-            (
-                "grafana/panel_series",
-                panel_series,
-                "sources.grafana.refresh_seconds",
-            ),
-            (
-                "kubernetes/events",
-                events,
-                "sources.kubernetes.events.background_per_hour",
-            ),
-        ];
+            scaled: true,
+        });
+        let peak_hour_rows = tables;
         // The plan: traffic per service and minute over the range and the 15 days before;
         // pods over the range and the 8 days before (whole weeks, one more each side).
         let planned_days = hours as f64 / 24.0 + 16.0;
@@ -1202,28 +1285,22 @@ impl super::Config {
         let est = self.estimate(scale, hours)?;
         let g = self.checker(2);
         let s = self.checker(0);
-        for &(table, rows, key) in &est.peak_hour_rows {
-            if rows > MAX_PARTITION_ROWS {
-                let by_scale = matches!(
-                    table,
-                    "kubernetes/pod_logs" | "cloudwatch/logs" | "kubernetes/events"
-                );
-                let why = if by_scale {
-                    format!(
-                        " ({key} and the other rates of the table × {scale_src} {} × the traffic peak {:.1} × 60 minutes)",
-                        number(scale),
-                        est.traffic_peak.total()
-                    )
-                } else {
-                    " (containers or panel series × samples per hour)".to_string()
-                };
+        for t in &est.peak_hour_rows {
+            if t.rows > MAX_PARTITION_ROWS {
+                let detail = t.detail.replace("× scale ", &format!("× {scale_src} "));
                 return Err(g.error(
-                    key,
+                    t.key,
                     format!(
-                        "{table} would hold about {} rows in its busiest hour{why}; at most {}: lower the rate{}",
-                        millions(rows),
+                        "{} would hold about {} rows in its busiest hour ({}); at most {}: lower the rate{}",
+                        t.table,
+                        millions(t.rows),
+                        detail,
                         millions(MAX_PARTITION_ROWS),
-                        if by_scale { " or the scale" } else { "" }
+                        if t.scaled {
+                            format!(" or {scale_src}")
+                        } else {
+                            String::new()
+                        }
                     ),
                 ));
             }
@@ -1263,10 +1340,22 @@ impl super::Config {
     }
 }
 
-/// `20 million`, `94 thousand`, `730`.
+/// `4.8`, `12`, `3.1e17`: a factor, short.
+fn short(v: f64) -> String {
+    if v >= 1e4 {
+        format!("{v:.1e}")
+    } else if v >= 10.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// `20 million`, `1.5 million`, `94 thousand`, `730`.
 pub fn millions(v: f64) -> String {
     if v >= 1e6 {
-        format!("{:.1} million", v / 1e6)
+        let m = format!("{:.1}", v / 1e6);
+        format!("{} million", m.strip_suffix(".0").unwrap_or(&m))
     } else if v >= 1e4 {
         format!("{:.0} thousand", v / 1e3)
     } else {
@@ -1304,6 +1393,17 @@ mod tests {
         let p = est.traffic_peak.total();
         assert!(p > 3.0 && p < 10.0, "{p}");
         assert!(MAX_TRAFFIC_PEAK < MAX_TRAFFIC_FACTOR);
+    }
+
+    #[test]
+    fn bounds_match_concrete_paths() {
+        assert!(REPLICAS.matches("services[12].replicas"));
+        assert!(!REPLICAS.matches("services[12].replicas_x"));
+        assert!(CPU_MILLICORES.matches("services[0].resources.cpu_limit_m"));
+        assert!(BURST_MULTIPLIER.matches("traffic.bursts.multiplier.max"));
+        assert!(DURATION_MINUTES.matches("types[3].duration_minutes.median"));
+        assert!(AWS_RESOURCES.matches("aws.lambda") && !AWS_RESOURCES.matches("aws.lambda[0].id"));
+        assert!(WEEKLY.matches("traffic.weekly[6]") && !WEEKLY.matches("traffic.weekly"));
     }
 
     #[test]

@@ -15,7 +15,8 @@ pub const MAX_SCALAR_CHARS: usize = 256;
 /// A position in a file: line and column, both from 1.
 pub type Position = (u64, u64);
 
-/// Key path → position of the value (its first occurrence; aliases point at the `*name`).
+/// Key path → position of the value (its first occurrence; aliases point at the `*name`;
+/// a mapping or sequence under a key points at the key, where a reader looks for it).
 #[derive(Debug, Clone, Default)]
 pub struct Locations {
     values: HashMap<String, Position>,
@@ -24,8 +25,12 @@ pub struct Locations {
 }
 
 enum Frame {
-    /// A mapping at `path`; `key` is the key whose value comes next (`None`: a key comes next).
-    Map { path: String, key: Option<String> },
+    /// A mapping at `path`; `key` is the key whose value comes next, with its position
+    /// (`None`: a key comes next).
+    Map {
+        path: String,
+        key: Option<(String, Position)>,
+    },
     /// A sequence at `path`; `next` is the index of the next item.
     Seq { path: String, next: usize },
     /// A complex key (a mapping or sequence used as a key), skipped; its nesting depth.
@@ -70,7 +75,7 @@ impl Locations {
                         Some(Frame::Skip(_)) => {
                             stack.pop();
                             if let Some(Frame::Map { key, .. }) = stack.last_mut() {
-                                *key = Some("?".to_string());
+                                *key = Some(("?".to_string(), pos));
                             }
                         }
                         _ => {
@@ -81,6 +86,7 @@ impl Locations {
                 continue;
             }
             // Where does this node go?
+            let mut at = pos;
             let path = match stack.last_mut() {
                 None => {
                     if root_seen {
@@ -99,13 +105,18 @@ impl Locations {
                     None => {
                         // This node is a key.
                         match (scalar, container) {
-                            (Some(k), _) => *key = Some(k.to_string()),
+                            (Some(k), _) => *key = Some((k.to_string(), pos)),
                             (None, Some(_)) => stack.push(Frame::Skip(1)),
-                            (None, None) => *key = Some("?".to_string()),
+                            (None, None) => *key = Some(("?".to_string(), pos)),
                         }
                         continue;
                     }
-                    Some(k) => child(path, &k),
+                    Some((k, key_pos)) => {
+                        if container.is_some() {
+                            at = key_pos;
+                        }
+                        child(path, &k)
+                    }
                 },
                 Some(Frame::Seq { path, next }) => {
                     let p = format!("{path}[{next}]");
@@ -116,10 +127,10 @@ impl Locations {
             if let Some(s) = scalar {
                 let chars = s.chars().count();
                 if chars > MAX_SCALAR_CHARS && loc.long_scalar.is_none() {
-                    loc.long_scalar = Some((path.clone(), pos, chars));
+                    loc.long_scalar = Some((path.clone(), at, chars));
                 }
             }
-            loc.values.entry(path.clone()).or_insert(pos);
+            loc.values.entry(path.clone()).or_insert(at);
             match container {
                 Some(true) => stack.push(Frame::Map { path, key: None }),
                 Some(false) => stack.push(Frame::Seq { path, next: 0 }),
@@ -144,6 +155,11 @@ impl Locations {
         }
     }
 
+    /// Every indexed key path with its position.
+    pub fn paths(&self) -> impl Iterator<Item = (&str, Position)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), *v))
+    }
+
     /// The position of the value at exactly `path`.
     pub fn exact(&self, path: &str) -> Option<Position> {
         self.values.get(path).copied()
@@ -159,12 +175,15 @@ mod tests {
         let text = "a: 1\nb:\n  c: [x, {d: 2}]\n  e:\n    - f: 3\n      g: &k 4\n    - h: *k\n";
         let l = Locations::index(text);
         assert_eq!(l.exact("a"), Some((1, 4)));
+        assert_eq!(l.exact("b"), Some((2, 1)));
+        assert_eq!(l.exact("b.c"), Some((3, 3)));
         assert_eq!(l.exact("b.c[0]"), Some((3, 7)));
         assert_eq!(l.exact("b.c[1].d"), Some((3, 14)));
         assert_eq!(l.exact("b.e[0].f"), Some((5, 10)));
         assert_eq!(l.exact("b.e[0].g"), Some((6, 10)));
         assert_eq!(l.exact("b.e[1].h"), Some((7, 10)));
         assert_eq!(l.get("b.e[1].missing"), Some((7, 7)));
+        assert_eq!(l.exact("b.e[1]"), Some((7, 7)));
         assert_eq!(l.get("zzz"), Some((1, 1)));
         assert!(l.long_scalar.is_none());
     }

@@ -124,6 +124,8 @@ pub struct ConfigFile {
     /// The path messages name (`DIR/name`, or `<embedded>/name`).
     pub path: PathBuf,
     pub origin: Origin,
+    /// Where `--config` looked for it (`DIR/name`).
+    pub looked_for: Option<PathBuf>,
     locations: Arc<Locations>,
 }
 
@@ -196,9 +198,7 @@ impl Config {
         let mut cfg = Self::from_sources([s, i, g])?;
         for (f, o) in cfg.files.iter_mut().zip(origins) {
             f.origin = o;
-            if f.origin == Origin::Defaulted {
-                f.path = dir.join(f.name);
-            }
+            f.looked_for = Some(dir.join(f.name));
         }
         cfg.ignored = ignored;
         Ok(cfg)
@@ -259,6 +259,7 @@ impl Config {
                 Origin::Read
             },
             path,
+            looked_for: None,
             locations,
         };
         let cfg = Config {
@@ -303,7 +304,7 @@ impl Config {
                 Origin::Defaulted => format!(
                     "default {} (no {}: the embedded file)",
                     f.name,
-                    f.path.display()
+                    f.looked_for.as_deref().unwrap_or(&f.path).display()
                 ),
                 Origin::Embedded => format!("default {} (embedded)", f.name),
             });
