@@ -158,6 +158,49 @@ const REGRESSIONS: &[Regression] = &[
         "must be between 0 and 1000",
         "insights_queries_per_hour: 1e9",
     ),
+    // Found by tests/fuzz.rs against the build before the bounds (seed 0xb56e9f02215):
+    // cases 229 and 461 aborted ("memory allocation of 939524096 bytes failed": deploys a
+    // week = deploys_per_day x (5 + 2 x weekend_deploy_factor)), 606 and 770 hung.
+    r(
+        GENERATION,
+        "weekend_deploy_factor: 0.15",
+        "weekend_deploy_factor: 150000",
+        "world.weekend_deploy_factor",
+        "must be between 0 and 10, got 150000",
+        "weekend_deploy_factor: 150000",
+    ),
+    r(
+        GENERATION,
+        "weekend_deploy_factor: 0.15",
+        "weekend_deploy_factor: 18446744073709551615",
+        "world.weekend_deploy_factor",
+        "must be between 0 and 10",
+        "weekend_deploy_factor: 1844",
+    ),
+    r(
+        GENERATION,
+        "per_day: 3.0",
+        "per_day: 3000000",
+        "traffic.bursts.per_day",
+        "must be between 0 and 100, got 3000000",
+        "per_day: 3000000",
+    ),
+    r(
+        GENERATION,
+        "lambda_invocations_per_minute: 10",
+        "lambda_invocations_per_minute: 1000001",
+        "sources.cloudwatch.lambda_invocations_per_minute",
+        "must be between 0 and 100000, got 1000001",
+        "lambda_invocations_per_minute: 1000001",
+    ),
+    r(
+        GENERATION,
+        "noise_sigma: 0.07",
+        "noise_sigma: 10.001000001",
+        "traffic.noise_sigma",
+        "must be between 0 and 1, got 10.001000001",
+        "  noise_sigma: 10",
+    ),
     // Products: within each value's range, too much together.
     r(
         GENERATION,
@@ -580,6 +623,33 @@ fn a_value_just_inside_every_bound_is_accepted() {
         .expect_err("a range over a year")
         .to_string();
     assert!(e.contains("8784"), "{e}");
+    // Found while measuring the plan: 1400 replicas and 1000 incidents a day planned a
+    // 30-day run in 17 s, a year took over 10 minutes (node incidents x pods).
+    let big = Config::from_sources({
+        let mut f = DEFAULT_FILES.map(|(n, t)| (PathBuf::from(n), t.to_string()));
+        f[SERVICES].1 = replace(&f[SERVICES].1, "count: 8", "count: 250", false);
+        for r in ["replicas: 2\n", "replicas: 3\n", "replicas: 4\n"] {
+            f[SERVICES].1 = replace(&f[SERVICES].1, r, "replicas: 100\n", true);
+        }
+        f[INCIDENTS].1 = replace(
+            &f[INCIDENTS].1,
+            "incidents_per_day: 50",
+            "incidents_per_day: 1000",
+            false,
+        );
+        f
+    })
+    .expect("a day of the big configuration is within the limits");
+    big.check_run(1.0, start, start + 24 * 24 * obsgen::time::HOUR, true)
+        .expect("24 days");
+    let e = big
+        .check_run(1.0, start, start + 8784 * obsgen::time::HOUR, true)
+        .expect_err("a year")
+        .to_string();
+    assert!(
+        e.contains("node incidents") && e.contains("schedule.incidents_per_day"),
+        "{e}"
+    );
     let e = cfg
         .check_run(1.0, -obsgen::time::HOUR, 0, true)
         .expect_err("before 1970")

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const DEFAULT_SEED: u64 = 0x0b56_e9f0_2215;
-const DEFAULT_CASES: usize = 1200;
+const DEFAULT_CASES: usize = 3000;
 /// `config check` reads three small files: seconds mean a hang.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
 /// A one-hour, one-source run at the configuration's limits takes a few seconds.
