@@ -334,7 +334,7 @@ fn options(a: &GenerateArgs, mut config: Config, range: TimeRange) -> Result<Gen
     if !(scale.is_finite() && scale > 0.0) {
         bail!("--scale must be a positive number, got {scale}");
     }
-    config.check_run(scale, range.start, range.end, a.scale.is_some())?;
+    config.check_run(scale, range.start, range.end, a.scale.is_some(), true)?;
     let seed = a.seed.unwrap_or(g.seed);
     Ok(GenerateOptions {
         config,

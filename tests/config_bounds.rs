@@ -609,17 +609,23 @@ fn a_value_just_inside_every_bound_is_accepted() {
     let cfg = Config::defaults().expect("defaults");
     let start = obsgen::time::parse_instant("2026-11-23").expect("start");
     let est = cfg
-        .check_run(100.0, start, start + 24 * obsgen::time::HOUR, true)
+        .check_run(100.0, start, start + 24 * obsgen::time::HOUR, true, true)
         .expect("scale 100 (a user may scale traffic 100x) is within the limits");
     assert!(est.peak_hour_rows.iter().all(|t| t.rows < 20e6));
     let e = cfg
-        .check_run(300.0, start, start + 24 * obsgen::time::HOUR, true)
+        .check_run(300.0, start, start + 24 * obsgen::time::HOUR, true, true)
         .expect_err("scale 300 is beyond the peak-hour limit")
         .to_string();
     assert!(e.contains("--scale 300") || e.contains("scale 300"), "{e}");
     assert!(e.contains("or --scale"), "{e}");
     let e = cfg
-        .check_run(1.0, start, start + 367 * 24 * obsgen::time::HOUR, true)
+        .check_run(
+            1.0,
+            start,
+            start + 367 * 24 * obsgen::time::HOUR,
+            true,
+            true,
+        )
         .expect_err("a range over a year")
         .to_string();
     assert!(e.contains("8784"), "{e}");
@@ -640,10 +646,10 @@ fn a_value_just_inside_every_bound_is_accepted() {
         f
     })
     .expect("a day of the big configuration is within the limits");
-    big.check_run(1.0, start, start + 24 * 24 * obsgen::time::HOUR, true)
+    big.check_run(1.0, start, start + 24 * 24 * obsgen::time::HOUR, true, true)
         .expect("24 days");
     let e = big
-        .check_run(1.0, start, start + 8784 * obsgen::time::HOUR, true)
+        .check_run(1.0, start, start + 8784 * obsgen::time::HOUR, true, true)
         .expect_err("a year")
         .to_string();
     assert!(
@@ -651,7 +657,7 @@ fn a_value_just_inside_every_bound_is_accepted() {
         "{e}"
     );
     let e = cfg
-        .check_run(1.0, -obsgen::time::HOUR, 0, true)
+        .check_run(1.0, -obsgen::time::HOUR, 0, true, true)
         .expect_err("before 1970")
         .to_string();
     assert!(e.contains("1970-01-01"), "{e}");

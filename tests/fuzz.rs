@@ -338,7 +338,7 @@ fn mutate_text(rng: &mut Rng, file: usize, text: &str) -> (String, String) {
             }
             format!("re-indent line {} by {shift}", i + 1)
         }
-        4 | 5 | 6 => {
+        4..=6 => {
             let v = *rng.pick(SCALARS);
             replace_value(rng, &mut lines, v).unwrap_or_else(|| "no value".into())
         }
@@ -533,8 +533,7 @@ fn cli_case(rng: &mut Rng, out: &Path) -> (Vec<String>, String) {
         ("--bogus", &["1"]),
         ("-3", &[]),
     ];
-    let describe;
-    match command {
+    let describe = match command {
         0..=5 => {
             args.push("generate".into());
             args.extend(["--duration-hours", "1", "--start", START].map(String::from));
@@ -548,7 +547,7 @@ fn cli_case(rng: &mut Rng, out: &Path) -> (Vec<String>, String) {
                 }
             }
             args.extend(["-o".into(), o]);
-            describe = "generate flags".to_string();
+            "generate flags".to_string()
         }
         6 | 7 => {
             args.push("scenario".into());
@@ -575,7 +574,7 @@ fn cli_case(rng: &mut Rng, out: &Path) -> (Vec<String>, String) {
             }
             args.extend(["--sources".into(), (*rng.pick(&SOURCES)).into()]);
             args.extend(["-o".into(), o]);
-            describe = "scenario".to_string();
+            "scenario".to_string()
         }
         8 => {
             args.extend(["config".into(), "check".into()]);
@@ -588,7 +587,7 @@ fn cli_case(rng: &mut Rng, out: &Path) -> (Vec<String>, String) {
                 "/tmp/../",
             ];
             args.push(rng.pick(&dirs).to_string());
-            describe = "config check path".to_string();
+            "config check path".to_string()
         }
         _ => {
             args.extend(["manifest".into(), "merge".into()]);
@@ -597,9 +596,9 @@ fn cli_case(rng: &mut Rng, out: &Path) -> (Vec<String>, String) {
             if rng.chance(50) {
                 args.extend(["--threads".into(), rng.pick(&["0", "-1", "2"]).to_string()]);
             }
-            describe = "manifest merge".to_string();
+            "manifest merge".to_string()
         }
-    }
+    };
     (args, describe)
 }
 
@@ -695,6 +694,9 @@ fn build_case(seed: u64, i: usize, scratch: &Path) -> (&'static str, String, Cas
         },
     )
 }
+
+/// Cases and process seconds per (category, outcome).
+type Tally = BTreeMap<(&'static str, &'static str), (usize, f64)>;
 
 /// How a process ended.
 #[derive(Debug)]
@@ -811,9 +813,8 @@ fn write_files(dir: &Path, texts: &[Vec<u8>; 3], special: Option<Special>) {
             std::os::unix::fs::symlink(dir.join("nowhere.yaml"), target(f)).expect("symlink");
         }
         Special::NoFiles => {
-            for f in 0..3 {
-                std::fs::rename(dir.join(NAMES[f]), dir.join(format!("{f}-{}", NAMES[f])))
-                    .expect("rename");
+            for (f, name) in NAMES.iter().enumerate() {
+                std::fs::rename(dir.join(name), dir.join(format!("{f}-{name}"))).expect("rename");
             }
         }
     }
@@ -914,7 +915,7 @@ fn fuzz_configuration_and_command_line() {
     let root: PathBuf = tmp.path().to_path_buf();
     let started = Instant::now();
     let next = AtomicUsize::new(0);
-    let tally: Mutex<BTreeMap<(&str, &str), (usize, f64)>> = Mutex::new(BTreeMap::new());
+    let tally: Mutex<Tally> = Mutex::new(BTreeMap::new());
     let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let list: Vec<usize> = match only {
         Some(c) => vec![c],

@@ -1063,7 +1063,7 @@ pub(super) fn traffic_peak(c: &Checker, t: &TrafficShape) -> Result<TrafficPeak,
         bursts,
         noise,
     };
-    if !(peak.total() <= MAX_TRAFFIC_PEAK) {
+    if peak.total().is_nan() || peak.total() > MAX_TRAFFIC_PEAK {
         return Err(c.error(
             "traffic",
             format!(
@@ -1262,19 +1262,22 @@ impl super::Config {
         })
     }
 
-    /// Checks that a run of `[start, end)` at `scale` stays within the limits. `cli` names
-    /// where the scale and range came from, for the messages (`--scale`, `--duration-hours`).
+    /// Checks that a run of `[start, end)` at `scale` stays within the limits.
+    /// `scale_flag`: the scale came from `--scale` (else from the file); `range_flags`: the
+    /// range came from the command line (else a day from `default_start`). For messages.
     pub fn check_run(
         &self,
         scale: f64,
         start: Micros,
         end: Micros,
-        cli: bool,
+        scale_flag: bool,
+        range_flags: bool,
     ) -> Result<RunEstimate, ConfigError> {
-        let (scale_src, range_src) = if cli {
-            ("--scale", "--start/--end/--duration-hours")
+        let scale_src = if scale_flag { "--scale" } else { "scale" };
+        let range_src = if range_flags {
+            "--start/--end/--duration-hours"
         } else {
-            ("scale", "default_start")
+            "a day from default_start"
         };
         let run = |m: String| ConfigError::Run { message: m };
         if !(scale.is_finite() && scale > 0.0) {
@@ -1352,7 +1355,7 @@ impl super::Config {
             return Err(c.error(
                 "schedule.incidents_per_day",
                 format!(
-                    "over {hours} hours (and the 16 days planned around them) about {} node incidents would each look through about {} pods ({} pairs); at most {}: lower incidents_per_day or the replicas, or shorten the range ({range_src})",
+                    "over {hours} hours (and the 16 days planned around them) about {} node incidents would each look through about {} pods ({} pairs); at most {}: lower incidents_per_day, the replicas or their deploys_per_day, or shorten the range ({range_src})",
                     millions(est.incident_pod_pairs / est.pods.max(1.0)),
                     millions(est.pods),
                     millions(est.incident_pod_pairs),
@@ -1429,7 +1432,7 @@ mod tests {
         let est = cfg.estimate(1.0, 24).expect("estimate");
         let p = est.traffic_peak.total();
         assert!(p > 3.0 && p < 10.0, "{p}");
-        assert!(MAX_TRAFFIC_PEAK < MAX_TRAFFIC_FACTOR);
+        const { assert!(MAX_TRAFFIC_PEAK < MAX_TRAFFIC_FACTOR) };
     }
 
     #[test]

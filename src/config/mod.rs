@@ -281,6 +281,7 @@ impl Config {
                 start,
                 start.saturating_add(24 * crate::time::HOUR),
                 false,
+                false,
             )?;
         }
         Ok(cfg)
