@@ -180,7 +180,7 @@ mod tests {
         assert_eq!(l.exact("b.c[0]"), Some((3, 7)));
         assert_eq!(l.exact("b.c[1].d"), Some((3, 14)));
         assert_eq!(l.exact("b.e[0].f"), Some((5, 10)));
-        assert_eq!(l.exact("b.e[0].g"), Some((6, 10)));
+        assert_eq!(l.exact("b.e[0].g"), Some((6, 13)));
         assert_eq!(l.exact("b.e[1].h"), Some((7, 10)));
         assert_eq!(l.get("b.e[1].missing"), Some((7, 7)));
         assert_eq!(l.exact("b.e[1]"), Some((7, 7)));
