@@ -603,7 +603,7 @@ fn regressions_name_file_line_key_and_range() {
 }
 
 #[test]
-fn a_value_just_inside_every_bound_is_accepted() {
+fn run_limits_allow_scale_100_and_refuse_more() {
     // The defaults sit inside every range; each bound's own edges are exercised by the
     // fuzzer. Here: the limits of the run at the defaults' scale hold with room to spare.
     let cfg = Config::defaults().expect("defaults");
@@ -972,6 +972,15 @@ fn config_dir_says_what_it_read_and_what_defaulted() {
     );
     assert!(run.status.success());
     assert!(!String::from_utf8_lossy(&run.stderr).contains("config:"));
+}
+
+#[test]
+fn an_empty_file_says_so() {
+    let mut files = DEFAULT_FILES.map(|(n, t)| (PathBuf::from(n), t.to_string()));
+    files[INCIDENTS].1 = "# nothing here\n\n".into();
+    let e = Config::from_sources(files).expect_err("empty").to_string();
+    assert!(e.starts_with("incident_patterns.yaml"), "{e}");
+    assert!(e.contains("holds no settings"), "{e}");
 }
 
 #[test]

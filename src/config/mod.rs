@@ -490,6 +490,12 @@ fn parse_yaml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigE
             }
         }
         let mut path = if path == "." { String::new() } else { path };
+        let blank = text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
+        if blank {
+            message = "the file holds no settings (only blank lines or comments); delete it to use the default".into();
+        }
         let mut line = loc.map(|l| l.line());
         let mut column = loc.map(|l| l.column());
         // A duplicate key: serde_path_to_error cannot name it (`services[0].?`); the
