@@ -66,7 +66,7 @@ enum ManifestCommand {
         #[arg(long)]
         config: Option<PathBuf>,
         /// Worker threads (default: all cores).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         threads: Option<usize>,
     },
 }
@@ -104,13 +104,13 @@ struct GenerateArgs {
     #[arg(long, conflicts_with = "duration_hours")]
     end: Option<String>,
     /// Length of the range in hours (default 24).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     duration_hours: Option<u32>,
     /// Output directory.
     #[arg(short = 'o', long, default_value = "out")]
     output_dir: PathBuf,
     /// Seed (default: the configuration's).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
     /// Directory holding services_config.yaml, incident_patterns.yaml, generation_config.yaml.
     #[arg(long)]
@@ -126,7 +126,7 @@ struct GenerateArgs {
     #[arg(long)]
     compression: Option<String>,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     threads: Option<usize>,
     /// Multiplies every volume.
     #[arg(long, allow_negative_numbers = true)]
@@ -140,12 +140,12 @@ struct GenerateArgs {
     #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
     incidents: Option<String>,
     /// Split the run into N parts (for several machines); needs --part.
-    #[arg(long, requires = "part")]
+    #[arg(long, requires = "part", allow_negative_numbers = true)]
     parts: Option<u32>,
     /// Which part to generate, 1..=N: a deterministic, balanced share of the partitions,
     /// with its own manifest.part-K-of-N.json. `obsgen manifest merge` completes the
     /// dataset once all parts are written.
-    #[arg(long, requires = "parts")]
+    #[arg(long, requires = "parts", allow_negative_numbers = true)]
     part: Option<u32>,
 }
 
@@ -211,7 +211,7 @@ fn run() -> Result<()> {
                     threads,
                 },
         } => {
-            let cfg = load_config(config.as_ref())?;
+            let cfg = load_run_config(config.as_ref())?;
             let threads = threads_or_all(threads)?;
             let started = std::time::Instant::now();
             let merged = obsgen::pipeline::merge_parts(&dir, cfg, threads)
@@ -229,6 +229,29 @@ fn run() -> Result<()> {
             command: ConfigCommand::Check { dir },
         } => {
             let cfg = load_config(dir.as_ref())?;
+            for line in cfg.origin_report() {
+                println!("{line}");
+            }
+            let scale = cfg.generation.scale.0;
+            let est = cfg.estimate(scale, 24)?;
+            let busiest = est
+                .peak_hour_rows
+                .iter()
+                .max_by(|a, b| a.rows.total_cmp(&b.rows))
+                .map(|t| {
+                    format!(
+                        "{} about {} rows",
+                        t.table,
+                        obsgen::config::bounds::millions(t.rows)
+                    )
+                })
+                .unwrap_or_default();
+            println!(
+                "busiest hour at scale {}: {busiest} (traffic peak {:.1}x the mean; limit {} rows per table and hour)",
+                scale,
+                est.traffic_peak.total(),
+                obsgen::config::bounds::millions(obsgen::config::bounds::MAX_PARTITION_ROWS)
+            );
             println!(
                 "configuration is valid: {} services, {} incident types, digest {}",
                 cfg.services.services.len(),
@@ -247,18 +270,41 @@ fn load_config(dir: Option<&PathBuf>) -> Result<Config> {
     })
 }
 
+/// `load_config` for a run: with `--config`, says on stderr which files it read.
+fn load_run_config(dir: Option<&PathBuf>) -> Result<Config> {
+    let cfg = load_config(dir)?;
+    if dir.is_some() {
+        for line in cfg.origin_report() {
+            eprintln!("config: {line}");
+        }
+    }
+    Ok(cfg)
+}
+
 fn run_generate(a: GenerateArgs) -> Result<()> {
-    let config = load_config(a.config.as_ref())?;
+    let config = load_run_config(a.config.as_ref())?;
     let start = parse_start(&a, &config)?;
     let end = match (&a.end, a.duration_hours) {
         (Some(e), _) => parse_instant(e)
             .ok_or_else(|| anyhow!("--end `{e}` is not an RFC 3339 time or a date"))?,
         (None, Some(0)) => bail!("--duration-hours must be at least 1"),
-        (None, Some(h)) => start + h as i64 * HOUR,
+        (None, Some(h)) => start + checked_hours(h)? * HOUR,
         (None, None) => start + 24 * HOUR,
     };
     let opts = options(&a, config, TimeRange { start, end })?;
     execute(&opts, &a.output_dir)
+}
+
+/// `--duration-hours` within the longest run.
+fn checked_hours(h: u32) -> Result<i64> {
+    let max = obsgen::config::bounds::MAX_RANGE_HOURS;
+    if h as i64 > max {
+        bail!(
+            "--duration-hours must be between 1 and {max} ({} days), got {h}",
+            max / 24
+        );
+    }
+    Ok(h as i64)
 }
 
 fn parse_start(a: &GenerateArgs, config: &Config) -> Result<i64> {
@@ -310,6 +356,8 @@ fn options(a: &GenerateArgs, mut config: Config, range: TimeRange) -> Result<Gen
         .compression
         .clone()
         .unwrap_or_else(|| g.output.compression.clone());
+    obsgen::config::check_compression(&compression_text)
+        .map_err(|e| anyhow!("--compression `{compression_text}`: {e}"))?;
     let compression = Compression::parse(&compression_text, g.output.zstd_level)
         .ok_or_else(|| anyhow!("--compression `{compression_text}` is not one of zstd, zstd:1..22, snappy, lz4, gzip, none"))?;
     let jsonl_level = g.output.jsonl_gzip_level;
@@ -327,6 +375,7 @@ fn options(a: &GenerateArgs, mut config: Config, range: TimeRange) -> Result<Gen
     if !(scale.is_finite() && scale > 0.0) {
         bail!("--scale must be a positive number, got {scale}");
     }
+    config.check_run(scale, range.start, range.end, a.scale.is_some(), true)?;
     let seed = a.seed.unwrap_or(g.seed);
     Ok(GenerateOptions {
         config,
@@ -344,10 +393,16 @@ fn options(a: &GenerateArgs, mut config: Config, range: TimeRange) -> Result<Gen
     })
 }
 
+/// Most worker threads a run starts.
+const MAX_THREADS: usize = 1024;
+
 /// `--threads`, or all cores.
 fn threads_or_all(threads: Option<usize>) -> Result<usize> {
     Ok(match threads {
         Some(0) => bail!("--threads must be at least 1"),
+        Some(t) if t > MAX_THREADS => {
+            bail!("--threads must be between 1 and {MAX_THREADS}, got {t}")
+        }
         Some(t) => t,
         None => std::thread::available_parallelism()
             .map(|n| n.get())
@@ -432,7 +487,13 @@ fn run_scenario(s: ScenarioArgs) -> Result<()> {
     if a.end.is_some() {
         bail!("scenario takes --duration-hours, not --end");
     }
-    let config = load_config(a.config.as_ref())?;
+    if a.duration_hours == Some(0) {
+        bail!("--duration-hours must be at least 1");
+    }
+    if let Some(h) = a.duration_hours {
+        checked_hours(h)?;
+    }
+    let config = load_run_config(a.config.as_ref())?;
     let types: Vec<&str> = config
         .incidents
         .types

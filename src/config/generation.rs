@@ -214,37 +214,8 @@ impl GenerationConfig {
                 format!("must divide an hour (e.g. 30, 60), got {r}"),
             ));
         }
-        if crate::sink::Compression::parse(&self.output.compression, self.output.zstd_level)
-            .is_none()
-        {
-            return Err(invalid_at(
-                file,
-                "output.compression",
-                None,
-                format!(
-                    "unknown compression `{}` (zstd, snappy, lz4, gzip, none), or zstd_level outside 1..=22",
-                    self.output.compression
-                ),
-            ));
-        }
         if let Err(e) = crate::sink::Formats::parse(&self.output.formats) {
             return Err(invalid_at(file, "output.formats", None, e));
-        }
-        if self.output.jsonl_gzip_level > 9 {
-            return Err(invalid_at(
-                file,
-                "output.jsonl_gzip_level",
-                None,
-                format!("must be 0..=9, got {}", self.output.jsonl_gzip_level),
-            ));
-        }
-        if self.output.row_group_rows < 1024 {
-            return Err(invalid_at(
-                file,
-                "output.row_group_rows",
-                None,
-                "must be at least 1024",
-            ));
         }
         Ok(())
     }

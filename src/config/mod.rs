@@ -5,9 +5,11 @@
 //! Every error names the file, the key path and the line.
 
 mod alarms;
+pub mod bounds;
 mod dashboards;
 mod generation;
 mod incidents;
+pub mod locate;
 mod services;
 mod values;
 
@@ -18,9 +20,13 @@ pub use incidents::*;
 pub use services::*;
 pub use values::*;
 
+use bounds::Checker;
+pub use bounds::{BOUNDS, Bound, BoundKind, RunEstimate, check_compression};
+use locate::Locations;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub const SERVICES_FILE: &str = "services_config.yaml";
 pub const INCIDENTS_FILE: &str = "incident_patterns.yaml";
@@ -42,6 +48,9 @@ pub const DEFAULT_FILES: [(&str, &str); 3] = [
     ),
 ];
 
+/// Largest configuration file read (the defaults are about 20 KB).
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
 /// A configuration error, with the file, key path and position it concerns.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -62,6 +71,18 @@ pub enum ConfigError {
     },
     #[error("{dir}: not a directory")]
     NotADirectory { dir: PathBuf },
+    /// A file that cannot be a configuration file (a FIFO, a device, too large, not UTF-8).
+    #[error("{file}: {message}")]
+    File { file: PathBuf, message: String },
+    /// A `--config` directory that holds none of the three files.
+    #[error(
+        "{dir} holds none of the configuration files ({SERVICES_FILE}, {INCIDENTS_FILE}, {GENERATION_FILE}){}; `obsgen config init DIR` writes them",
+        if found.is_empty() { String::new() } else { format!(" (it has {})", found.join(", ")) }
+    )]
+    NoConfigFiles { dir: PathBuf, found: Vec<String> },
+    /// A run (scale, range) beyond the limits.
+    #[error("{message}")]
+    Run { message: String },
 }
 
 fn format_invalid(
@@ -85,6 +106,29 @@ fn format_invalid(
     }
 }
 
+/// Where a configuration file came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Read from the `--config` directory.
+    Read,
+    /// Not in the `--config` directory: the embedded default was used.
+    Defaulted,
+    /// No `--config` directory: the embedded default.
+    Embedded,
+}
+
+/// One of the three files of a configuration.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    pub name: &'static str,
+    /// The path messages name (`DIR/name`, or `<embedded>/name`).
+    pub path: PathBuf,
+    pub origin: Origin,
+    /// Where `--config` looked for it (`DIR/name`).
+    pub looked_for: Option<PathBuf>,
+    locations: Arc<Locations>,
+}
+
 /// The whole configuration of a run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -93,6 +137,10 @@ pub struct Config {
     pub generation: GenerationConfig,
     /// SHA-256 over the three files' contents, in a fixed order.
     pub digest: String,
+    /// The three files (services, incidents, generation) and where each came from.
+    pub files: Vec<ConfigFile>,
+    /// Other YAML files in the `--config` directory, which obsgen does not read.
+    pub ignored: Vec<PathBuf>,
 }
 
 impl Config {
@@ -107,6 +155,8 @@ impl Config {
     }
 
     /// Reads the files in `dir` (each missing one is taken from the embedded defaults).
+    /// A path that is not a regular file (a FIFO, a device, a directory) is refused
+    /// without being opened, so nothing blocks; so is a file over [`MAX_FILE_BYTES`].
     pub fn load(dir: &Path) -> Result<Config, ConfigError> {
         if !dir.is_dir() {
             return Err(ConfigError::NotADirectory {
@@ -114,34 +164,83 @@ impl Config {
             });
         }
         let mut files = Vec::with_capacity(3);
+        let mut origins = Vec::with_capacity(3);
         for (name, default) in DEFAULT_FILES {
             let path = dir.join(name);
-            let text = match std::fs::read_to_string(&path) {
-                Ok(t) => (path, t),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
-                    PathBuf::from(format!("<embedded>/{name}")),
-                    default.to_string(),
-                ),
-                Err(source) => return Err(ConfigError::Read { file: path, source }),
-            };
-            files.push(text);
+            match read_config_file(&path)? {
+                Some(text) => {
+                    files.push((path, text));
+                    origins.push(Origin::Read);
+                }
+                None => {
+                    files.push((
+                        PathBuf::from(format!("<embedded>/{name}")),
+                        default.to_string(),
+                    ));
+                    origins.push(Origin::Defaulted);
+                }
+            }
+        }
+        let ignored = other_yaml_files(dir);
+        if origins.iter().all(|o| *o == Origin::Defaulted) {
+            return Err(ConfigError::NoConfigFiles {
+                dir: dir.to_path_buf(),
+                found: ignored
+                    .iter()
+                    .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .collect(),
+            });
         }
         let [s, i, g]: [(PathBuf, String); 3] =
             files.try_into().map_err(|_| ConfigError::NotADirectory {
                 dir: dir.to_path_buf(),
             })?;
-        Self::from_sources([s, i, g])
+        let mut cfg = Self::from_sources([s, i, g])?;
+        for (f, o) in cfg.files.iter_mut().zip(origins) {
+            f.origin = o;
+            f.looked_for = Some(dir.join(f.name));
+        }
+        cfg.ignored = ignored;
+        Ok(cfg)
     }
 
-    /// Parses and validates the three files given as (path for messages, contents).
+    /// Parses and validates the three files given as (path for messages, contents),
+    /// including the limits of a 24-hour run at the configuration's own scale.
     pub fn from_sources(files: [(PathBuf, String); 3]) -> Result<Config, ConfigError> {
         let [(sp, st), (ip, it), (gp, gt)] = files;
+        let sl = Arc::new(Locations::index(&st));
+        let il = Arc::new(Locations::index(&it));
+        let gl = Arc::new(Locations::index(&gt));
         let services: ServicesConfig = parse_yaml(&sp, &st)?;
-        services.validate(&sp)?;
+        services.validate(&sp).map_err(|e| located(e, &sl))?;
+        bounds::check_services(
+            &Checker {
+                file: &sp,
+                loc: &sl,
+            },
+            &services,
+        )?;
         let incidents: IncidentPatterns = parse_yaml(&ip, &it)?;
-        incidents.validate(&ip, &services)?;
+        incidents
+            .validate(&ip, &services)
+            .map_err(|e| located(e, &il))?;
+        bounds::check_incidents(
+            &Checker {
+                file: &ip,
+                loc: &il,
+            },
+            &incidents,
+            &services,
+        )?;
         let generation: GenerationConfig = parse_yaml(&gp, &gt)?;
-        generation.validate(&gp)?;
+        generation.validate(&gp).map_err(|e| located(e, &gl))?;
+        bounds::check_generation(
+            &Checker {
+                file: &gp,
+                loc: &gl,
+            },
+            &generation,
+        )?;
         let mut h = Sha256::new();
         for t in [&st, &it, &gt] {
             h.update((t.len() as u64).to_le_bytes());
@@ -152,12 +251,197 @@ impl Config {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect::<String>();
-        Ok(Config {
+        let file = |name, path: PathBuf, locations| ConfigFile {
+            name,
+            origin: if path.starts_with("<embedded>") {
+                Origin::Embedded
+            } else {
+                Origin::Read
+            },
+            path,
+            looked_for: None,
+            locations,
+        };
+        let cfg = Config {
             services,
             incidents,
             generation,
             digest,
+            files: vec![
+                file(SERVICES_FILE, sp, sl),
+                file(INCIDENTS_FILE, ip, il),
+                file(GENERATION_FILE, gp, gl),
+            ],
+            ignored: Vec::new(),
+        };
+        // The run `config check` vouches for: a day from default_start at the file's scale.
+        if let Some(start) = crate::time::parse_instant(&cfg.generation.default_start) {
+            cfg.check_run(
+                cfg.generation.scale.0,
+                start,
+                start.saturating_add(24 * crate::time::HOUR),
+                false,
+                false,
+            )?;
+        }
+        Ok(cfg)
+    }
+
+    /// A checker pointing into file `i` (0 services, 1 incidents, 2 generation).
+    fn checker(&self, i: usize) -> Checker<'_> {
+        let f = &self.files[i];
+        Checker {
+            file: &f.path,
+            loc: &f.locations,
+        }
+    }
+
+    /// Lines saying which files were read and which defaulted (and which were ignored).
+    pub fn origin_report(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for f in &self.files {
+            lines.push(match f.origin {
+                Origin::Read => format!("read {}", f.path.display()),
+                Origin::Defaulted => format!(
+                    "default {} (no {}: the embedded file)",
+                    f.name,
+                    f.looked_for.as_deref().unwrap_or(&f.path).display()
+                ),
+                Origin::Embedded => format!("default {} (embedded)", f.name),
+            });
+        }
+        for p in &self.ignored {
+            lines.push(format!(
+                "ignored {} (not one of {SERVICES_FILE}, {INCIDENTS_FILE}, {GENERATION_FILE})",
+                p.display()
+            ));
+        }
+        lines
+    }
+}
+
+/// Reads a configuration file: `None` if there is none at `path`. Refuses what is not a
+/// regular file (checked before opening: opening a FIFO would block), a broken symbolic
+/// link, a file over [`MAX_FILE_BYTES`], and text that is not UTF-8.
+fn read_config_file(path: &Path) -> Result<Option<String>, ConfigError> {
+    let bad = |message: String| ConfigError::File {
+        file: path.to_path_buf(),
+        message,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if std::fs::symlink_metadata(path).is_ok() {
+                return Err(bad("is a broken symbolic link".into()));
+            }
+            return Ok(None);
+        }
+        Err(source) => {
+            return Err(ConfigError::Read {
+                file: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    if !meta.is_file() {
+        return Err(bad(format!(
+            "is not a regular file (it is {}); a configuration file must be one",
+            file_kind(&meta.file_type())
+        )));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(bad(format!(
+            "is {} bytes; a configuration file has at most {MAX_FILE_BYTES}",
+            meta.len()
+        )));
+    }
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|source| ConfigError::Read {
+            file: path.to_path_buf(),
+            source,
+        })?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(bad(format!(
+            "is over {MAX_FILE_BYTES} bytes; a configuration file has at most that"
+        )));
+    }
+    String::from_utf8(bytes).map(Some).map_err(|e| {
+        bad(format!(
+            "is not UTF-8 text (byte {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    }
+}
+
+/// YAML files in `dir` other than the three configuration files (sorted, at most 20).
+fn other_yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            (name.ends_with(".yaml") || name.ends_with(".yml"))
+                && !DEFAULT_FILES.iter().any(|(n, _)| *n == name)
         })
+        .collect();
+    out.sort();
+    out.truncate(20);
+    out
+}
+
+/// Gives an error raised without a position the position of its key path.
+fn located(e: ConfigError, loc: &Locations) -> ConfigError {
+    match e {
+        ConfigError::Invalid {
+            file,
+            path,
+            line: None,
+            column: None,
+            message,
+        } => {
+            let at = loc.get(&path);
+            ConfigError::Invalid {
+                file,
+                path,
+                line: at.map(|p| p.0),
+                column: at.map(|p| p.1),
+                message,
+            }
+        }
+        e => e,
     }
 }
 
@@ -205,14 +489,64 @@ fn parse_yaml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigE
                 message = stripped.to_string();
             }
         }
+        let mut path = if path == "." { String::new() } else { path };
+        let blank = text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
+        if blank {
+            message = "the file holds no settings (only blank lines or comments); delete it to use the default".into();
+        }
+        let mut line = loc.map(|l| l.line());
+        let mut column = loc.map(|l| l.column());
+        // A duplicate key: serde_path_to_error cannot name it (`services[0].?`); the
+        // parser's message does.
+        if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+            let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest).trim();
+            let parent = path.strip_suffix('?').unwrap_or(&path).trim_end_matches('.');
+            let full = if parent.is_empty() {
+                key.to_string()
+            } else {
+                format!("{parent}.{key}")
+            };
+            let first = Locations::index(text).exact(&full);
+            message = match first {
+                Some((l, _)) if Some(l) != line => {
+                    format!("duplicate key `{key}` (first given at line {l}); a key appears once per mapping")
+                }
+                _ => format!("duplicate key `{key}`; a key appears once per mapping"),
+            };
+            path = full;
+        }
+        // A tab: the scanner reports where the token before it started (often the line
+        // before); point at the tab itself.
+        if message.contains("found a tab") || message.contains("tabs") {
+            if let Some((l, c)) = first_tab(text, line.unwrap_or(1)) {
+                line = Some(l);
+                column = Some(c);
+            }
+            message = format!("{message} (YAML indents with spaces, not tabs)");
+        }
         ConfigError::Invalid {
             file: file.to_path_buf(),
-            path: if path == "." { String::new() } else { path },
-            line: loc.map(|l| l.line()),
-            column: loc.map(|l| l.column()),
+            path,
+            line,
+            column,
             message,
         }
     })
+}
+
+/// The first tab at or after line `from` (within 3 lines): (line, column), from 1.
+fn first_tab(text: &str, from: u64) -> Option<(u64, u64)> {
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1) as usize)
+        .take(3)
+        .find_map(|(i, l)| {
+            l.chars()
+                .position(|c| c == '\t')
+                .map(|c| (i as u64 + 1, c as u64 + 1))
+        })
 }
 
 /// Builds a semantic-validation error at a spanned value.

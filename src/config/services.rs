@@ -188,23 +188,6 @@ fn is_dns_label(s: &str) -> bool {
 
 impl ServicesConfig {
     pub(super) fn validate(&self, file: &Path) -> Result<(), ConfigError> {
-        let n = &self.cluster.nodes;
-        if n.count == 0 || n.count > 250 {
-            return Err(invalid_at(
-                file,
-                "cluster.nodes.count",
-                None,
-                format!("must be between 1 and 250, got {}", n.count),
-            ));
-        }
-        if n.cpu_cores == 0 || n.memory_gib == 0 {
-            return Err(invalid_at(
-                file,
-                "cluster.nodes",
-                None,
-                "cpu_cores and memory_gib must be positive",
-            ));
-        }
         if self.services.is_empty() {
             return Err(invalid_at(
                 file,
@@ -241,14 +224,6 @@ impl ServicesConfig {
                     format!("{p}.namespace"),
                     Some(&s.name.referenced),
                     format!("`{}` is not a valid namespace name", s.namespace),
-                ));
-            }
-            if s.replicas == 0 || s.replicas > 100 {
-                return Err(invalid_at(
-                    file,
-                    format!("{p}.replicas"),
-                    Some(&s.name.referenced),
-                    format!("must be between 1 and 100, got {}", s.replicas),
                 ));
             }
             let r = &s.resources;

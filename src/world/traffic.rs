@@ -6,6 +6,7 @@
 //! network bytes) can integrate traffic between any two instants in O(1).
 
 use crate::config::TrafficShape;
+use crate::config::bounds::MAX_TRAFFIC_FACTOR as MAX_FACTOR;
 use crate::rng::{Rng, str_key, stream, unit};
 use crate::time::{DAY, MINUTE, Micros, hour_of_day, weekday};
 
@@ -147,7 +148,10 @@ impl Traffic {
                     }
                 }
             }
-            global.push((diurnal[minute_of_day] * w * wander * noise * burst) as f32);
+            // Clamped: exp() of a normal draw is unbounded, and a minute's requests are
+            // sized by this factor (the defaults never come near the ceiling).
+            global
+                .push((diurnal[minute_of_day] * w * wander * noise * burst).min(MAX_FACTOR) as f32);
         }
 
         let mut service = Vec::with_capacity(service_keys.len());
@@ -164,7 +168,7 @@ impl Traffic {
                     * (2.0 * unit(stream(key, &[m as u64])) - 1.0)
                     * 1.7)
                     .exp();
-                let v = (*g as f64 * jitter) as f32;
+                let v = (*g as f64 * jitter).min(MAX_FACTOR) as f32;
                 f.push(v);
                 acc += fixed(v);
                 p.push(acc);
