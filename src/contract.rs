@@ -22,8 +22,9 @@ use crate::labels::label_fields;
 use crate::sink::Manifest;
 use arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
 use arrow::datatypes::SchemaRef;
-use arrow::record_batch::RecordBatch;
+use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use arrow::row::{RowConverter, SortField};
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -72,7 +73,7 @@ impl TableContract {
 }
 
 /// The Parquet partitions of each (source, table) that a manifest lists, sorted by path.
-fn partitions(dir: &Path) -> Result<BTreeMap<(String, String), Vec<String>>, Error> {
+pub(crate) fn partitions(dir: &Path) -> Result<BTreeMap<(String, String), Vec<String>>, Error> {
     let manifest = Manifest::read(&dir.join("manifest.json"))?;
     let mut out: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     for f in manifest.files {
@@ -94,6 +95,21 @@ fn read(path: &Path) -> Result<RecordBatch, Error> {
     let batches = builder
         .build()?
         .collect::<Result<Vec<RecordBatch>, arrow::error::ArrowError>>()?;
+    Ok(arrow::compute::concat_batches(&schema, &batches)?)
+}
+
+/// The columns of one Parquet file that it has of `names`, as a single batch.
+pub(crate) fn read_columns(path: &Path, names: &[&str]) -> Result<RecordBatch, Error> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let fields = builder.parquet_schema().root_schema().get_fields();
+    let roots: Vec<usize> = (0..fields.len())
+        .filter(|&i| names.contains(&fields[i].name()))
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder.with_projection(mask).build()?;
+    let schema = reader.schema();
+    let batches = reader.collect::<Result<Vec<RecordBatch>, arrow::error::ArrowError>>()?;
     Ok(arrow::compute::concat_batches(&schema, &batches)?)
 }
 

@@ -34,15 +34,17 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Check a dataset: the label contract against its counterfactual twin (a run of the
-    /// same seed, configuration and range with `--incidents off`): a row is labelled iff
-    /// the twin lacks it or has it with other values. Exits 1 when a row breaks it.
+    /// Check a dataset: its physical invariants (counters, limits, statuses, traces,
+    /// request counts, label windows and phases) and, with --twin, the label contract
+    /// against its counterfactual twin (a run of the same seed, configuration and range
+    /// with `--incidents off`): a row is labelled iff the twin lacks it or has it with
+    /// other values. Exits 1 when a row breaks either.
     Validate {
         /// The dataset (a complete run: manifest.json).
         dir: PathBuf,
         /// Its twin, generated with `--incidents off`.
-        #[arg(long, required = true)]
-        twin: PathBuf,
+        #[arg(long)]
+        twin: Option<PathBuf>,
         /// Print the result as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -176,29 +178,54 @@ fn run() -> Result<()> {
             Ok(())
         }
         Command::Validate { dir, twin, json } => {
-            let tables = obsgen::contract::compare(&dir, &twin).with_context(|| {
-                format!(
-                    "comparing {} with its twin {}",
-                    dir.display(),
-                    twin.display()
-                )
-            })?;
+            let invariants = obsgen::invariants::check(&dir)
+                .with_context(|| format!("checking the invariants of {}", dir.display()))?;
+            let violations: u64 = invariants.iter().map(|i| i.violations).sum();
+            let tables = match &twin {
+                Some(twin) => obsgen::contract::compare(&dir, twin).with_context(|| {
+                    format!(
+                        "comparing {} with its twin {}",
+                        dir.display(),
+                        twin.display()
+                    )
+                })?,
+                None => Vec::new(),
+            };
             let breaches: u64 = tables.iter().map(|t| t.breaches()).sum();
             if json {
-                let v = serde_json::json!({ "tables": tables, "breaches": breaches });
+                let mut v = serde_json::json!({
+                    "invariants": invariants,
+                    "violations": violations,
+                });
+                if twin.is_some() {
+                    v["tables"] = serde_json::json!(tables);
+                    v["breaches"] = serde_json::json!(breaches);
+                }
                 println!("{v}");
             } else {
-                print!("{}", obsgen::contract::report(&tables));
+                print!("{}", obsgen::invariants::report(&invariants));
                 println!(
-                    "\nlabel contract: {}",
-                    if breaches == 0 {
+                    "\nphysical invariants: {}",
+                    if violations == 0 {
                         "kept by every row".to_string()
                     } else {
-                        format!("{breaches} rows break it")
+                        format!("{violations} rows break them")
                     }
                 );
+                if twin.is_some() {
+                    println!();
+                    print!("{}", obsgen::contract::report(&tables));
+                    println!(
+                        "\nlabel contract: {}",
+                        if breaches == 0 {
+                            "kept by every row".to_string()
+                        } else {
+                            format!("{breaches} rows break it")
+                        }
+                    );
+                }
             }
-            if breaches > 0 {
+            if violations > 0 || breaches > 0 {
                 std::process::exit(1);
             }
             Ok(())

@@ -147,6 +147,18 @@ fn every_incident_type_shows_in_several_sources_with_consistent_labels() {
             .expect("run");
         let stderr = String::from_utf8_lossy(&run.stderr);
         assert!(run.status.success(), "{ty}: {stderr}");
+        // Every physical invariant and label rule of `obsgen validate` holds.
+        let invariants = obsgen::invariants::check(&out).expect("check invariants");
+        let broken: Vec<String> = invariants
+            .iter()
+            .filter(|i| i.violations > 0)
+            .map(|i| format!("{}:{} {}", i.table, i.name, i.violations))
+            .collect();
+        assert!(
+            broken.is_empty(),
+            "{ty}: {broken:?}\n{}",
+            obsgen::invariants::report(&invariants)
+        );
         let id = stderr
             .split_whitespace()
             .find(|w| w.starts_with("INC-"))

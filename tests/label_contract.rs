@@ -53,6 +53,15 @@ fn every_row_is_labelled_iff_the_twin_lacks_it_or_differs() {
     let (run, twin) = (tmp.path().join("run"), tmp.path().join("twin"));
     generate(&run, "11", START, HOURS, "on");
     generate(&twin, "11", START, HOURS, "off");
+    // The physical invariants and label rules hold on both.
+    for dir in [&run, &twin] {
+        let invariants = obsgen::invariants::check(dir).expect("check invariants");
+        let report = obsgen::invariants::report(&invariants);
+        println!("{report}");
+        assert!(invariants.len() >= 18, "{report}");
+        let broken: u64 = invariants.iter().map(|i| i.violations).sum();
+        assert_eq!(broken, 0, "{}:\n{report}", dir.display());
+    }
     let tables: Vec<TableContract> = compare(&run, &twin).expect("compare");
     let report = obsgen::contract::report(&tables);
     println!("{report}");

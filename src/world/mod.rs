@@ -77,13 +77,19 @@ impl World {
         );
         incidents.resolve_residents(&config, &topology, &pods);
         let keys: Vec<u64> = topology.services.iter().map(|s| s.key).collect();
+        let ceilings: Vec<f64> = topology
+            .services
+            .iter()
+            .map(|s| s.cpu_traffic_ceiling())
+            .collect();
         let traffic = Traffic::plan(
             seed,
             &config.generation.traffic,
             &keys,
             plan_start,
             range.end,
-        );
+        )
+        .with_ceilings(&ceilings);
         let visits_per_minute = config
             .generation
             .sources

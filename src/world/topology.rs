@@ -12,6 +12,12 @@ pub enum LogStyle {
     Text,
 }
 
+/// Most CPU a container of a service uses when idle, as a share of its CPU request (the
+/// container model of `sources::kubernetes::metrics` draws each pod's share below it).
+pub const CPU_IDLE_MAX: f64 = 0.05;
+/// Most CPU a container uses per unit of traffic, as a share of its CPU request.
+pub const CPU_BUSY_MAX: f64 = 0.6;
+
 #[derive(Debug, Clone)]
 pub struct ServiceInfo {
     pub index: usize,
@@ -42,6 +48,16 @@ pub struct ServiceInfo {
     pub dynamodb: Vec<String>,
     pub lambda: Vec<String>,
     pub load_balancer: Option<String>,
+}
+
+impl ServiceInfo {
+    /// The traffic factor at which the busiest container the model can draw for this
+    /// service uses its whole CPU limit: beyond it, the CFS quota caps the CPU and the
+    /// surplus shows as throttling, not as more CPU seconds.
+    pub fn cpu_traffic_ceiling(&self) -> f64 {
+        let (req, limit) = (self.cpu_request_m as f64, self.cpu_limit_m as f64);
+        ((limit - CPU_IDLE_MAX * req) / (CPU_BUSY_MAX * req).max(1e-9)).max(0.0)
+    }
 }
 
 #[derive(Debug, Clone)]

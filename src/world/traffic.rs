@@ -23,6 +23,11 @@ pub struct Traffic {
     /// minutes < k). Integers, so an integral between two instants is exactly the same
     /// whatever the planned window's start.
     prefix: Vec<Vec<i64>>,
+    /// Per service: the traffic factor its pods' CPU limit can serve
+    /// ([`Traffic::with_ceilings`]; infinite until set).
+    ceiling: Vec<f32>,
+    /// Per service: prefix sums of `min(service, ceiling)`, like `prefix`.
+    capped_prefix: Vec<Vec<i64>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -181,6 +186,8 @@ impl Traffic {
             minutes,
             global,
             service,
+            capped_prefix: prefix.clone(),
+            ceiling: vec![f32::INFINITY; service_keys.len()],
             prefix,
         }
     }
@@ -216,18 +223,54 @@ impl Traffic {
         }
     }
 
+    /// Caps each service's traffic at a ceiling for [`Traffic::service_capped`] and
+    /// [`Traffic::integral_capped`]: the factor a service's pods can serve with the CPU
+    /// their limit allows (the rest waits: a saturated container uses its quota, no more).
+    pub fn with_ceilings(mut self, ceilings: &[f64]) -> Traffic {
+        for (s, &c) in ceilings.iter().enumerate().take(self.service.len()) {
+            let c = c.max(0.0) as f32;
+            let mut acc = 0i64;
+            let p = &mut self.capped_prefix[s];
+            p.clear();
+            p.push(0);
+            for v in &self.service[s] {
+                acc += fixed(v.min(c));
+                p.push(acc);
+            }
+            self.ceiling[s] = c;
+        }
+        self
+    }
+
+    /// Traffic factor of service `s` at `t`, at most its ceiling.
+    #[inline]
+    pub fn service_capped(&self, s: usize, t: Micros) -> f64 {
+        self.service[s][self.slot(t)].min(self.ceiling[s]) as f64
+    }
+
     /// ∫ traffic of service `s` over `[a, b)` in traffic-minutes.
     #[inline]
     pub fn integral(&self, s: usize, a: Micros, b: Micros) -> f64 {
+        self.integral_of(s, &self.prefix[s], f32::INFINITY, a, b)
+    }
+
+    /// ∫ min(traffic, ceiling) of service `s` over `[a, b)` in traffic-minutes.
+    #[inline]
+    pub fn integral_capped(&self, s: usize, a: Micros, b: Micros) -> f64 {
+        self.integral_of(s, &self.capped_prefix[s], self.ceiling[s], a, b)
+    }
+
+    #[inline]
+    fn integral_of(&self, s: usize, prefix: &[i64], cap: f32, a: Micros, b: Micros) -> f64 {
         if b <= a {
             return 0.0;
         }
         let (ka, fa) = self.position(a);
         let (kb, fb) = self.position(b);
-        let whole = (self.prefix[s][kb] - self.prefix[s][ka]) as f64 / FIXED_ONE;
+        let whole = (prefix[kb] - prefix[ka]) as f64 / FIXED_ONE;
         let part = |k: usize, f: f64| {
             if k < self.minutes {
-                self.service[s][k] as f64 * f
+                self.service[s][k].min(cap) as f64 * f
             } else {
                 0.0
             }

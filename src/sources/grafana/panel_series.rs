@@ -65,12 +65,10 @@ struct Point {
     /// Pod index (Prometheus) or series index (CloudWatch).
     series: u32,
     value: f64,
-    /// Ground truth of the row behind the point (`u32::MAX` / `None` when normal) and the
-    /// time its phase is taken at: the scrape time of the `kubernetes/metrics` row, or the
-    /// period start of the `cloudwatch/metrics` row.
+    /// Ground truth of the row behind the point (`u32::MAX` / `None` when normal); its
+    /// phase is the one of the point's own timestamp.
     incident: u32,
     role: AnomalyRole,
-    label_ts: Micros,
 }
 
 impl Table for PanelSeries {
@@ -151,7 +149,6 @@ impl Table for PanelSeries {
                                     value,
                                     incident,
                                     role,
-                                    label_ts: t,
                                 });
                             }
                             t += stride;
@@ -250,9 +247,9 @@ fn prometheus_points(
                         PromFunction::Instant => seen.last(),
                         PromFunction::Rate => seen.iter().rev().find(|s| s.3 != AnomalyRole::None),
                     };
-                    let (incident, role, label_ts) = match labelled {
-                        Some(s) if s.3 != AnomalyRole::None => (s.2, s.3, s.0),
-                        _ => (u32::MAX, AnomalyRole::None, t),
+                    let (incident, role) = match labelled {
+                        Some(s) if s.3 != AnomalyRole::None => (s.2, s.3),
+                        _ => (u32::MAX, AnomalyRole::None),
                     };
                     out.push(Point {
                         ts: t,
@@ -261,7 +258,6 @@ fn prometheus_points(
                         value,
                         incident,
                         role,
-                        label_ts,
                     });
                 }
                 t += step;
@@ -350,7 +346,7 @@ fn write(
                     pt.ts,
                     key,
                     &svc.name,
-                    &world.label(pt.incident, pt.role, pt.label_ts),
+                    &world.label(pt.incident, pt.role, pt.ts),
                 );
             }
             Datasource::Cloudwatch => {
@@ -393,7 +389,7 @@ fn write(
                     pt.ts,
                     key,
                     service,
-                    &world.label(pt.incident, pt.role, pt.label_ts),
+                    &world.label(pt.incident, pt.role, pt.ts),
                 );
             }
         }

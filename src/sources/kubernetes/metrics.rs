@@ -1,7 +1,10 @@
 //! `kubernetes/metrics`: one row per container per scrape, with the cAdvisor and
 //! kube-state-metrics series as columns. Counters are integrals of the service's traffic
 //! since the container (or, for network, the pod) started, so they are monotonic per
-//! container and continuous across partitions.
+//! container and continuous across partitions. The CPU a container uses is at most its
+//! quota (traffic beyond what the limit serves is capped, and a CPU-saturation incident's
+//! extra demand gets only the quota left); the CFS throttled periods grow by a fraction
+//! below one of the periods, which grow by one per 100 ms.
 
 use super::native::{write_container_hex, write_metrics};
 use crate::config::Language;
@@ -11,6 +14,7 @@ use crate::rng::{Rng, mix64, str_key, stream, unit};
 use crate::sink::JsonLines;
 use crate::sources::{CommonColumns, Source, Table, table_schema};
 use crate::time::{HOUR, MINUTE, Micros, SECOND};
+use crate::world::topology::{CPU_BUSY_MAX, CPU_IDLE_MAX};
 use crate::world::{Pod, RestartReason, World};
 use arrow::array::{ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
 use arrow::datatypes::{DataType, Field, SchemaRef};
@@ -25,10 +29,13 @@ pub struct Metrics;
 pub struct ContainerModel {
     idle_cores: f64,
     busy_cores: f64,
+    /// The CPU limit, in cores (the CFS quota per 100 ms period).
+    quota_cores: f64,
     base_mem: f64,
     traffic_mem: f64,
     sawtooth: f64,
     saw_period: f64,
+    /// Share of the periods throttled per unit of (capped) traffic.
     throttle: f64,
     rx_per_tm: f64,
     tx_per_tm: f64,
@@ -66,15 +73,19 @@ pub fn container_model(world: &World, p: usize) -> ContainerModel {
         Language::Node => (rng.range_f64(0.28, 0.4), 0.05),
         Language::Go => (rng.range_f64(0.18, 0.3), 0.03),
     };
-    let busy = req * rng.range_f64(0.35, 0.6);
+    let busy = req * rng.range_f64(0.35, CPU_BUSY_MAX);
+    let quota = svc.cpu_limit_m as f64 / 1000.0;
     ContainerModel {
-        idle_cores: req * rng.range_f64(0.02, 0.05),
+        idle_cores: req * rng.range_f64(0.02, CPU_IDLE_MAX),
         busy_cores: busy,
+        quota_cores: quota,
         base_mem: limit * base_frac,
         traffic_mem: limit * 0.05,
         sawtooth: limit * saw,
         saw_period: rng.range_f64(90.0, 600.0) * SECOND as f64,
-        throttle: (busy / (svc.cpu_limit_m as f64 / 1000.0)).powi(2) * 0.05,
+        // At most NORMAL_THROTTLE_MAX of the periods at the traffic ceiling.
+        throttle: ((busy / quota).powi(2) * 0.05)
+            .min(NORMAL_THROTTLE_MAX / svc.cpu_traffic_ceiling().max(1e-9)),
         rx_per_tm: rng.range_f64(1.5e6, 4e6) / svc.replicas as f64,
         tx_per_tm: rng.range_f64(4e6, 12e6) / svc.replicas as f64,
         incidents,
@@ -150,7 +161,7 @@ pub fn container_sample(
     let n_restarts = pod.restarts_before(t);
     let cstart = pod.container_start(t);
     let up = (t - cstart).max(0) as f64 / SECOND as f64;
-    let tm = world.traffic.integral(s, cstart, t);
+    let tm = world.traffic.integral_capped(s, cstart, t);
     let traffic_now = world.traffic.service(s, t);
     let noise = Rng::derive(pod.key, &[t as u64]).normal();
     let per = (up * 10.0) as i64;
@@ -170,18 +181,20 @@ pub fn container_sample(
     let limit = svc.memory_limit_bytes as f64;
     let pod_tm = world.traffic.integral(s, pod.started, t);
     let pod_up = (t - pod.started).max(0) as f64 / SECOND as f64;
-    let fx = incident_effects(world, &model.incidents, p, cstart, t);
+    let fx = incident_effects(world, model, p, cstart, t);
     let ws = match fx.leak {
         // A leak: the working set climbs from its normal level to the limit, where the
         // kernel OOM-kills the container.
         Some(progress) => ws + (limit * 0.985 - ws) * progress.powf(1.4),
         None => ws,
     };
-    let busy_seconds = model.busy_cores * (tm * 60.0 + fx.extra_busy_seconds);
+    let busy_seconds = model.busy_cores * tm * 60.0 + fx.extra_cpu_seconds;
     ContainerSample {
         cpu_seconds: model.idle_cores * up + busy_seconds,
         cfs_periods: per,
-        cfs_throttled: ((model.throttle * tm * 600.0 + 6.0 * fx.extra_busy_seconds) as i64)
+        // Throttled share of the periods: `throttle` × traffic (at most
+        // NORMAL_THROTTLE_MAX) plus an incident's (at most SATURATED_THROTTLE), below one.
+        cfs_throttled: ((model.throttle * tm * 600.0 + 10.0 * fx.throttled_seconds) as i64)
             .min(per),
         working_set_bytes: ws.clamp(limit * 0.05, limit * 0.99) as i64,
         oom_events: pod.restarts[..n_restarts]
@@ -210,16 +223,36 @@ pub(super) fn container_key(pod: &Pod, restarts: usize) -> u64 {
 struct IncidentEffects {
     /// Progress of a memory leak towards the limit (0..1), while one is running.
     leak: Option<f64>,
-    /// Extra seconds at full busy CPU since the container started (CPU saturation).
-    extra_busy_seconds: f64,
+    /// Extra CPU seconds used since the container started (CPU saturation), within the
+    /// quota the normal load leaves.
+    extra_cpu_seconds: f64,
+    /// Seconds × the share of periods the saturation throttled, since the container
+    /// started.
+    throttled_seconds: f64,
     /// The incident visibly changing the series at this instant (label), or `u32::MAX`.
     incident: u32,
     role: AnomalyRole,
 }
 
+/// Most of the periods throttled by normal load (at the traffic ceiling).
+const NORMAL_THROTTLE_MAX: f64 = 0.03;
+/// Most of the periods throttled by a saturated container: with the normal share, the
+/// throttled periods stay below the periods.
+const SATURATED_THROTTLE: f64 = 0.95;
+/// Extra CPU demand of a CPU-saturation incident at full intensity, per unit of the
+/// container's busy cores.
+const SATURATION_DEMAND: f64 = 2.5;
+
+/// Share of the periods a container throttles at `load` (demand / quota): none below
+/// 0.7, rising smoothly to SATURATED_THROTTLE at 1.1 and beyond.
+fn saturated_throttle(load: f64) -> f64 {
+    let x = ((load - 0.7) / 0.4).clamp(0.0, 1.0);
+    SATURATED_THROTTLE * x * x * (3.0 - 2.0 * x)
+}
+
 fn incident_effects(
     world: &World,
-    incidents: &[u32],
+    model: &ContainerModel,
     p: usize,
     cstart: Micros,
     t: Micros,
@@ -227,11 +260,12 @@ fn incident_effects(
     let pod = world.pod(p);
     let mut fx = IncidentEffects {
         leak: None,
-        extra_busy_seconds: 0.0,
+        extra_cpu_seconds: 0.0,
+        throttled_seconds: 0.0,
         incident: u32::MAX,
         role: AnomalyRole::None,
     };
-    for &i in incidents {
+    for &i in &model.incidents {
         let inc = &world.incidents.incidents[i as usize];
         if inc.start > t || inc.end + 10 * MINUTE < cstart {
             continue;
@@ -260,20 +294,24 @@ fn incident_effects(
             fx.role = role;
         }
         if has("cpu_throttling") {
-            // ∫ intensity over [max(start, cstart), t], trapezoids on 24 steps.
+            // Over [max(start, cstart), t], minute by minute (absolute minutes, the
+            // traffic's own grid; the intensity at each minute's middle): the extra demand
+            // gets the quota the normal load leaves, and the load throttles a share of the
+            // periods. Every term is >= 0 and fixed per minute, so the sums only grow with t.
             let a = inc.start.max(cstart);
             let b = t.min(inc.end + lag);
-            if b > a {
-                let n = 24;
-                let h = (b - a) as f64 / n as f64;
-                let mut acc = 0.0;
-                for k in 0..n {
-                    let x0 = a + (h * k as f64) as Micros;
-                    let x1 = a + (h * (k + 1) as f64) as Micros;
-                    acc +=
-                        0.5 * (inc.intensity(x0, lag) + inc.intensity(x1, lag)) * h / SECOND as f64;
-                }
-                fx.extra_busy_seconds += 2.5 * acc;
+            let s = pod.service;
+            let mut m = a - a.rem_euclid(MINUTE);
+            while m < b {
+                let secs = (b.min(m + MINUTE) - a.max(m)) as f64 / SECOND as f64;
+                let normal =
+                    model.idle_cores + model.busy_cores * world.traffic.service_capped(s, m);
+                let demand =
+                    model.busy_cores * SATURATION_DEMAND * inc.intensity(m + MINUTE / 2, lag);
+                fx.extra_cpu_seconds += demand.min(model.quota_cores - normal).max(0.0) * secs;
+                fx.throttled_seconds +=
+                    saturated_throttle((normal + demand) / model.quota_cores) * secs;
+                m += MINUTE;
             }
             if inc.intensity(t, lag) > 0.05 {
                 fx.incident = inc.index as u32;
