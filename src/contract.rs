@@ -15,7 +15,10 @@
 //! no label. A changed, unlabelled row is aftermath when the pod it names (`pod`,
 //! `server_name` or a Prometheus panel's `series_name`), in the run or in the twin, is
 //! one of them: a pod of only one of the two datasets, a pod on another node in each, or
-//! a pod that carries an incident label somewhere in the run.
+//! a pod that carries an incident label somewhere in the run. A node's own series (EC2
+//! CPU, network and disk in `cloudwatch/metrics`, and Grafana's panels of them) sum its
+//! pods: a changed, unlabelled row of a node is aftermath in an hour when one of those
+//! pods ran on the node (in the run or in the twin).
 
 use crate::error::Error;
 use crate::labels::label_fields;
@@ -130,6 +133,9 @@ struct Part {
     /// The pod the row names (`pod`, `server_name` or `series_name`) and its node.
     pod: Option<StringArray>,
     node: Option<StringArray>,
+    /// The node a node-level row is about: a CloudWatch series' `resource_id`, or the
+    /// resource a Grafana CloudWatch point shows (the first word of its `series_name`).
+    host: Option<StringArray>,
 }
 
 /// The columns that name a row's pod outside Grafana: the first one a table has.
@@ -153,6 +159,27 @@ fn pod_column(batch: &RecordBatch) -> Option<StringArray> {
         }),
         None => POD_COLUMNS.iter().find_map(|c| strings(batch, c)),
     }
+}
+
+/// The resource each row is about, where a node can be one: `resource_id`, or on a
+/// Grafana panel the resource of a CloudWatch series (`<resource> <metric>`).
+fn host_column(batch: &RecordBatch) -> Option<StringArray> {
+    match strings(batch, "datasource") {
+        Some(ds) => strings(batch, "series_name").map(|names| {
+            (0..names.len())
+                .map(|r| {
+                    (ds.value(r) == "cloudwatch")
+                        .then(|| names.value(r).split(' ').next().unwrap_or(""))
+                })
+                .collect()
+        }),
+        None => strings(batch, "resource_id"),
+    }
+}
+
+/// The hour a record id names (`<code>-<YYYYMMDDHH>-<hex>`).
+fn id_hour(id: &str) -> &str {
+    id.get(4..14).unwrap_or("")
 }
 
 fn value_at(a: &Option<StringArray>, r: usize) -> Option<&str> {
@@ -221,6 +248,7 @@ fn load(dir: &Path, files: &[String]) -> Result<Loaded, Error> {
             values,
             pod,
             node: strings(&batch, "node"),
+            host: host_column(&batch),
         });
     }
     Ok(out)
@@ -291,11 +319,41 @@ pub fn compare(run: &Path, twin: &Path) -> Result<Vec<TableContract>, Error> {
         ));
     }
     let touched = aftermath_pods(&loaded);
+    let hosts = aftermath_hosts(&loaded, &touched);
     let mut out = Vec::new();
     for (source, table, a, b) in &loaded {
-        out.push(compare_table(source, table, a, b, &touched));
+        out.push(compare_table(source, table, a, b, &touched, &hosts));
     }
     Ok(out)
+}
+
+/// The (node, hour) pairs where one of the aftermath pods ran, in the run or in the twin:
+/// what the node's own series (EC2 CPU, network, disk) show there is the sum of another
+/// set of pods than the twin's.
+fn aftermath_hosts(
+    loaded: &[(String, String, Loaded, Loaded)],
+    touched: &HashSet<String>,
+) -> HashSet<(String, String)> {
+    let mut out = HashSet::new();
+    for (_, _, a, b) in loaded {
+        for l in [a, b] {
+            for part in &l.parts {
+                for r in 0..part.ids.len() {
+                    let (Some(pod), Some(node)) = (value_at(&part.pod, r), value_at(&part.node, r))
+                    else {
+                        continue;
+                    };
+                    if touched.contains(pod) {
+                        let key = (node.to_string(), id_hour(part.ids.value(r)).to_string());
+                        if !out.contains(&key) {
+                            out.insert(key);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The pods whose rows may differ from the twin's without a label: those of only one of
@@ -343,6 +401,7 @@ fn compare_table(
     a: &Loaded,
     b: &Loaded,
     touched: &HashSet<String>,
+    hosts: &HashSet<(String, String)>,
 ) -> TableContract {
     let mut t = TableContract {
         source: source.to_string(),
@@ -384,7 +443,9 @@ fn compare_table(
                 continue;
             }
             let twin_pod = twin_row.and_then(|(other, br)| value_at(&other.pod, br));
-            if is_touched(value_at(&part.pod, r)) || is_touched(twin_pod) {
+            let host = value_at(&part.host, r)
+                .is_some_and(|h| hosts.contains(&(h.to_string(), id_hour(id).to_string())));
+            if is_touched(value_at(&part.pod, r)) || is_touched(twin_pod) || host {
                 t.aftermath += 1;
             } else if twin_row.is_none() {
                 t.unlabelled_absent_in_twin += 1;

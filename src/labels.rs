@@ -129,8 +129,17 @@ pub fn records_schema() -> arrow::datatypes::SchemaRef {
     Arc::new(arrow::datatypes::Schema::new(fields))
 }
 
-/// Per incident id: the timestamps of its first and last labelled row in a batch.
-pub type IncidentSpans = std::collections::BTreeMap<String, (i64, i64)>;
+/// An incident's labelled rows in a batch: the timestamps of the first and the last, and
+/// the services of its `propagated` rows (the incident edges must reach them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncidentRows {
+    pub first: i64,
+    pub last: i64,
+    pub propagated: std::collections::BTreeSet<String>,
+}
+
+/// Per incident id: its labelled rows in a batch.
+pub type IncidentSpans = std::collections::BTreeMap<String, IncidentRows>;
 
 /// Projects a source batch onto the labels table, and lists the incident ids it carries
 /// with the timestamps of their first and last labelled row.
@@ -164,8 +173,13 @@ pub fn records_batch(
     for f in label_fields() {
         columns.push(col(f.name())?);
     }
-    let mut incidents: std::collections::BTreeMap<String, (i64, i64)> =
-        std::collections::BTreeMap::new();
+    let mut incidents = IncidentSpans::new();
+    let strings = |name: &str| {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+    };
+    let (roles, services) = (strings("anomaly_role"), strings("service"));
     let ts = batch.column_by_name("timestamp").and_then(|c| {
         c.as_any()
             .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
@@ -181,11 +195,24 @@ pub fn records_batch(
                 continue;
             }
             let t = ts.value(i);
-            match incidents.get_mut(ids.value(i)) {
-                Some(w) => *w = (w.0.min(t), w.1.max(t)),
-                None => {
-                    incidents.insert(ids.value(i).to_string(), (t, t));
+            let rows = match incidents.get_mut(ids.value(i)) {
+                Some(w) => {
+                    (w.first, w.last) = (w.first.min(t), w.last.max(t));
+                    w
                 }
+                None => incidents
+                    .entry(ids.value(i).to_string())
+                    .or_insert(IncidentRows {
+                        first: t,
+                        last: t,
+                        propagated: Default::default(),
+                    }),
+            };
+            let propagated = roles.is_some_and(|r| r.is_valid(i) && r.value(i) == "propagated");
+            if let (true, Some(s)) = (propagated, services.filter(|s| s.is_valid(i)))
+                && !rows.propagated.contains(s.value(i))
+            {
+                rows.propagated.insert(s.value(i).to_string());
             }
         }
     }

@@ -448,7 +448,7 @@ pub fn generate(
         parquet_bytes: u64,
         jsonl_bytes: u64,
         labels_bytes: u64,
-        incidents: BTreeMap<String, (Micros, Micros)>,
+        incidents: crate::labels::IncidentSpans,
     }
     let written: Vec<Written> = pool.install(|| {
         tasks
@@ -496,8 +496,8 @@ pub fn generate(
     for w in written {
         let table = &tables[w.table];
         let source = table.source().as_str();
-        for (id, (first, last)) in w.incidents {
-            signal.entry(id).or_default().add(source, first, last);
+        for (id, rows) in &w.incidents {
+            signal.entry(id.clone()).or_default().add_rows(source, rows);
         }
         let entry = |path: String, source: &str, table: &str, format: &str, bytes: u64| FileEntry {
             path,

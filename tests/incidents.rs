@@ -531,9 +531,34 @@ fn splitting_and_threading_do_not_change_the_schedule_or_the_labels() {
     assert!(compared >= 22, "compared {compared} files");
     // The incidents of the short window are those of the long run, with the same times,
     // root causes and spread (where their labelled rows are depends on the window).
+    // (`affected_services` ends with the callers the window's rows show the incident
+    // reached through calls: a subset of the long run's.)
+    let affected = |dir: &Path| -> BTreeMap<String, BTreeSet<String>> {
+        incidents_json(dir)
+            .iter()
+            .map(|i| {
+                let names = i["affected_services"].as_array().expect("list");
+                (
+                    i["incident_id"].as_str().expect("id").to_string(),
+                    names
+                        .iter()
+                        .map(|n| n.as_str().expect("name").to_string())
+                        .collect(),
+                )
+            })
+            .collect()
+    };
+    let long_affected = affected(&long);
+    for (id, names) in affected(&short) {
+        assert!(
+            long_affected.get(&id).is_some_and(|l| names.is_subset(l)),
+            "{id}: affected services {names:?} not among the long run's"
+        );
+    }
     let strip = |mut v: serde_json::Value| {
         let o = v.as_object_mut().expect("object");
         for k in [
+            "affected_services",
             "sources_with_signal",
             "signal_start",
             "signal_end",

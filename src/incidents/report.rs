@@ -129,7 +129,13 @@ pub fn incident_records(
                 affected_services: inc
                     .affected
                     .iter()
-                    .map(|a| world.service(a.service).name.clone())
+                    .map(|a| a.service)
+                    .chain(
+                        call_chains(world, inc, s)
+                            .into_iter()
+                            .map(|(_, caller)| caller),
+                    )
+                    .map(|x| world.service(x).name.clone())
                     .collect(),
                 sources_with_signal: s.sources.iter().cloned().collect(),
                 seed: world.seed,
@@ -147,8 +153,64 @@ pub fn incident_records(
         .collect()
 }
 
+/// The services beyond an incident's affected ones whose rows it changed through calls
+/// (`propagated` rows: a request of theirs waited for, or failed with, a call the incident
+/// changed), each with the dependency the change arrived from: the shortest caller
+/// chains from the affected services to them, as (callee, caller) steps in order.
+fn call_chains(
+    world: &World,
+    inc: &crate::incidents::Incident,
+    s: &IncidentSignal,
+) -> Vec<(usize, usize)> {
+    let affected = |x: usize| inc.affected.iter().any(|a| a.service == x);
+    let targets: Vec<usize> = s
+        .propagated
+        .iter()
+        .filter_map(|name| world.topology.services.iter().position(|x| &x.name == name))
+        .filter(|&x| !affected(x))
+        .collect();
+    if targets.is_empty() {
+        return Vec::new();
+    }
+    // Breadth first up the callers, from every affected service at once.
+    let n = world.topology.services.len();
+    let mut via: Vec<Option<usize>> = vec![None; n];
+    let mut seen: Vec<bool> = (0..n).map(affected).collect();
+    let mut frontier: Vec<usize> = inc.affected.iter().map(|a| a.service).collect();
+    while !frontier.is_empty() {
+        let mut next = Vec::new();
+        for &x in &frontier {
+            for &c in &world.service(x).callers {
+                if !seen[c] {
+                    seen[c] = true;
+                    via[c] = Some(x);
+                    next.push(c);
+                }
+            }
+        }
+        frontier = next;
+    }
+    let mut steps: Vec<(usize, usize)> = Vec::new();
+    for t in targets {
+        let mut chain = Vec::new();
+        let mut c = t;
+        while let Some(callee) = via[c] {
+            chain.push((callee, c));
+            c = callee;
+        }
+        for step in chain.into_iter().rev() {
+            if !steps.contains(&step) {
+                steps.push(step);
+            }
+        }
+    }
+    steps
+}
+
 /// The cause-effect edges: root entity → directly affected services, then each
-/// dependency → its affected callers, with the lag at which the effect arrives.
+/// dependency → its affected callers, with the lag at which the effect arrives, then the
+/// callers its changed calls reached beyond them (lag 0: a request sees its call's change
+/// at once).
 pub fn incident_edges(
     world: &World,
     signal: &std::collections::BTreeMap<String, IncidentSignal>,
@@ -191,6 +253,18 @@ pub fn incident_edges(
                     lag_ms: (a.lag - b.lag).max(0) / 1000,
                 });
             }
+        }
+        let Some(s) = signal.get(&inc.id) else {
+            continue;
+        };
+        for (callee, caller) in call_chains(world, inc, s) {
+            out.push(Edge {
+                incident_id: inc.id.clone(),
+                src_entity: format!("service/{}", world.service(callee).name),
+                dst_entity: format!("service/{}", world.service(caller).name),
+                relation: "propagates_to".into(),
+                lag_ms: 0,
+            });
         }
     }
     out

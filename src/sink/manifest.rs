@@ -75,6 +75,9 @@ pub struct IncidentSignal {
     /// Timestamps (µs since the epoch) of the first and last labelled row.
     pub first: i64,
     pub last: i64,
+    /// Services with `propagated` rows (the incident edges reach each of them).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub propagated: BTreeSet<String>,
 }
 
 impl IncidentSignal {
@@ -91,11 +94,18 @@ impl IncidentSignal {
         }
     }
 
+    /// Adds a batch's labelled rows of `source`.
+    pub fn add_rows(&mut self, source: &str, rows: &crate::labels::IncidentRows) {
+        self.add(source, rows.first, rows.last);
+        self.propagated.extend(rows.propagated.iter().cloned());
+    }
+
     /// Combines the signal of another part.
     pub fn merge(&mut self, other: &IncidentSignal) {
         for s in &other.sources {
             self.add(s, other.first, other.last);
         }
+        self.propagated.extend(other.propagated.iter().cloned());
     }
 }
 

@@ -396,12 +396,10 @@ impl World {
                     if status < 500 {
                         status = 503;
                     }
-                    if base_status < 500 {
-                        base_status = 503;
-                    }
                     // No pod of the dependency can serve: if an incident took them out
-                    // (crash loop, failed node), this failure is its doing (the twin's
-                    // call would have been answered).
+                    // (crash loop, failed node, bad release), this failure is its doing
+                    // and the twin's call was answered (its status stays); otherwise the
+                    // twin's call failed the same way.
                     if let Some(inc) = self.incidents.active_at(issued).find(|i| {
                         i.involvement(d)
                             .is_some_and(|(r, _)| r != AnomalyRole::Propagated)
@@ -410,6 +408,8 @@ impl World {
                         if from_child == u32::MAX {
                             from_child = inc.index as u32;
                         }
+                    } else if base_status < 500 {
+                        base_status = 503;
                     }
                 }
             }

@@ -330,9 +330,12 @@ fn plan_visit_lines(
         let moved = child.duration != child.base_duration;
         let twin_error = child.base_status >= 500;
         if child.status >= 500 {
+            // What the line shows of this visit: its status (at least 502) and duration.
+            let shown_changed =
+                v.status.max(502) != v.base_status.max(502) || v.duration != v.base_duration;
             let by = if moved || !twin_error {
                 ci
-            } else if v.outcome_changed() {
+            } else if shown_changed {
                 me
             } else {
                 u32::MAX
