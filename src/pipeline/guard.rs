@@ -453,13 +453,17 @@ impl Resources {
     }
 }
 
-/// `12.3 GB`, `0.004 GB`.
+/// `12.3 GB`, `0.0042 GB`, `0.0000100 GB`: one decimal from 0.1 GB, else three
+/// significant digits.
 pub fn gb(bytes: f64) -> String {
     let g = bytes / 1e9;
     if g >= 0.1 {
         format!("{g:.1} GB")
+    } else if g > 0.0 {
+        let decimals = (2.0 - g.log10().floor()).clamp(2.0, 12.0) as usize;
+        format!("{g:.decimals$} GB")
     } else {
-        format!("{g:.3} GB")
+        "0 GB".to_string()
     }
 }
 
@@ -541,4 +545,18 @@ pub fn check(
         "refused before writing anything ({FLAG} runs it anyway):\n  {}",
         problems.join("\n  ")
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gigabytes_keep_three_significant_digits_below_a_tenth() {
+        assert_eq!(gb(12.34e9), "12.3 GB");
+        assert_eq!(gb(0.1e9), "0.1 GB");
+        assert_eq!(gb(4.2e6), "0.00420 GB");
+        assert_eq!(gb(1e4), "0.0000100 GB");
+        assert_eq!(gb(0.0), "0 GB");
+    }
 }

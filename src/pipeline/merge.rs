@@ -57,8 +57,8 @@ pub struct Stray {
 impl Stray {
     pub fn describe(&self) -> &'static str {
         match self.kind {
-            StrayKind::Data => "data file in a table directory, read as part of the table",
-            StrayKind::Hidden => "hidden from readers (a leftover temporary file?)",
+            StrayKind::Data => "read as part of the table: a data file in a table directory",
+            StrayKind::Hidden => "hidden from readers: a leftover temporary file?",
             StrayKind::Other => "not in a table directory",
         }
     }
@@ -299,6 +299,16 @@ pub fn merge_parts(
         );
     }
     if !problems.is_empty() {
+        let others: Vec<String> = strays
+            .iter()
+            .filter(|s| s.kind != StrayKind::Data)
+            .map(|s| format!("{} ({})", s.path, s.describe()))
+            .collect();
+        report_list(
+            &mut problems,
+            "besides, files recorded by no part manifest that do not stop a merge",
+            &others,
+        );
         return Err(Error::Merge { problems });
     }
     let mut signal: BTreeMap<String, IncidentSignal> = BTreeMap::new();
