@@ -235,8 +235,6 @@ fn driver(cfg: &Config, table: &str) -> Result<f64, Error> {
 #[derive(Debug, Clone)]
 pub struct TableVolume {
     pub table: String,
-    /// Mean rows per hour.
-    pub rows_per_hour: f64,
     /// Bytes written per hour (every format and the labels twin).
     pub bytes_per_hour: f64,
     /// Rows in the busiest hour.
@@ -304,11 +302,10 @@ pub fn estimate(
         if opts.formats.jsonl {
             bytes += per_hour(jsonl);
         }
-        let rows_per_hour = rows * ratio;
-        let peak_rows = rows_per_hour * if traffic { hour_peak } else { 2.0 };
+        // The busiest hour: the traffic curve's peak, or a rollout doubling the pods.
+        let peak_rows = rows * ratio * if traffic { hour_peak } else { 2.0 };
         volumes.push(TableVolume {
             table: name,
-            rows_per_hour,
             bytes_per_hour: bytes,
             peak_rows,
             partition_memory: peak_rows * per_row,

@@ -5,7 +5,7 @@
 //! in its directory, what `--overwrite` removes), [`resume`] (what `--resume` keeps),
 //! [`merge`] (`obsgen manifest merge`).
 
-pub mod guard;
+mod guard;
 mod merge;
 mod output_dir;
 mod resume;
