@@ -39,6 +39,19 @@ pub enum Error {
         total: u64,
         journal: PathBuf,
     },
+    /// A run that failed after some partitions were complete (a full disk, say): they are
+    /// recorded in the progress journal, `--resume` continues once the cause is fixed.
+    #[error(
+        "{cause}\n{complete} of {total} partitions complete (recorded in {}): rerun with --resume once the cause is fixed",
+        journal.display()
+    )]
+    Incomplete {
+        /// What stopped the run (shown in full: the message holds it).
+        cause: Box<Error>,
+        complete: u64,
+        total: u64,
+        journal: PathBuf,
+    },
     /// `obsgen manifest merge` found parts that do not make one complete dataset: each
     /// problem names its check (missing parts, checksum mismatch, stray data files...).
     #[error("the parts do not make one complete dataset:\n  {}", problems.join("\n  "))]

@@ -497,8 +497,8 @@ pub fn generate(
             .iter()
             .enumerate()
             .filter(|(i, _)| !was_journaled.contains(i))
-            .flat_map(|(_, &t)| planned_files(&tables, &[t], opts.formats))
-            .filter(|rel| rel.contains("/date=") && dir.join(rel).exists())
+            .flat_map(|(_, &t)| partition_files(&tables, t, opts.formats))
+            .filter(|rel| dir.join(rel).exists())
             .count();
     }
     let render: Vec<(usize, Micros)> = tasks
@@ -583,7 +583,12 @@ pub fn generate(
                     total,
                     journal: journal_path,
                 },
-                e => e,
+                e => Error::Incomplete {
+                    cause: Box::new(e),
+                    complete: done.load(Ordering::Relaxed),
+                    total,
+                    journal: journal_path,
+                },
             });
         }
     };
@@ -648,6 +653,26 @@ pub fn generate(
     })
 }
 
+/// The files of partition `(ti, hour)` in `formats`, relative to the output directory:
+/// the JSON Lines file, the labels twin, the Parquet partition.
+fn partition_files(
+    tables: &[Box<dyn Table>],
+    (ti, hour): (usize, Micros),
+    formats: Formats,
+) -> Vec<String> {
+    let t = &tables[ti];
+    let rel = partition_path(t.source(), t.name(), hour);
+    let mut out = Vec::with_capacity(3);
+    if formats.jsonl {
+        out.push(jsonl_path(t.source(), t.name(), hour));
+    }
+    out.push(format!("labels/records/{rel}"));
+    if formats.parquet {
+        out.push(rel);
+    }
+    out
+}
+
 /// Every file a whole run writes, relative to the output directory: its partitions in
 /// each format with their labels twins, the incident tables and the manifest.
 fn planned_files(
@@ -656,16 +681,8 @@ fn planned_files(
     formats: Formats,
 ) -> Vec<String> {
     let mut out = Vec::with_capacity(tasks.len() * 3 + 4);
-    for &(ti, hour) in tasks {
-        let t = &tables[ti];
-        let rel = partition_path(t.source(), t.name(), hour);
-        if formats.jsonl {
-            out.push(jsonl_path(t.source(), t.name(), hour));
-        }
-        out.push(format!("labels/records/{rel}"));
-        if formats.parquet {
-            out.push(rel);
-        }
+    for &t in tasks {
+        out.extend(partition_files(tables, t, formats));
     }
     out.extend(
         [

@@ -442,23 +442,29 @@ fn write_file(
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
     }
+    // Parquet errors name the file (a full disk shows up as one).
+    let at = |e: ParquetError| crate::Error::Other(format!("{}: parquet: {e}", tmp.display()));
     let result = (|| -> Result<FileSum, crate::Error> {
         let file = File::create(&tmp).map_err(|e| crate::Error::io(&tmp, e))?;
         let options = ArrowWriterOptions::new().with_properties(props.clone());
-        let (mut writer, _) = ArrowWriter::try_new_with_options(
+        let mut writer = ArrowWriter::try_new_with_options(
             BufWriter::with_capacity(64 << 10, HashWriter::new(file)),
             schema,
             options,
-        )?
-        .into_serialized_writer()?;
+        )
+        .and_then(|w| w.into_serialized_writer())
+        .map_err(at)?
+        .0;
         for chunks in row_groups {
-            let mut group = writer.next_row_group()?;
+            let mut group = writer.next_row_group().map_err(at)?;
             for chunk in chunks.iter().flat_map(|column| column.iter()) {
-                group.append_column(&chunk.bytes, chunk.close.clone())?;
+                group
+                    .append_column(&chunk.bytes, chunk.close.clone())
+                    .map_err(at)?;
             }
-            group.close()?;
+            group.close().map_err(at)?;
         }
-        let buf = writer.into_inner()?;
+        let buf = writer.into_inner().map_err(at)?;
         let hashed = buf
             .into_inner()
             .map_err(|e| crate::Error::io(&tmp, e.into_error()))?;
