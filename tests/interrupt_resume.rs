@@ -7,6 +7,8 @@
 //! refuses a directory of another run and `--overwrite`; a run that did not finish is
 //! refused without `--resume` and replaced by `--overwrite`.
 
+#![cfg(unix)]
+
 mod common;
 
 use std::collections::BTreeMap;
