@@ -131,10 +131,11 @@ pub fn records_schema() -> arrow::datatypes::SchemaRef {
 
 /// An incident's labelled rows in a batch: the timestamps of the first and the last, and
 /// the services of its `propagated` rows (the incident edges must reach them).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IncidentRows {
     pub first: i64,
     pub last: i64,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub propagated: std::collections::BTreeSet<String>,
 }
 

@@ -70,6 +70,14 @@ enum ManifestCommand {
         /// Worker threads (default: all cores).
         #[arg(long, allow_negative_numbers = true)]
         threads: Option<usize>,
+        /// Skip re-reading the files: check only that each is there with its recorded size
+        /// (by default every file's checksum and row count are checked too).
+        #[arg(long)]
+        no_verify: bool,
+        /// Merge even when data files that no part manifest records sit in the table
+        /// directories (they are reported, and readers would take them as table data).
+        #[arg(long)]
+        allow_stray: bool,
     },
 }
 
@@ -134,8 +142,17 @@ struct GenerateArgs {
     #[arg(long, allow_negative_numbers = true)]
     scale: Option<f64>,
     /// Replace a previous dataset in the output directory.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     overwrite: bool,
+    /// Complete a run that did not finish (interrupted, killed, or failed): keep the
+    /// partitions its progress journal records whose files are intact (checked by
+    /// checksum) and render the rest. Needs the same arguments and configuration.
+    #[arg(long)]
+    resume: bool,
+    /// Run even when the estimate says the run will not fit the free disk or the memory,
+    /// or --threads is more than 4 per core.
+    #[arg(long)]
+    no_guard: bool,
     /// `off` renders the counterfactual twin: the same world (topology, traffic, requests,
     /// routine deploys, background noise) with no incident; its rows line up with the
     /// incident run's by `record_id`. Default: the configuration's `schedule.enabled`.
@@ -153,6 +170,14 @@ struct GenerateArgs {
 
 fn main() {
     if let Err(e) = run() {
+        // A stop request (SIGINT, SIGTERM) is not a failure of the run's input: say what
+        // is complete and exit as a process stopped by the signal conventionally does.
+        if let Some(stop @ obsgen::Error::Interrupted { signal, .. }) =
+            e.downcast_ref::<obsgen::Error>()
+        {
+            eprintln!("{stop}");
+            std::process::exit(signal.exit_code());
+        }
         eprintln!("error: {e:#}");
         std::process::exit(2);
     }
@@ -236,13 +261,35 @@ fn run() -> Result<()> {
                     dir,
                     config,
                     threads,
+                    no_verify,
+                    allow_stray,
                 },
         } => {
             let cfg = load_run_config(config.as_ref())?;
             let threads = threads_or_all(threads)?;
             let started = std::time::Instant::now();
-            let merged = obsgen::pipeline::merge_parts(&dir, cfg, threads)
+            let options = obsgen::pipeline::MergeOptions {
+                threads,
+                verify: !no_verify,
+                allow_stray,
+            };
+            let merged = obsgen::pipeline::merge_parts(&dir, cfg, options)
                 .with_context(|| format!("cannot merge the parts in {}", dir.display()))?;
+            if !merged.strays.is_empty() {
+                eprintln!(
+                    "warning: {} files under the dataset directories are recorded by no part manifest (kept):",
+                    merged.strays.len()
+                );
+                for s in merged.strays.iter().take(20) {
+                    eprintln!("  {} ({})", s.path, s.describe());
+                }
+                if merged.strays.len() > 20 {
+                    eprintln!("  and {} more", merged.strays.len() - 20);
+                }
+            }
+            if !merged.verified {
+                eprintln!("merge: --no-verify: file sizes checked, checksums and row counts not");
+            }
             print_tables(&merged.manifest);
             println!(
                 "merged {} parts into {} in {:.2} s",
@@ -417,6 +464,8 @@ fn options(a: &GenerateArgs, mut config: Config, range: TimeRange) -> Result<Gen
         output_dir: a.output_dir.clone(),
         overwrite: a.overwrite,
         part,
+        resume: a.resume,
+        guard: !a.no_guard,
     })
 }
 
@@ -437,8 +486,10 @@ fn threads_or_all(threads: Option<usize>) -> Result<usize> {
     })
 }
 
-/// Runs a generation with a progress bar and prints the summary.
+/// Runs a generation with a progress bar and prints the summary. SIGINT and SIGTERM stop
+/// it between partitions (see `obsgen::interrupt`).
 fn execute(opts: &GenerateOptions, output_dir: &std::path::Path) -> Result<()> {
+    obsgen::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
@@ -455,13 +506,54 @@ fn execute(opts: &GenerateOptions, output_dir: &std::path::Path) -> Result<()> {
             b.set_position(done);
         }
     };
-    let report = generate(opts, &progress)
-        .with_context(|| format!("generation into {} failed", output_dir.display()))?;
+    let result = generate(opts, &progress);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    let report =
+        result.with_context(|| format!("generation into {} failed", output_dir.display()))?;
+    if let Some(r) = &report.resume {
+        print_resume(r, output_dir);
+    }
     print_summary(&report);
     Ok(())
+}
+
+/// What `--resume` kept and rendered, on stderr.
+fn print_resume(r: &obsgen::pipeline::ResumeReport, dir: &std::path::Path) {
+    if r.already_complete {
+        eprintln!(
+            "resume: {} is already complete ({} partitions); nothing to do",
+            dir.display(),
+            r.total
+        );
+        return;
+    }
+    eprintln!(
+        "resume: kept {} of {} partitions (verified by checksum), rendered {}",
+        r.kept, r.total, r.rendered
+    );
+    if !r.failed.is_empty() {
+        eprintln!(
+            "resume: {} journaled partitions failed verification and were rendered again:",
+            r.failed.len()
+        );
+        for f in r.failed.iter().take(10) {
+            eprintln!("  {f}");
+        }
+    }
+    if r.torn > 0 {
+        eprintln!(
+            "resume: {} files on disk were not in the journal (written after its last line) and were rendered again",
+            r.torn
+        );
+    }
+    if r.unreadable_lines > 0 {
+        eprintln!(
+            "resume: {} journal lines cut short were ignored",
+            r.unreadable_lines
+        );
+    }
 }
 
 fn print_summary(report: &obsgen::pipeline::RunReport) {

@@ -616,6 +616,13 @@ fn manifest_matches_the_files_on_disk() {
     let mut totals: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
     for e in entries {
         let path = e["path"].as_str().expect("path");
+        // Every file's checksum: XXH64 (seed 0) of its bytes, 16 hex digits.
+        let bytes = std::fs::read(d.root.join(path)).expect("listed file");
+        assert_eq!(
+            e["xxh64"].as_str(),
+            Some(format!("{:016x}", twox_hash::XxHash64::oneshot(0, &bytes)).as_str()),
+            "{path}: manifest checksum"
+        );
         if e["source"].as_str() != Some("kubernetes") {
             // Ground truth beside the sources: checked in tests/incidents.rs; here its size.
             let size = std::fs::metadata(d.root.join(path))

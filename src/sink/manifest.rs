@@ -27,6 +27,10 @@ pub struct FileEntry {
     pub hour: String,
     pub rows: u64,
     pub bytes: u64,
+    /// XXH64 (seed 0) of the file's bytes, 16 hex digits ([`super::checksum`]). Absent
+    /// from the manifests of obsgen before 0.1.0's checksums.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xxh64: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -119,12 +123,10 @@ pub struct PartInfo {
 impl Manifest {
     /// Writes the manifest atomically as pretty JSON.
     pub fn write(&self, path: &Path) -> Result<(), crate::Error> {
-        let tmp = path.with_extension("json.tmp");
         let mut text =
             serde_json::to_string_pretty(self).map_err(|e| crate::Error::Other(e.to_string()))?;
         text.push('\n');
-        std::fs::write(&tmp, text).map_err(|e| crate::Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))
+        super::write_atomic(path, text.as_bytes()).map(|_| ())
     }
 
     pub fn read(path: &Path) -> Result<Manifest, crate::Error> {

@@ -1,14 +1,49 @@
 //! Sinks: where rendered batches go. Parquet files and gzip JSON Lines files (each
 //! written under a temporary name and renamed when complete), and the run manifest.
 
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+pub mod checksum;
+pub mod journal;
 pub mod json;
 pub mod jsonl;
 pub mod manifest;
 pub mod parquet;
 
+pub use checksum::FileSum;
 pub use jsonl::JsonLines;
 pub use manifest::{FileEntry, Manifest};
 pub use parquet::{Compression, write_parquet, write_parquet_files};
+
+/// The temporary name `path` is written under before it is renamed into place:
+/// `.NAME.tmp` in the same directory. The leading `.` hides it from every dataset reader
+/// (pyarrow.dataset, Spark and polars skip file names starting with `.` or `_`; a
+/// `*.parquet` glob does not match it), so an interrupted write never shows up as part of
+/// a table.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let mut name = OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Writes `data` to `path` atomically (into [`temp_path`], then renamed; the temporary
+/// file is removed when the write fails); returns its size and checksum.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<FileSum, crate::Error> {
+    let tmp = temp_path(path);
+    if let Err(e) = std::fs::write(&tmp, data) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(crate::Error::io(&tmp, e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))?;
+    Ok(FileSum::of(data))
+}
+
+/// Whether `name` is a temporary name of [`temp_path`].
+pub fn is_temp_name(name: &str) -> bool {
+    name.len() > 5 && name.starts_with('.') && name.ends_with(".tmp")
+}
 
 /// Which output formats a run writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +95,23 @@ impl Formats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temporary_names_are_hidden_beside_the_file() {
+        let t = temp_path(Path::new(
+            "out/k/t/date=2026-11-23/hour=00/part-00000.parquet",
+        ));
+        assert_eq!(
+            t,
+            Path::new("out/k/t/date=2026-11-23/hour=00/.part-00000.parquet.tmp")
+        );
+        assert_eq!(
+            temp_path(Path::new("manifest.json")),
+            Path::new(".manifest.json.tmp")
+        );
+        assert!(is_temp_name(".part-00000.parquet.tmp"));
+        assert!(!is_temp_name("part-00000.parquet.tmp") && !is_temp_name(".tmp"));
+    }
 
     #[test]
     fn formats_parse() {

@@ -29,6 +29,8 @@ use std::io::BufWriter;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use super::checksum::{FileSum, HashWriter};
+
 /// Output compression codec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
@@ -364,14 +366,14 @@ fn encode_columns(
 const PARALLEL_ROWS: usize = 8192;
 
 /// Writes each `(path, batch)` of `files` as a Parquet file, atomically (into
-/// `path.tmp`, then renamed), and returns their sizes in bytes. A column that a later
-/// file shares with an earlier one (the same field holding the very same array) is
-/// encoded once and its chunk copied.
+/// [`super::temp_path`], `.NAME.tmp`, then renamed), and returns their sizes and
+/// checksums. A column that a later file shares with an earlier one (the same field
+/// holding the very same array) is encoded once and its chunk copied.
 pub fn write_parquet_files(
     files: &[(&Path, &RecordBatch)],
     compression: Compression,
     row_group_rows: usize,
-) -> Result<Vec<u64>, crate::Error> {
+) -> Result<Vec<FileSum>, crate::Error> {
     let batches: Vec<&RecordBatch> = files.iter().map(|(_, b)| *b).collect();
     let rows = batches.first().map_or(0, |b| b.num_rows());
     if batches.iter().any(|b| b.num_rows() != rows) {
@@ -429,56 +431,65 @@ pub fn write_parquet_files(
         .collect()
 }
 
-/// Writes one Parquet file from encoded row groups, atomically.
+/// Writes one Parquet file from encoded row groups, atomically; returns its size and checksum.
 fn write_file(
     path: &Path,
     schema: SchemaRef,
     props: &WriterProperties,
     row_groups: &[&[Arc<Vec<EncodedColumn>>]],
-) -> Result<u64, crate::Error> {
-    let tmp = path.with_extension("parquet.tmp");
+) -> Result<FileSum, crate::Error> {
+    let tmp = super::temp_path(path);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
     }
-    let result = (|| -> Result<(), crate::Error> {
+    // Parquet errors name the file (a full disk shows up as one).
+    let at = |e: ParquetError| crate::Error::Other(format!("{}: parquet: {e}", tmp.display()));
+    let result = (|| -> Result<FileSum, crate::Error> {
         let file = File::create(&tmp).map_err(|e| crate::Error::io(&tmp, e))?;
         let options = ArrowWriterOptions::new().with_properties(props.clone());
-        let (mut writer, _) = ArrowWriter::try_new_with_options(
-            BufWriter::with_capacity(64 << 10, file),
+        let mut writer = ArrowWriter::try_new_with_options(
+            BufWriter::with_capacity(64 << 10, HashWriter::new(file)),
             schema,
             options,
-        )?
-        .into_serialized_writer()?;
+        )
+        .and_then(|w| w.into_serialized_writer())
+        .map_err(at)?
+        .0;
         for chunks in row_groups {
-            let mut group = writer.next_row_group()?;
+            let mut group = writer.next_row_group().map_err(at)?;
             for chunk in chunks.iter().flat_map(|column| column.iter()) {
-                group.append_column(&chunk.bytes, chunk.close.clone())?;
+                group
+                    .append_column(&chunk.bytes, chunk.close.clone())
+                    .map_err(at)?;
             }
-            group.close()?;
+            group.close().map_err(at)?;
         }
-        let buf = writer.into_inner()?;
-        buf.into_inner()
+        let buf = writer.into_inner().map_err(at)?;
+        let hashed = buf
+            .into_inner()
             .map_err(|e| crate::Error::io(&tmp, e.into_error()))?;
-        Ok(())
+        Ok(hashed.into_parts().1)
     })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
+    match result {
+        Ok(sum) => {
+            std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))?;
+            Ok(sum)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))?;
-    let bytes = std::fs::metadata(path)
-        .map_err(|e| crate::Error::io(path, e))?
-        .len();
-    Ok(bytes)
 }
 
-/// Writes `batch` to `path` atomically: into `path.tmp`, then renamed. Returns the size in bytes.
+/// Writes `batch` to `path` atomically: into `.NAME.tmp`, then renamed. Returns the size
+/// and checksum of the file.
 pub fn write_parquet(
     path: &Path,
     batch: &RecordBatch,
     compression: Compression,
     row_group_rows: usize,
-) -> Result<u64, crate::Error> {
+) -> Result<FileSum, crate::Error> {
     Ok(write_parquet_files(&[(path, batch)], compression, row_group_rows)?[0])
 }
 
@@ -583,7 +594,9 @@ mod tests {
                 row_group_rows,
             )
             .unwrap();
-            assert_eq!(sizes[0], std::fs::metadata(&a).unwrap().len());
+            assert_eq!(sizes[0].bytes, std::fs::metadata(&a).unwrap().len());
+            assert_eq!(sizes[0], super::super::checksum::hash_file(&a).unwrap());
+            assert_eq!(sizes[1], super::super::checksum::hash_file(&b).unwrap());
             if rows == 0 {
                 continue;
             }

@@ -1,0 +1,752 @@
+//! The pipeline: cut `[start, end)` into (source, table, hour) partitions, render each
+//! from the world plan in parallel, write it as Parquet, then write the manifest.
+//!
+//! Submodules: [`guard`] (the checks before a run), [`output_dir`] (what a run may find
+//! in its directory, what `--overwrite` removes), [`resume`] (what `--resume` keeps),
+//! [`merge`] (`obsgen manifest merge`).
+
+mod guard;
+mod merge;
+mod output_dir;
+mod resume;
+
+pub use merge::{MergeOptions, MergeReport, Stray, StrayKind, merge_parts};
+pub use output_dir::prepare_output_dir;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::sink::journal::{self, Journal, RunIdentity};
+use crate::sink::manifest::{IncidentSignal, PartInfo};
+use crate::sink::{
+    Compression, FileEntry, FileSum, Formats, JsonLines, Manifest, write_parquet,
+    write_parquet_files,
+};
+use crate::sources::{Source, Table, registry};
+use crate::time::{HOUR, Micros, civil, rfc3339_string};
+use crate::world::{TimeRange, World};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    pub config: Config,
+    pub seed: u64,
+    pub range: TimeRange,
+    pub scale: f64,
+    pub sources: Vec<Source>,
+    pub compression: Compression,
+    pub formats: Formats,
+    /// gzip level of the JSON Lines files.
+    pub jsonl_level: u32,
+    pub threads: usize,
+    pub output_dir: PathBuf,
+    pub overwrite: bool,
+    /// Render only this part's share of the partitions (`--parts N --part K`).
+    pub part: Option<Part>,
+    /// `--resume`: keep the partitions a previous run of the same identity completed
+    /// (verified by their checksums) and render the others.
+    pub resume: bool,
+    /// Check the run against the machine before it starts (off: `--no-guard`).
+    pub guard: bool,
+}
+
+/// One of N parts of a run (`--parts N --part K`, K from 1 to N). Part K renders the
+/// (table, hour) partitions whose `(hour index + table index in the registry) % N` is
+/// `K - 1`: every table's hours are dealt round-robin, so the parts get the same mix of
+/// tables and of busy and quiet hours. The global tables (incidents, edges, correlation)
+/// need every partition's labels: `obsgen manifest merge` writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub n: u32,
+    pub k: u32,
+}
+
+impl Part {
+    pub fn new(n: u32, k: u32) -> Result<Part, Error> {
+        if n == 0 || k == 0 || k > n {
+            return Err(Error::Invalid(format!(
+                "--part must be between 1 and --parts ({n}), got {k}"
+            )));
+        }
+        Ok(Part { n, k })
+    }
+
+    /// Whether this part renders the partition of registry table `table` at hour number
+    /// `hour` of the range.
+    pub fn owns(&self, table: usize, hour: usize) -> bool {
+        (hour + table) % self.n as usize == (self.k - 1) as usize
+    }
+
+    /// `manifest.part-K-of-N.json`
+    pub fn manifest_name(&self) -> String {
+        format!("manifest.part-{}-of-{}.json", self.k, self.n)
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub manifest: Manifest,
+    pub seconds: f64,
+    /// With `--resume`: what was kept and what rendered.
+    pub resume: Option<ResumeReport>,
+}
+
+/// What `--resume` found and did.
+#[derive(Debug, Clone, Default)]
+pub struct ResumeReport {
+    /// The run was already complete (its manifest is there): nothing was done.
+    pub already_complete: bool,
+    /// Partitions of the run.
+    pub total: usize,
+    /// Partitions the journal recorded.
+    pub journaled: usize,
+    /// Journaled partitions whose files are as recorded: kept.
+    pub kept: usize,
+    /// Journaled files that are absent or not as recorded (their partitions rendered again).
+    pub failed: Vec<String>,
+    /// Journal lines that could not be read (cut short by a kill).
+    pub unreadable_lines: usize,
+    /// Files of partitions rendered again that were on disk without a journal line
+    /// (written after the last line the previous run recorded).
+    pub torn: usize,
+    /// Partitions rendered by this run.
+    pub rendered: usize,
+}
+
+/// The incident tables of a complete run, relative to the output directory.
+const INCIDENTS_PATH: &str = "labels/incidents.parquet";
+const EDGES_PATH: &str = "labels/incident_edges.parquet";
+const CORRELATION_PATH: &str = "correlation/incidents.json";
+
+/// `<source>/<table>/date=YYYY-MM-DD/hour=HH/part-00000.parquet`
+pub fn partition_path(source: Source, table: &str, hour: Micros) -> String {
+    let c = civil(hour);
+    format!(
+        "{}/{}/date={:04}-{:02}-{:02}/hour={:02}/part-00000.parquet",
+        source.as_str(),
+        table,
+        c.year,
+        c.month,
+        c.day,
+        c.hour
+    )
+}
+
+/// `jsonl/<source>/<table>/date=YYYY-MM-DD/hour=HH.jsonl.gz`
+pub fn jsonl_path(source: Source, table: &str, hour: Micros) -> String {
+    let c = civil(hour);
+    format!(
+        "jsonl/{}/{}/date={:04}-{:02}-{:02}/hour={:02}.jsonl.gz",
+        source.as_str(),
+        table,
+        c.year,
+        c.month,
+        c.day,
+        c.hour
+    )
+}
+
+/// Checks the range: non-empty, on hour boundaries.
+pub fn validate_range(range: TimeRange) -> Result<(), Error> {
+    if range.end <= range.start {
+        return Err(Error::Invalid(format!(
+            "the time range is empty: --end {} is not after --start {}",
+            rfc3339_string(range.end),
+            rfc3339_string(range.start)
+        )));
+    }
+    for (name, t) in [("start", range.start), ("end", range.end)] {
+        if t.rem_euclid(HOUR) != 0 {
+            return Err(Error::Invalid(format!(
+                "--{name} {} is not on an hour boundary: partitions are whole hours",
+                rfc3339_string(t)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the incident ground truth: `labels/incidents.parquet`,
+/// `labels/incident_edges.parquet` and `correlation/incidents.json`.
+fn write_incident_tables(
+    world: &World,
+    opts: &GenerateOptions,
+    signal: &BTreeMap<String, IncidentSignal>,
+) -> Result<Vec<FileEntry>, Error> {
+    use crate::incidents::report::{
+        edges_batch, incident_edges, incident_records, incidents_batch,
+    };
+    let records = incident_records(world, opts.range, signal);
+    let edges = incident_edges(world, signal);
+    let mut out = Vec::new();
+    let rg = opts.config.generation.output.row_group_rows;
+    let start = rfc3339_string(opts.range.start);
+    for (rel, batch) in [
+        (INCIDENTS_PATH, incidents_batch(&records)?),
+        (EDGES_PATH, edges_batch(&edges)?),
+    ] {
+        let sum = write_parquet(&opts.output_dir.join(rel), &batch, opts.compression, rg)?;
+        let table = rel
+            .trim_start_matches("labels/")
+            .trim_end_matches(".parquet");
+        out.push(FileEntry {
+            path: rel.into(),
+            source: "labels".into(),
+            table: table.into(),
+            format: "parquet".into(),
+            hour: start.clone(),
+            rows: batch.num_rows() as u64,
+            bytes: sum.bytes,
+            xxh64: Some(sum.hex()),
+        });
+    }
+    let json_rel = CORRELATION_PATH;
+    let path = opts.output_dir.join(json_rel);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let mut text =
+        serde_json::to_string_pretty(&records).map_err(|e| Error::Other(e.to_string()))?;
+    text.push('\n');
+    let sum = crate::sink::write_atomic(&path, text.as_bytes())?;
+    out.push(FileEntry {
+        path: json_rel.into(),
+        source: "correlation".into(),
+        table: "incidents".into(),
+        format: "json".into(),
+        hour: start,
+        rows: records.len() as u64,
+        bytes: sum.bytes,
+        xxh64: Some(sum.hex()),
+    });
+    Ok(out)
+}
+
+/// A partition whose files are written: what the manifest, the progress journal and the
+/// incident tables need of it. Kept small and flat: the manifest entries (paths and
+/// strings) are built once all partitions are written, so that a long run does not
+/// scatter small long-lived allocations between the workers' large transient buffers.
+struct Done {
+    table: usize,
+    hour: Micros,
+    rows: u64,
+    parquet: Option<FileSum>,
+    jsonl: Option<FileSum>,
+    labels: FileSum,
+    /// Incident id → its labelled rows (first, last, services of propagated rows).
+    incidents: crate::labels::IncidentSpans,
+}
+
+/// `<source>/<table>`
+fn table_key(t: &dyn Table) -> String {
+    format!("{}/{}", t.source().as_str(), t.name())
+}
+
+impl Done {
+    /// The partition's files: path, manifest format, size and checksum.
+    fn files(&self, tables: &[Box<dyn Table>]) -> Vec<(String, &'static str, FileSum)> {
+        let t = &tables[self.table];
+        let rel = partition_path(t.source(), t.name(), self.hour);
+        let mut out = Vec::with_capacity(3);
+        if let Some(s) = self.parquet {
+            out.push((rel.clone(), "parquet", s));
+        }
+        if let Some(s) = self.jsonl {
+            out.push((jsonl_path(t.source(), t.name(), self.hour), "jsonl", s));
+        }
+        out.push((format!("labels/records/{rel}"), "labels", self.labels));
+        out
+    }
+
+    /// The partition's line in the progress journal.
+    fn entry(&self, tables: &[Box<dyn Table>]) -> journal::Entry {
+        journal::Entry {
+            table: table_key(tables[self.table].as_ref()),
+            hour: rfc3339_string(self.hour),
+            rows: self.rows,
+            files: self
+                .files(tables)
+                .into_iter()
+                .map(|(path, _, s)| journal::JournaledFile {
+                    path,
+                    bytes: s.bytes,
+                    xxh64: s.hex(),
+                })
+                .collect(),
+            incidents: self.incidents.clone(),
+        }
+    }
+
+    /// The partition a journal line records, if it has exactly the files this run writes
+    /// for it (its formats); `None` otherwise (it is rendered again).
+    fn from_entry(e: &journal::Entry, tables: &[Box<dyn Table>], formats: Formats) -> Option<Done> {
+        let table = tables
+            .iter()
+            .position(|t| table_key(t.as_ref()) == e.table)?;
+        let hour = crate::time::parse_instant(&e.hour)?;
+        let t = &tables[table];
+        let rel = partition_path(t.source(), t.name(), hour);
+        let sum = |path: &str| -> Option<FileSum> {
+            let f = e.files.iter().find(|f| f.path == path)?;
+            Some(FileSum {
+                bytes: f.bytes,
+                xxh64: u64::from_str_radix(&f.xxh64, 16).ok()?,
+            })
+        };
+        let expected = 1 + formats.parquet as usize + formats.jsonl as usize;
+        if e.files.len() != expected {
+            return None;
+        }
+        Some(Done {
+            table,
+            hour,
+            rows: e.rows,
+            parquet: if formats.parquet {
+                Some(sum(&rel)?)
+            } else {
+                None
+            },
+            jsonl: if formats.jsonl {
+                Some(sum(&jsonl_path(t.source(), t.name(), hour))?)
+            } else {
+                None
+            },
+            labels: sum(&format!("labels/records/{rel}"))?,
+            incidents: e.incidents.clone(),
+        })
+    }
+}
+
+/// The identity of the run `opts` describes (what `--resume` must match).
+fn run_identity(opts: &GenerateOptions) -> RunIdentity {
+    let mut m = run_manifest(opts, Vec::new());
+    m.part = opts.part.map(|p| PartInfo { k: p.k, n: p.n });
+    RunIdentity::of_manifest(&m)
+}
+
+/// The (table, hour) partitions of the run, hour-major: the tables of an hour are
+/// rendered close together in time, so that the per-hour derivations they share
+/// (`World::shared`) are computed once and evicted soon after.
+fn tasks(opts: &GenerateOptions, tables: &[Box<dyn Table>]) -> Vec<(usize, Micros)> {
+    let mut tasks: Vec<(usize, Micros)> = Vec::new();
+    let mut h = opts.range.start;
+    let mut hi = 0;
+    while h < opts.range.end {
+        for (ti, table) in tables.iter().enumerate() {
+            if opts.sources.contains(&table.source()) && opts.part.is_none_or(|p| p.owns(ti, hi)) {
+                tasks.push((ti, h));
+            }
+        }
+        h += HOUR;
+        hi += 1;
+    }
+    tasks
+}
+
+/// Runs the whole generation. `progress(done, total)` is called after each partition.
+///
+/// Each completed partition is recorded in the progress journal (`sink::journal`); a
+/// stop request ([`crate::interrupt`]) ends the run between partitions with
+/// [`Error::Interrupted`], no temporary file and no manifest left; `opts.resume` keeps the
+/// journaled partitions whose files are still as recorded (size and checksum) and renders
+/// the others. Before anything is written, the guard ([`guard`]) refuses a run that would
+/// not fit the machine, unless `opts.guard` is off.
+pub fn generate(
+    opts: &GenerateOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<RunReport, Error> {
+    let started = std::time::Instant::now();
+    validate_range(opts.range)?;
+    if !(opts.scale.is_finite() && opts.scale > 0.0) {
+        return Err(Error::Invalid(format!(
+            "--scale must be a positive number, got {}",
+            opts.scale
+        )));
+    }
+    if opts.resume && opts.overwrite {
+        return Err(Error::Invalid(
+            "--resume and --overwrite exclude each other: --resume keeps the partitions a \
+             previous run completed, --overwrite removes them"
+                .into(),
+        ));
+    }
+    let dir = opts.output_dir.as_path();
+    let tables: Vec<Box<dyn Table>> = registry();
+    let tasks = tasks(opts, &tables);
+    let total = tasks.len() as u64;
+    let planned = planned_files(&tables, &tasks, opts.formats);
+    let identity = run_identity(opts);
+    let part_info = opts.part.map(|p| PartInfo { k: p.k, n: p.n });
+    let journal_path = dir.join(journal::journal_name(part_info));
+    let manifest_path = dir.join(match opts.part {
+        Some(p) => p.manifest_name(),
+        None => "manifest.json".into(),
+    });
+
+    // What a resumed run starts from (nothing is written yet).
+    let recorded = if opts.resume {
+        match resume::load(
+            dir,
+            &identity,
+            &journal_path,
+            &manifest_path,
+            opts.part.is_some(),
+        )? {
+            resume::Start::Complete(manifest) => {
+                return Ok(RunReport {
+                    manifest,
+                    seconds: started.elapsed().as_secs_f64(),
+                    resume: Some(ResumeReport {
+                        already_complete: true,
+                        total: tasks.len(),
+                        kept: tasks.len(),
+                        ..ResumeReport::default()
+                    }),
+                });
+            }
+            resume::Start::Journal(r) => Some(r),
+            resume::Start::Fresh => None,
+        }
+    } else {
+        None
+    };
+    // The journal's partitions of this run (the last line of each).
+    let index: BTreeMap<(usize, Micros), usize> =
+        tasks.iter().enumerate().map(|(i, &t)| (t, i)).collect();
+    let mut journaled: BTreeMap<usize, (Done, journal::Entry)> = BTreeMap::new();
+    for e in recorded.iter().flat_map(|r| r.entries.iter()) {
+        if let Some(d) = Done::from_entry(e, &tables, opts.formats)
+            && let Some(&i) = index.get(&(d.table, d.hour))
+        {
+            journaled.insert(i, (d, e.clone()));
+        }
+    }
+
+    if opts.guard {
+        let render: Vec<(usize, Micros)> = tasks
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !journaled.contains_key(i))
+            .map(|(_, &t)| t)
+            .collect();
+        let reclaim = if opts.overwrite && opts.part.is_none() {
+            output_dir::reclaimable(dir)
+        } else {
+            0
+        };
+        guard::check(opts, &tables, &render, reclaim)?;
+    }
+
+    match (recorded.is_some(), opts.part) {
+        (true, None) => {}
+        (true, Some(part)) => output_dir::prepare_part_dir(dir, part, false)?,
+        (false, None) => output_dir::prepare_output_dir(dir, opts.overwrite, &planned)?,
+        (false, Some(part)) => output_dir::prepare_part_dir(dir, part, opts.overwrite)?,
+    }
+    if opts.resume {
+        output_dir::remove_temp_files(dir, &planned)?;
+    }
+    let world = World::plan(opts.config.clone(), opts.seed, opts.scale, opts.range);
+    let row_group_rows = opts.config.generation.output.row_group_rows;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .build()
+        .map_err(|e| Error::Other(format!("cannot start worker threads: {e}")))?;
+
+    // Keep the journaled partitions whose files are as recorded.
+    let mut keep = vec![false; tasks.len()];
+    let mut kept: Vec<Done> = Vec::new();
+    let mut report = ResumeReport {
+        journaled: journaled.len(),
+        total: tasks.len(),
+        unreadable_lines: recorded.as_ref().map_or(0, |r| r.unreadable),
+        ..ResumeReport::default()
+    };
+    let was_journaled: std::collections::BTreeSet<usize> = journaled.keys().copied().collect();
+    if !journaled.is_empty() {
+        let entries: Vec<&journal::Entry> = journaled.values().map(|(_, e)| e).collect();
+        let checks = pool.install(|| resume::verify(dir, &entries));
+        if let Some(signal) = crate::interrupt::pending() {
+            // The journal is untouched: what it records is still complete.
+            return Err(Error::Interrupted {
+                signal,
+                complete: journaled.len() as u64,
+                total,
+                journal: journal_path,
+            });
+        }
+        for ((i, (d, _)), check) in journaled.into_iter().zip(checks) {
+            match check {
+                Ok(()) => {
+                    keep[i] = true;
+                    kept.push(d);
+                }
+                Err(why) => report.failed.push(why),
+            }
+        }
+    }
+    report.kept = kept.len();
+    if opts.resume {
+        // Files of partitions without a journal line that are on disk: written (renamed
+        // into place) after the last line that was recorded.
+        report.torn = tasks
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !was_journaled.contains(i))
+            .flat_map(|(_, &t)| partition_files(&tables, t, opts.formats))
+            .filter(|rel| dir.join(rel).exists())
+            .count();
+    }
+    let render: Vec<(usize, Micros)> = tasks
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| !**k)
+        .map(|(&t, _)| t)
+        .collect();
+    report.rendered = render.len();
+    let kept_entries: Vec<journal::Entry> = kept.iter().map(|d| d.entry(&tables)).collect();
+    let journal = Journal::start(&journal_path, &identity, &kept_entries)?;
+    drop(kept_entries);
+
+    let done = AtomicU64::new(kept.len() as u64);
+    progress(kept.len() as u64, total);
+    let interrupted = |signal| Error::Interrupted {
+        signal,
+        complete: 0,
+        total,
+        journal: journal_path.clone(),
+    };
+    let result = pool.install(|| {
+        render
+            .par_iter()
+            .map(|&(ti, hour)| -> Result<Done, Error> {
+                if let Some(signal) = crate::interrupt::pending() {
+                    return Err(interrupted(signal));
+                }
+                let table = &tables[ti];
+                let batch = table.render(&world, hour)?;
+                if let Some(signal) = crate::interrupt::pending() {
+                    return Err(interrupted(signal));
+                }
+                let rel = partition_path(table.source(), table.name(), hour);
+                // The labels table: the same records, their keys and labels only; the
+                // columns it shares with the partition are encoded once for both files.
+                let (labels, incidents) =
+                    crate::labels::records_batch(&batch, table.source().as_str(), table.name())?;
+                let path = dir.join(&rel);
+                let labels_path = dir.join(format!("labels/records/{rel}"));
+                let mut files = Vec::with_capacity(2);
+                if opts.formats.parquet {
+                    files.push((path.as_path(), &batch));
+                }
+                files.push((labels_path.as_path(), &labels));
+                let sums = write_parquet_files(&files, opts.compression, row_group_rows)?;
+                let mut jsonl = None;
+                if opts.formats.jsonl {
+                    let jrel = jsonl_path(table.source(), table.name(), hour);
+                    let mut out = JsonLines::create(&dir.join(&jrel), opts.jsonl_level)?;
+                    table.write_native(&world, hour, &batch, &mut out)?;
+                    let w = out.finish()?;
+                    jsonl = Some(FileSum {
+                        bytes: w.bytes,
+                        xxh64: w.xxh64,
+                    });
+                }
+                let d = Done {
+                    table: ti,
+                    hour,
+                    rows: batch.num_rows() as u64,
+                    parquet: opts.formats.parquet.then(|| sums[0]),
+                    jsonl,
+                    labels: sums[sums.len() - 1],
+                    incidents,
+                };
+                journal.append(&d.entry(&tables))?;
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                Ok(d)
+            })
+            .collect::<Result<Vec<Done>, Error>>()
+    });
+    let rendered = match result {
+        Ok(r) => r,
+        Err(e) => {
+            // Each writer removes its temporary file when it fails; this catches any other.
+            let _ = output_dir::remove_temp_files(dir, &planned);
+            return Err(match e {
+                Error::Interrupted { signal, .. } => Error::Interrupted {
+                    signal,
+                    complete: done.load(Ordering::Relaxed),
+                    total,
+                    journal: journal_path,
+                },
+                e => Error::Incomplete {
+                    cause: Box::new(e),
+                    complete: done.load(Ordering::Relaxed),
+                    total,
+                    journal: journal_path,
+                },
+            });
+        }
+    };
+    if let Some(signal) = crate::interrupt::pending() {
+        return Err(Error::Interrupted {
+            signal,
+            complete: total,
+            total,
+            journal: journal_path,
+        });
+    }
+
+    // The manifest entries, and which sources show each incident.
+    let mut signal: BTreeMap<String, IncidentSignal> = BTreeMap::new();
+    let mut files: Vec<FileEntry> = Vec::with_capacity(tasks.len() * 3);
+    for d in kept.into_iter().chain(rendered) {
+        let table = &tables[d.table];
+        let source = table.source().as_str();
+        for (id, rows) in &d.incidents {
+            signal.entry(id.clone()).or_default().add_rows(source, rows);
+        }
+        let hour = rfc3339_string(d.hour);
+        for (path, format, sum) in d.files(&tables) {
+            let (source, name, format) = match format {
+                "labels" => ("labels", "records", "parquet"),
+                f => (source, table.name(), f),
+            };
+            files.push(FileEntry {
+                path,
+                source: source.to_string(),
+                table: name.to_string(),
+                format: format.to_string(),
+                hour: hour.clone(),
+                rows: d.rows,
+                bytes: sum.bytes,
+                xxh64: Some(sum.hex()),
+            });
+        }
+    }
+    let manifest = match opts.part {
+        Some(part) => {
+            let mut m = run_manifest(opts, files);
+            m.part = Some(PartInfo {
+                k: part.k,
+                n: part.n,
+            });
+            m.signal = signal;
+            m.write(&dir.join(part.manifest_name()))?;
+            m
+        }
+        None => finish(&world, opts, &signal, files)?,
+    };
+    // The manifest is written: the run is complete.
+    journal.remove()?;
+    Ok(RunReport {
+        manifest,
+        seconds: started.elapsed().as_secs_f64(),
+        resume: opts.resume.then_some(report),
+    })
+}
+
+/// The files of partition `(ti, hour)` in `formats`, relative to the output directory:
+/// the JSON Lines file, the labels twin, the Parquet partition.
+fn partition_files(
+    tables: &[Box<dyn Table>],
+    (ti, hour): (usize, Micros),
+    formats: Formats,
+) -> Vec<String> {
+    let t = &tables[ti];
+    let rel = partition_path(t.source(), t.name(), hour);
+    let mut out = Vec::with_capacity(3);
+    if formats.jsonl {
+        out.push(jsonl_path(t.source(), t.name(), hour));
+    }
+    out.push(format!("labels/records/{rel}"));
+    if formats.parquet {
+        out.push(rel);
+    }
+    out
+}
+
+/// Every file a whole run writes, relative to the output directory: its partitions in
+/// each format with their labels twins, the incident tables and the manifest.
+fn planned_files(
+    tables: &[Box<dyn Table>],
+    tasks: &[(usize, Micros)],
+    formats: Formats,
+) -> Vec<String> {
+    let mut out = Vec::with_capacity(tasks.len() * 3 + 4);
+    for &t in tasks {
+        out.extend(partition_files(tables, t, formats));
+    }
+    out.extend(
+        [
+            INCIDENTS_PATH,
+            EDGES_PATH,
+            CORRELATION_PATH,
+            "manifest.json",
+        ]
+        .map(String::from),
+    );
+    out
+}
+
+/// The manifest of a run (or part) that wrote `files`.
+fn run_manifest(opts: &GenerateOptions, mut files: Vec<FileEntry>) -> Manifest {
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Manifest {
+        generator: "obsgen".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        seed: opts.seed,
+        config_digest: opts.config.digest.clone(),
+        start: rfc3339_string(opts.range.start),
+        end: rfc3339_string(opts.range.end),
+        scale: opts.scale,
+        compression: opts.compression.name(),
+        formats: opts.formats.names(),
+        incidents: opts.config.incidents.schedule.enabled,
+        sources: opts
+            .sources
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect(),
+        tables: Manifest::summarize(&files),
+        files,
+        part: None,
+        signal: BTreeMap::new(),
+    }
+}
+
+/// Completes a dataset whose partitions are all written: the incident tables (from the
+/// sources each incident shows in), then `manifest.json`, last.
+fn finish(
+    world: &World,
+    opts: &GenerateOptions,
+    signal: &BTreeMap<String, IncidentSignal>,
+    mut files: Vec<FileEntry>,
+) -> Result<Manifest, Error> {
+    files.extend(write_incident_tables(world, opts, signal)?);
+    let manifest = run_manifest(opts, files);
+    manifest.write(&opts.output_dir.join("manifest.json"))?;
+    Ok(manifest)
+}
+
+/// Adds "`what` (count): first few" to `problems` when `items` is not empty.
+fn report_list(problems: &mut Vec<String>, what: &str, items: &[String]) {
+    if items.is_empty() {
+        return;
+    }
+    let shown: Vec<&str> = items.iter().take(10).map(String::as_str).collect();
+    let more = if items.len() > 10 {
+        format!(" and {} more", items.len() - 10)
+    } else {
+        String::new()
+    };
+    problems.push(format!(
+        "{what} ({}): {}{more}",
+        items.len(),
+        shown.join(", ")
+    ));
+}
