@@ -17,7 +17,8 @@
 //!   them, one stream per 5-minute delivery file.
 //! - `/aws/vpc/flowlogs/<vpc>`, stream `<eni>-all`: VPC flow log records (version 2),
 //!   one-minute aggregation windows, about `vpc_flow_records_per_minute` x traffic, between
-//!   the pods, nodes, ALB, RDS instances and AWS endpoints of the world.
+//!   the pods, nodes, ALB, RDS instances and AWS endpoints of the world; an ACCEPT record
+//!   follows one call of one of the minute's root requests (see `plan_flow`).
 //!
 //! Requests are expanded as in `kubernetes/pod_logs`: the minutes `[h - 1 min, h + 60 min)`,
 //! keeping lines whose timestamps fall in the hour.
@@ -315,13 +316,21 @@ impl Table for Logs {
         let rate = cw.vpc_flow_records_per_minute.0 * world.scale;
         let mut minute = hour;
         let mut k = 1usize;
+        let mut roots: Vec<u32> = Vec::new();
         while minute < end {
-            let mv = (bounds[k] as u32, bounds[k + 1] as u32);
+            // The minute's root requests: the same as in the counterfactual twin, whatever
+            // an incident did to their calls.
+            roots.clear();
+            roots.extend(
+                (bounds[k]..bounds[k + 1])
+                    .filter(|&i| visits[i].is_root())
+                    .map(|i| i as u32),
+            );
             let mut rng = Rng::derive(world.seed, &[str_key("cw-vpc"), minute as u64]);
             let n = rng.poisson(rate * world.traffic.global(minute));
             for j in 0..n {
                 let rk = stream(world.seed, &[str_key("cw-vpc-rec"), minute as u64, j]);
-                plan_flow(world, model, &visits, mv, minute, rk, &mut rows);
+                plan_flow(world, model, &visits, &roots, minute, rk, &mut rows);
             }
             minute += MINUTE;
             k += 1;
@@ -648,31 +657,44 @@ fn alb_private_ip(out: &mut impl Write, root_key: u64) {
     );
 }
 
-/// Plans one VPC flow record of minute `minute` from the visits `mv` of that minute.
+/// Plans one VPC flow record of minute `minute` from the requests of that minute (`roots`:
+/// the indices of its root visits in `visits`).
+///
+/// The record is the flow of one call: a root request drawn from the minute's, then down
+/// its call tree (at each visit, stop or follow one of its calls), from a stream of the
+/// record's own. The twin draws the same request and the same path, so a record differs
+/// only where an incident changed the calls on its path.
 fn plan_flow(
     world: &World,
     model: &Model,
     visits: &[Visit],
-    mv: (u32, u32),
+    roots: &[u32],
     minute: Micros,
     rk: u64,
     rows: &mut Vec<Row>,
 ) {
     let mut rng = Rng::new(rk);
     let x = rng.f64();
-    let (lo, hi) = mv;
-    let pick = |rng: &mut Rng, f: &dyn Fn(&Visit) -> bool| -> Option<u32> {
-        if hi <= lo {
-            return None;
-        }
-        // A few tries at a random visit of the minute matching `f`.
-        for _ in 0..6 {
-            let i = lo + rng.below((hi - lo) as u64) as u32;
-            if f(&visits[i as usize]) {
-                return Some(i);
+    let key = rng.next_u64();
+    let pick = |rng: &mut Rng| -> Option<u32> {
+        let mut i = *roots.get(rng.below(roots.len().max(1) as u64) as usize)?;
+        let mut walk = Rng::new(rk ^ 0x7761_6c6b);
+        while walk.f64() >= 0.45 {
+            let pick = walk.next_u64();
+            let trace = visits[i as usize].root_key;
+            let calls = visits[i as usize + 1..]
+                .iter()
+                .take_while(|v| v.root_key == trace)
+                .enumerate()
+                .filter(|(_, v)| v.parent == i)
+                .map(|(j, _)| i + 1 + j as u32);
+            let n = calls.clone().count();
+            match calls.clone().nth((pick % n.max(1) as u64) as usize) {
+                Some(c) if n > 0 => i = c,
+                _ => break,
             }
         }
-        None
+        Some(i)
     };
     // (kind, visit, node)
     let (kind, visit, node): (Kind, u32, usize) = if x < 0.02 {
@@ -680,7 +702,7 @@ fn plan_flow(
     } else if x < 0.06 {
         (Kind::VpcReject, NONE, rng.index(model.node_eni.len()))
     } else {
-        match pick(&mut rng, &|_| true) {
+        match pick(&mut rng) {
             Some(i) => {
                 let v = &visits[i as usize];
                 // Ingress records for root requests (ALB to pod) are captured on the
@@ -701,7 +723,7 @@ fn plan_flow(
         kind,
         a: visit,
         b: node as u32,
-        key: rng.next_u64(),
+        key,
         inc: NONE,
         role: AnomalyRole::None,
     });
