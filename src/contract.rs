@@ -151,30 +151,33 @@ fn strings(batch: &RecordBatch, name: &str) -> Option<StringArray> {
 /// The pod each row names: its `pod` or `server_name`, or on a Grafana panel the
 /// `series_name` of Prometheus series (a CloudWatch series names no pod).
 fn pod_column(batch: &RecordBatch) -> Option<StringArray> {
-    match strings(batch, "datasource") {
-        Some(ds) => strings(batch, "series_name").map(|names| {
-            (0..names.len())
-                .map(|r| (ds.value(r) == "prometheus").then(|| names.value(r)))
-                .collect()
-        }),
-        None => POD_COLUMNS.iter().find_map(|c| strings(batch, c)),
-    }
+    panel_series_names(batch, "prometheus", |name| name)
+        .or_else(|| POD_COLUMNS.iter().find_map(|c| strings(batch, c)))
+}
+
+/// On a Grafana panel batch (it has `datasource`), what `entity` reads from the
+/// `series_name` of each point of `datasource` (null on the others); `None` elsewhere.
+fn panel_series_names(
+    batch: &RecordBatch,
+    datasource: &str,
+    entity: impl Fn(&str) -> &str,
+) -> Option<StringArray> {
+    let ds = strings(batch, "datasource")?;
+    let names = strings(batch, "series_name")?;
+    Some(
+        (0..names.len())
+            .map(|r| (ds.value(r) == datasource).then(|| entity(names.value(r))))
+            .collect(),
+    )
 }
 
 /// The resource each row is about, where a node can be one: `resource_id`, or on a
 /// Grafana panel the resource of a CloudWatch series (`<resource> <metric>`).
 fn host_column(batch: &RecordBatch) -> Option<StringArray> {
-    match strings(batch, "datasource") {
-        Some(ds) => strings(batch, "series_name").map(|names| {
-            (0..names.len())
-                .map(|r| {
-                    (ds.value(r) == "cloudwatch")
-                        .then(|| names.value(r).split(' ').next().unwrap_or(""))
-                })
-                .collect()
-        }),
-        None => strings(batch, "resource_id"),
-    }
+    panel_series_names(batch, "cloudwatch", |name| {
+        name.split(' ').next().unwrap_or("")
+    })
+    .or_else(|| strings(batch, "resource_id"))
 }
 
 /// The hour a record id names (`<code>-<YYYYMMDDHH>-<hex>`).

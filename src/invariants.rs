@@ -175,9 +175,9 @@ fn opt_str(a: &StringArray, r: usize) -> Option<&str> {
 
 /// A timestamp in µs as RFC 3339, for examples.
 fn iso(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
-        .unwrap_or_else(|| us.to_string())
+    let mut s = String::with_capacity(27);
+    crate::time::write_rfc3339(&mut s, us, 6);
+    s
 }
 
 // ---------------------------------------------------------------------------------------
@@ -789,9 +789,7 @@ fn error_traces(
 const MINUTE_US: i64 = 60_000_000;
 
 fn parse_time(s: &str) -> Result<i64, Error> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.timestamp_micros())
-        .map_err(|e| Error::Invalid(format!("manifest time {s}: {e}")))
+    crate::time::parse_instant(s).ok_or_else(|| Error::Invalid(format!("not a time: {s}")))
 }
 
 /// The fields of an ALB access-log line: space-separated, a quoted field kept whole.
@@ -937,8 +935,8 @@ const EDGES: &str = "labels/incident_edges.parquet";
 
 /// An incident's times (µs) and the services its edges reach from its root.
 struct Listed {
-    /// start, onset, peak, recovery, end.
-    times: [i64; 5],
+    /// The phase boundaries inside the incident: onset, peak, recovery.
+    phases: [i64; 3],
     signal: (i64, i64),
     reached: HashSet<String>,
 }
@@ -947,7 +945,7 @@ impl Listed {
     /// The phase a labelled row at `t` carries.
     fn phase(&self, t: i64) -> &'static str {
         // Before the start is a precursor, at or after the end the recovery.
-        let [_start, onset, peak, recovery, _end] = self.times;
+        let [onset, peak, recovery] = self.phases;
         if t < onset {
             "precursor"
         } else if t < peak {
@@ -966,11 +964,9 @@ fn listed_incidents(dir: &Path) -> Result<HashMap<String, Listed>, Error> {
         &[
             "incident_id",
             "root_cause_entity",
-            "start",
             "onset",
             "peak",
             "recovery",
-            "end",
             "signal_start",
             "signal_end",
         ],
@@ -978,8 +974,7 @@ fn listed_incidents(dir: &Path) -> Result<HashMap<String, Listed>, Error> {
     let id = col::<StringArray>(&b, "incident_id")?;
     let root = col::<StringArray>(&b, "root_cause_entity")?;
     let time = |name: &str| col::<TimestampMicrosecondArray>(&b, name);
-    let (start, onset, peak) = (time("start")?, time("onset")?, time("peak")?);
-    let (recovery, end) = (time("recovery")?, time("end")?);
+    let (onset, peak, recovery) = (time("onset")?, time("peak")?, time("recovery")?);
     let (s0, s1) = (time("signal_start")?, time("signal_end")?);
     // Edges: incident → (src → dsts).
     let mut edges: HashMap<String, HashMap<String, Vec<String>>> = HashMap::new();
@@ -1020,13 +1015,7 @@ fn listed_incidents(dir: &Path) -> Result<HashMap<String, Listed>, Error> {
         out.insert(
             id.value(r).to_string(),
             Listed {
-                times: [
-                    start.value(r),
-                    onset.value(r),
-                    peak.value(r),
-                    recovery.value(r),
-                    end.value(r),
-                ],
+                phases: [onset.value(r), peak.value(r), recovery.value(r)],
                 signal: (s0.value(r), s1.value(r)),
                 reached,
             },
