@@ -13,8 +13,9 @@
 //! kill keeps its restart count and its counters' offset). After the incident, the
 //! replacement's rows are normal behaviour of another pod than the twin's, so they carry
 //! no label. A changed, unlabelled row is aftermath when the pod it names (`pod`,
-//! `server_name` or a Prometheus panel's `series_name`), in the run or in the twin, is
-//! one of them: a pod of only one of the two datasets, a pod on another node in each, or
+//! `server_name`, a Prometheus panel's `series_name`, or an address in a CloudWatch log
+//! event's `message`, a VPC flow record, ALB target or RDS client, that was the pod's
+//! `pod_ip` in kubernetes/metrics that hour), in the run or in the twin, is one of them: a pod of only one of the two datasets, a pod on another node in each, or
 //! a pod that carries an incident label somewhere in the run. A node's own series (EC2
 //! CPU, network and disk in `cloudwatch/metrics`, and Grafana's panels of them) sum its
 //! pods: a changed, unlabelled row of a node is aftermath in an hour when one of those
@@ -133,6 +134,11 @@ struct Part {
     /// The pod the row names (`pod`, `server_name` or `series_name`) and its node.
     pod: Option<StringArray>,
     node: Option<StringArray>,
+    /// A pod's address (`pod_ip` of kubernetes/metrics).
+    pod_ip: Option<StringArray>,
+    /// Text that names pods by address: the `message` of a CloudWatch log event (VPC
+    /// flow records, ALB targets, RDS clients).
+    text: Option<StringArray>,
     /// The node a node-level row is about: a CloudWatch series' `resource_id`, or the
     /// resource a Grafana CloudWatch point shows (the first word of its `series_name`).
     host: Option<StringArray>,
@@ -251,6 +257,10 @@ fn load(dir: &Path, files: &[String]) -> Result<Loaded, Error> {
             values,
             pod,
             node: strings(&batch, "node"),
+            pod_ip: strings(&batch, "pod_ip"),
+            text: batch
+                .column_by_name("log_group")
+                .and_then(|_| strings(&batch, "message")),
             host: host_column(&batch),
         });
     }
@@ -323,11 +333,76 @@ pub fn compare(run: &Path, twin: &Path) -> Result<Vec<TableContract>, Error> {
     }
     let touched = aftermath_pods(&loaded);
     let hosts = aftermath_hosts(&loaded, &touched);
+    let addresses = aftermath_addresses(&loaded, &touched);
+    let aftermath = Aftermath {
+        pods: &touched,
+        hosts: &hosts,
+        addresses: &addresses,
+    };
     let mut out = Vec::new();
     for (source, table, a, b) in &loaded {
-        out.push(compare_table(source, table, a, b, &touched, &hosts));
+        out.push(compare_table(source, table, a, b, &aftermath));
     }
     Ok(out)
+}
+
+/// What makes a changed, unlabelled row aftermath (see the module documentation).
+struct Aftermath<'a> {
+    pods: &'a HashSet<String>,
+    hosts: &'a HashSet<(String, String)>,
+    /// Per side (run, twin): `"<hour> <address>"` of the aftermath pods.
+    addresses: &'a [HashSet<String>; 2],
+}
+
+impl Aftermath<'_> {
+    fn pod(&self, pod: Option<&str>) -> bool {
+        pod.is_some_and(|p| self.pods.contains(p))
+    }
+
+    /// Does `text` (of a row in `hour`, on `side`) name an aftermath pod by address?
+    fn addressed(&self, side: usize, hour: &str, text: Option<&str>, key: &mut String) -> bool {
+        text.is_some_and(|text| {
+            private_addresses(text).any(|ip| {
+                key.clear();
+                key.push_str(hour);
+                key.push(' ');
+                key.push_str(ip);
+                self.addresses[side].contains(key.as_str())
+            })
+        })
+    }
+}
+
+/// The VPC-private IPv4 addresses (`10.x.x.x`) a text names.
+fn private_addresses(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter(|w| w.starts_with("10.") && w.bytes().filter(|&b| b == b'.').count() == 3)
+}
+
+/// Per side (run, twin), `"<hour> <address>"` of every aftermath pod in every hour it had
+/// a `pod_ip` (kubernetes/metrics): a log line that names that address in that hour names
+/// the pod.
+fn aftermath_addresses(
+    loaded: &[(String, String, Loaded, Loaded)],
+    touched: &HashSet<String>,
+) -> [HashSet<String>; 2] {
+    let mut out = [HashSet::new(), HashSet::new()];
+    for (_, _, a, b) in loaded {
+        for (side, l) in [a, b].into_iter().enumerate() {
+            for part in &l.parts {
+                for r in 0..part.ids.len() {
+                    let (Some(pod), Some(ip)) = (value_at(&part.pod, r), value_at(&part.pod_ip, r))
+                    else {
+                        continue;
+                    };
+                    if touched.contains(pod) {
+                        out[side].insert(format!("{} {ip}", id_hour(part.ids.value(r))));
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The (node, hour) pairs where one of the aftermath pods ran, in the run or in the twin:
@@ -403,8 +478,7 @@ fn compare_table(
     table: &str,
     a: &Loaded,
     b: &Loaded,
-    touched: &HashSet<String>,
-    hosts: &HashSet<(String, String)>,
+    aftermath: &Aftermath,
 ) -> TableContract {
     let mut t = TableContract {
         source: source.to_string(),
@@ -416,7 +490,7 @@ fn compare_table(
         example(&mut t, "duplicate_id", id);
     }
     let same_columns = a.columns == b.columns;
-    let is_touched = |pod: Option<&str>| pod.is_some_and(|p| touched.contains(p));
+    let mut key = String::new();
     for part in &a.parts {
         for r in 0..part.ids.len() {
             let id = part.ids.value(r);
@@ -445,10 +519,17 @@ fn compare_table(
                 t.labelled_changed += 1;
                 continue;
             }
+            let hour = id_hour(id);
             let twin_pod = twin_row.and_then(|(other, br)| value_at(&other.pod, br));
+            let twin_text = twin_row.and_then(|(other, br)| value_at(&other.text, br));
             let host = value_at(&part.host, r)
-                .is_some_and(|h| hosts.contains(&(h.to_string(), id_hour(id).to_string())));
-            if is_touched(value_at(&part.pod, r)) || is_touched(twin_pod) || host {
+                .is_some_and(|h| aftermath.hosts.contains(&(h.to_string(), hour.to_string())));
+            if aftermath.pod(value_at(&part.pod, r))
+                || aftermath.pod(twin_pod)
+                || host
+                || aftermath.addressed(0, hour, value_at(&part.text, r), &mut key)
+                || aftermath.addressed(1, hour, twin_text, &mut key)
+            {
                 t.aftermath += 1;
             } else if twin_row.is_none() {
                 t.unlabelled_absent_in_twin += 1;

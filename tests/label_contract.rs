@@ -40,7 +40,7 @@ const CEILINGS: [(&str, u64); 11] = [
     ("sentry/errors", 3),
     ("sentry/transactions", 3),
     ("cloudwatch/metrics", 515),
-    ("cloudwatch/logs", 38896),
+    ("cloudwatch/logs", 10),
     ("cloudwatch/alarms", 2),
     ("cloudwatch/insights_queries", 3),
     ("grafana/panel_series", 633),

@@ -340,6 +340,7 @@ impl Table for Metrics {
             Field::new("container", DataType::Utf8, false),
             Field::new("container_id", DataType::Utf8, false),
             Field::new("node", DataType::Utf8, false),
+            Field::new("pod_ip", DataType::Utf8, false),
             Field::new("image", DataType::Utf8, false),
             Field::new("pod_phase", DataType::Utf8, false),
             Field::new("ready", DataType::Boolean, false),
@@ -409,6 +410,7 @@ impl Table for Metrics {
         let mut container = StringBuilder::with_capacity(n, n * 14);
         let mut container_id = StringBuilder::with_capacity(n, n * 77);
         let mut node_col = StringBuilder::with_capacity(n, n * 28);
+        let mut pod_ip = StringBuilder::with_capacity(n, n * 11);
         let mut image = StringBuilder::with_capacity(n, n * 80);
         let mut phase = StringBuilder::with_capacity(n, n * 7);
         let mut ready = BooleanBuilder::with_capacity(n);
@@ -443,6 +445,7 @@ impl Table for Metrics {
             write_container_hex(&mut container_id, x.container_key);
             container_id.append_value("");
             node_col.append_value(&node.name);
+            pod_ip.append_value(&pod.ip);
             crate::sources::text::text(
                 &mut image,
                 (
@@ -477,6 +480,7 @@ impl Table for Metrics {
             Arc::new(container.finish()),
             Arc::new(container_id.finish()),
             Arc::new(node_col.finish()),
+            Arc::new(pod_ip.finish()),
             Arc::new(image.finish()),
             Arc::new(phase.finish()),
             Arc::new(ready.finish()),

@@ -12,8 +12,8 @@
 //!   (tail input on `/var/log/containers/*.log` without a parser, so `log` holds the raw
 //!   CRI line `<RFC3339Nano> <stream> F <text>`; the kubernetes filter with `Labels On`,
 //!   `Annotations Off` adds `kubernetes{pod_name, namespace_name, pod_id, labels, host,
-//!   container_name, docker_id, container_image}` (its `pod_ip` and `container_hash`, the
-//!   image digest, are left out: no column holds them and they would add a fifth to the
+//!   container_name, docker_id, container_image}` (its `pod_ip`, a column of kubernetes/metrics, and
+//!   `container_hash`, the image digest, are left out: they would add a fifth to the
 //!   bytes); the output's `json_lines` format adds `date`, the record time as float epoch
 //!   seconds), plus a top-level `_record_id`.
 //! - `metrics`: one line per row (a container scrape): `pod_metrics`, the
