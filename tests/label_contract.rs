@@ -39,12 +39,12 @@ const CEILINGS: [(&str, u64); 11] = [
     ("kubernetes/metrics", 0),
     ("sentry/errors", 3),
     ("sentry/transactions", 3),
-    ("cloudwatch/metrics", 515),
+    ("cloudwatch/metrics", 208),
     ("cloudwatch/logs", 10),
-    ("cloudwatch/alarms", 2),
-    ("cloudwatch/insights_queries", 3),
-    ("grafana/panel_series", 633),
-    ("grafana/annotations", 2),
+    ("cloudwatch/alarms", 0),
+    ("cloudwatch/insights_queries", 0),
+    ("grafana/panel_series", 51),
+    ("grafana/annotations", 0),
 ];
 
 #[test]

@@ -413,13 +413,19 @@ pub(crate) fn is_write(world: &World, v: &Visit) -> bool {
 
 /// Request and response sizes of a root request at the load balancer, in bytes.
 pub(crate) fn alb_bytes(world: &World, v: &Visit) -> (u64, u64) {
+    alb_bytes_at(world, v, v.status)
+}
+
+/// [`alb_bytes`] had the request answered with `status` (its twin's, for one an incident
+/// changed).
+fn alb_bytes_at(world: &World, v: &Visit, status: u16) -> (u64, u64) {
     let k = mix64(v.key ^ 0x616c_6262);
     let received = if is_write(world, v) {
         700 + k % 2_400
     } else {
         260 + k % 900
     };
-    let sent = match v.status {
+    let sent = match status {
         304 => 180 + (k >> 20) % 120,
         400..=499 => 240 + (k >> 20) % 400,
         500.. => 150 + (k >> 20) % 200,
@@ -465,16 +471,50 @@ pub(crate) struct AlbMinute {
     pub new_conns: u32,
 }
 
-/// What the root requests an incident changed (labelled visits) add to an ALB minute.
+/// How the root requests an incident changed (labelled visits) change an ALB minute from
+/// the twin's: what each of its sums gains or loses.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct IncidentShare {
     /// Index into the incident plan.
     pub incident: u32,
-    pub requests: u32,
-    /// Of which 5xx.
-    pub c5: u32,
-    /// Their response times, seconds.
-    pub rt_sum: f64,
+    /// Change of the 2XX, 3XX, 4XX and 5XX counts.
+    pub classes: [i32; 4],
+    /// Change of the summed response time, µs.
+    pub response_time: i64,
+    /// Change of the bytes processed.
+    pub bytes: i64,
+}
+
+impl IncidentShare {
+    fn new(incident: u32) -> Self {
+        IncidentShare {
+            incident,
+            classes: [0; 4],
+            response_time: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Adds a changed root request (status and duration against the twin's).
+    fn add(&mut self, world: &World, v: &Visit) {
+        self.classes[status_class(v.status)] += 1;
+        self.classes[status_class(v.base_status)] -= 1;
+        self.response_time += v.duration - v.base_duration;
+        let (rx, tx) = alb_bytes(world, v);
+        let (base_rx, base_tx) = alb_bytes_at(world, v, v.base_status);
+        self.bytes += (rx + tx) as i64 - (base_rx + base_tx) as i64;
+    }
+}
+
+/// Index of an HTTP status's class among 2XX, 3XX, 4XX, 5XX (anything else counts as 5XX,
+/// as the ALB minute does).
+fn status_class(status: u16) -> usize {
+    match status {
+        200..=299 => 0,
+        300..=399 => 1,
+        400..=499 => 2,
+        _ => 3,
+    }
 }
 
 /// What the request stream did in one minute.
@@ -530,19 +570,11 @@ impl ReqMinute {
                         let k = match list.iter().position(|x| x.incident == v.incident) {
                             Some(k) => k,
                             None => {
-                                list.push(IncidentShare {
-                                    incident: v.incident,
-                                    requests: 0,
-                                    c5: 0,
-                                    rt_sum: 0.0,
-                                });
+                                list.push(IncidentShare::new(v.incident));
                                 list.len() - 1
                             }
                         };
-                        let share = &mut list[k];
-                        share.requests += 1;
-                        share.c5 += (v.status >= 500) as u32;
-                        share.rt_sum += d;
+                        list[k].add(world, v);
                     }
                 }
             }

@@ -23,7 +23,8 @@
 
 use super::alarms::AlarmInstance;
 use super::model::{
-    AlbMinute, Invocation, Kind, Model, NodeMinute, ReqMinute, invocations, shared_model,
+    AlbMinute, IncidentShare, Invocation, Kind, Model, NodeMinute, ReqMinute, invocations,
+    shared_model,
 };
 use crate::config::{Language, Statistic};
 use crate::incidents::RootEntity;
@@ -1070,10 +1071,10 @@ impl<'w> DatapointCache<'w> {
         None
     }
 
-    /// The incident visibly changing an ALB metric in `minute`: its failed requests among
-    /// the 5XX (any) or the 2XX (a tenth of the requests), its slowed or failed requests in
-    /// the response time (a tenth of the summed time), the requests no target could take,
-    /// the target health.
+    /// The incident changing an ALB metric in `minute` from the twin's: the ELB's own 5XX
+    /// (requests no target could take) and the target health while it takes pods out of
+    /// service; a status class count, the response time or the bytes processed when the
+    /// requests it changed change their sum (the incident changing it most).
     fn alb_label(&self, r: Resolved, minute: Micros) -> Option<u32> {
         match r.m {
             M::AlbHealthy | M::AlbUnhealthy => {
@@ -1088,20 +1089,32 @@ impl<'w> DatapointCache<'w> {
                     .filter(|&&s| q.svc[s].arrived > q.svc[s].roots)
                     .find_map(|&s| self.acting_on(s, minute + 30 * SECOND, true))
             }
-            M::AlbTarget5xx | M::AlbTarget2xx | M::AlbResponseTime => {
+            M::AlbTarget2xx
+            | M::AlbTarget3xx
+            | M::AlbTarget4xx
+            | M::AlbTarget5xx
+            | M::AlbResponseTime
+            | M::AlbProcessedBytes => {
                 let q = self.req(minute);
-                let a = &q.alb[r.r];
+                let change = |x: &IncidentShare| -> i64 {
+                    match r.m {
+                        M::AlbTarget2xx => x.classes[0] as i64,
+                        M::AlbTarget3xx => x.classes[1] as i64,
+                        M::AlbTarget4xx => x.classes[2] as i64,
+                        M::AlbTarget5xx => x.classes[3] as i64,
+                        M::AlbResponseTime => x.response_time,
+                        _ => x.bytes,
+                    }
+                };
                 let shares = &q.alb_incidents[r.r];
-                let mut best: Option<(u32, f64)> = None;
+                if shares.iter().map(change).sum::<i64>() == 0 {
+                    return None;
+                }
+                let mut best: Option<(u32, i64)> = None;
                 for x in shares {
-                    let score = match r.m {
-                        M::AlbTarget5xx => x.c5 as f64,
-                        M::AlbTarget2xx if x.c5 as f64 >= 0.1 * a.requests as f64 => x.c5 as f64,
-                        M::AlbResponseTime if x.rt_sum >= 0.1 * a.rt_sum => x.rt_sum,
-                        _ => 0.0,
-                    };
-                    if score > 0.0 && best.is_none_or(|b| score > b.1) {
-                        best = Some((x.incident, score));
+                    let c = change(x).abs();
+                    if c > 0 && best.is_none_or(|b| c > b.1) {
+                        best = Some((x.incident, c));
                     }
                 }
                 best.map(|b| b.0)

@@ -11,7 +11,7 @@ use crate::sink::JsonLines;
 use crate::sources::cloudwatch::series::panel_reads;
 use crate::sources::cloudwatch::{DatapointCache, MetricSeries};
 use crate::sources::kubernetes::{
-    ContainerSample, container_model, container_sample, scrape_times,
+    ContainerSample, container_model, container_sample, scrape_times, twin_container_sample,
 };
 use crate::sources::{CommonColumns, Source, Table, table_schema};
 use crate::time::{HOUR, MINUTE, Micros, SECOND};
@@ -173,6 +173,32 @@ impl Table for PanelSeries {
     }
 }
 
+/// What a Prometheus panel's `function` shows of the samples in its window (their times
+/// and values, oldest first): the last value, or the per-second increase with counter
+/// resets (a drop starts a new counter); `None` when the window has too few samples.
+fn evaluate(
+    function: PromFunction,
+    times: impl DoubleEndedIterator<Item = Micros> + Clone,
+    values: impl Iterator<Item = f64>,
+) -> Option<f64> {
+    match function {
+        PromFunction::Instant => values.last(),
+        PromFunction::Rate => {
+            let (mut prev, mut n, mut inc) = (None, 0, 0.0);
+            for v in values {
+                if let Some(p) = prev {
+                    inc += if v >= p { v - p } else { v };
+                }
+                prev = Some(v);
+                n += 1;
+            }
+            let (a, b) = (times.clone().next()?, times.last()?);
+            let dt = (b - a) as f64 / SECOND as f64;
+            (n >= 2 && dt > 0.0).then(|| inc / dt)
+        }
+    }
+}
+
 /// Points of a Prometheus panel: one per pod per step, evaluated over the pod's scrapes.
 fn prometheus_points(
     world: &World,
@@ -217,38 +243,42 @@ fn prometheus_points(
             if samples.is_empty() {
                 continue;
             }
+            // What the twin's samples show, for a pod an incident acts on: a point takes a
+            // label only where its value differs from the twin's.
+            let twin: Option<Vec<f64>> =
+                samples.iter().any(|s| s.3 != AnomalyRole::None).then(|| {
+                    let pod = world.pod(p).twin();
+                    samples
+                        .iter()
+                        .map(|s| {
+                            let x = twin_container_sample(world, &model, &pod, s.0);
+                            prom_value(metric, &x, svc.memory_limit_bytes)
+                        })
+                        .collect()
+                });
             let mut t = hour;
             while t < end {
                 // samples in (t - reach, t]
                 let hi = samples.partition_point(|s| s.0 <= t);
                 let lo = samples.partition_point(|s| s.0 <= t - reach);
                 let seen = &samples[lo..hi];
-                let value = match panel.function {
-                    PromFunction::Instant => seen.last().map(|s| s.1),
-                    PromFunction::Rate if seen.len() >= 2 => {
-                        // Increase with counter resets (a drop starts a new counter).
-                        let mut inc = 0.0;
-                        for w in seen.windows(2) {
-                            inc += if w[1].1 >= w[0].1 {
-                                w[1].1 - w[0].1
-                            } else {
-                                w[1].1
-                            };
-                        }
-                        let dt = (seen[seen.len() - 1].0 - seen[0].0) as f64 / SECOND as f64;
-                        (dt > 0.0).then(|| inc / dt)
-                    }
-                    PromFunction::Rate => None,
-                };
+                let times = || seen.iter().map(|s| s.0);
+                let value = evaluate(panel.function, times(), seen.iter().map(|s| s.1));
                 if let Some(value) = value {
                     // The label of the sample shown (instant), or of the latest anomalous
-                    // sample the rate was computed over.
+                    // sample the rate was computed over, where the twin shows another value.
                     let labelled = match panel.function {
                         PromFunction::Instant => seen.last(),
                         PromFunction::Rate => seen.iter().rev().find(|s| s.3 != AnomalyRole::None),
                     };
+                    let changed = || {
+                        twin.as_ref().is_none_or(|twin| {
+                            evaluate(panel.function, times(), twin[lo..hi].iter().copied())
+                                != Some(value)
+                        })
+                    };
                     let (incident, role) = match labelled {
-                        Some(s) if s.3 != AnomalyRole::None => (s.2, s.3),
+                        Some(s) if s.3 != AnomalyRole::None && changed() => (s.2, s.3),
                         _ => (u32::MAX, AnomalyRole::None),
                     };
                     out.push(Point {

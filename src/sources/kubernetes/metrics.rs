@@ -155,7 +155,28 @@ pub fn container_sample(
     p: usize,
     t: Micros,
 ) -> ContainerSample {
-    let pod = world.pod(p);
+    sample_of(world, model, world.pod(p), t, true)
+}
+
+/// The container values the pod has at `t` in the counterfactual twin (no incident), for
+/// a pod of both: `twin` is [`Pod::twin`] of it. Views that show a sample check their
+/// label against it.
+pub fn twin_container_sample(
+    world: &World,
+    model: &ContainerModel,
+    twin: &Pod,
+    t: Micros,
+) -> ContainerSample {
+    sample_of(world, model, twin, t, false)
+}
+
+fn sample_of(
+    world: &World,
+    model: &ContainerModel,
+    pod: &Pod,
+    t: Micros,
+    incidents: bool,
+) -> ContainerSample {
     let s = pod.service;
     let svc = world.service(s);
     let n_restarts = pod.restarts_before(t);
@@ -181,7 +202,11 @@ pub fn container_sample(
     let limit = svc.memory_limit_bytes as f64;
     let pod_tm = world.traffic.integral(s, pod.started, t);
     let pod_up = (t - pod.started).max(0) as f64 / SECOND as f64;
-    let fx = incident_effects(world, model, p, cstart, t);
+    let fx = if incidents {
+        incident_effects(world, model, pod, cstart, t)
+    } else {
+        IncidentEffects::NONE
+    };
     let ws = match fx.leak {
         // A leak: the working set climbs from its normal level to the limit, where the
         // kernel OOM-kills the container.
@@ -250,21 +275,24 @@ fn saturated_throttle(load: f64) -> f64 {
     SATURATED_THROTTLE * x * x * (3.0 - 2.0 * x)
 }
 
-fn incident_effects(
-    world: &World,
-    model: &ContainerModel,
-    p: usize,
-    cstart: Micros,
-    t: Micros,
-) -> IncidentEffects {
-    let pod = world.pod(p);
-    let mut fx = IncidentEffects {
+impl IncidentEffects {
+    const NONE: IncidentEffects = IncidentEffects {
         leak: None,
         extra_cpu_seconds: 0.0,
         throttled_seconds: 0.0,
         incident: u32::MAX,
         role: AnomalyRole::None,
     };
+}
+
+fn incident_effects(
+    world: &World,
+    model: &ContainerModel,
+    pod: &Pod,
+    cstart: Micros,
+    t: Micros,
+) -> IncidentEffects {
+    let mut fx = IncidentEffects::NONE;
     for &i in &model.incidents {
         let inc = &world.incidents.incidents[i as usize];
         if inc.start > t || inc.end + 10 * MINUTE < cstart {

@@ -10,5 +10,6 @@ pub mod templates;
 pub use events::Events;
 pub use metrics::{
     ContainerModel, ContainerSample, Metrics, container_model, container_sample, scrape_times,
+    twin_container_sample,
 };
 pub use pod_logs::PodLogs;
