@@ -39,11 +39,11 @@ const CEILINGS: [(&str, u64); 11] = [
     ("kubernetes/metrics", 0),
     ("sentry/errors", 3),
     ("sentry/transactions", 3),
-    ("cloudwatch/metrics", 208),
+    ("cloudwatch/metrics", 0),
     ("cloudwatch/logs", 10),
     ("cloudwatch/alarms", 0),
     ("cloudwatch/insights_queries", 0),
-    ("grafana/panel_series", 51),
+    ("grafana/panel_series", 5),
     ("grafana/annotations", 0),
 ];
 

@@ -54,6 +54,8 @@ pub struct World {
     pub requests: RequestModel,
     /// Values derived from the plan that several tables share (see [`memo`]).
     pub memo: Memo,
+    /// The counterfactual twin, planned on first use (see [`World::twin`]).
+    twin: std::sync::OnceLock<Box<World>>,
 }
 
 impl World {
@@ -116,7 +118,24 @@ impl World {
             traffic,
             requests,
             memo: Memo::new(),
+            twin: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The counterfactual twin of this world: the same plan as `generate --incidents off`
+    /// renders it (the incidents that ended [`TWIN_MARGIN`] before the range stay), or this
+    /// world when it is a twin already. Views that aggregate what several entities did
+    /// (a database's load, a queue's traffic) compare their values with the twin's to
+    /// decide whether an incident changed them.
+    pub fn twin(&self) -> &World {
+        if !self.config.incidents.schedule.enabled {
+            return self;
+        }
+        self.twin.get_or_init(|| {
+            let mut config = self.config.clone();
+            config.incidents.schedule.enabled = false;
+            Box::new(World::plan(config, self.seed, self.scale, self.range))
+        })
     }
 
     pub fn service(&self, s: usize) -> &ServiceInfo {

@@ -739,6 +739,9 @@ pub struct DatapointCache<'w> {
     datapoints: Hours<HourDatapoints>,
     containers: RefCell<HashMap<usize, Rc<crate::sources::kubernetes::ContainerModel>>>,
     scratch: RefCell<Vec<Visit>>,
+    /// The same cache over the counterfactual twin (see [`World::twin`]), made on first
+    /// use; `None` inside when this world is a twin.
+    twin: OnceCell<Option<Box<DatapointCache<'w>>>>,
 }
 
 impl<'w> DatapointCache<'w> {
@@ -757,7 +760,44 @@ impl<'w> DatapointCache<'w> {
             datapoints: RefCell::new(HashMap::new()),
             containers: RefCell::new(HashMap::new()),
             scratch: RefCell::new(Vec::new()),
+            twin: OnceCell::new(),
         }
+    }
+
+    /// The cache of the twin world, `None` when this world has no incident to remove.
+    fn twin(&self) -> Option<&DatapointCache<'w>> {
+        self.twin
+            .get_or_init(|| {
+                let twin = self.world.twin();
+                (!std::ptr::eq(twin, self.world)).then(|| Box::new(DatapointCache::new(twin)))
+            })
+            .as_deref()
+    }
+
+    /// Does metric `r` show another value in `minute` than in the twin?
+    fn differs_from_twin(&self, r: Resolved, minute: Micros) -> bool {
+        self.twin()
+            .is_some_and(|twin| self.minute(r, minute) != twin.minute(r, minute))
+    }
+
+    /// The incident behind a change of what `services` did in `minute`: one acting on one
+    /// of them, else one that involves one of them, else any incident then.
+    fn services_incident(&self, services: &[usize], minute: Micros) -> Option<u32> {
+        let mid = minute + 30 * SECOND;
+        let near = || {
+            self.world
+                .incidents
+                .overlapping(minute - 10 * MINUTE, minute + MINUTE)
+        };
+        services
+            .iter()
+            .find_map(|&s| self.acting_on(s, mid, false))
+            .or_else(|| {
+                near()
+                    .find(|inc| services.iter().any(|&s| inc.involvement(s).is_some()))
+                    .map(|inc| inc.index as u32)
+            })
+            .or_else(|| near().next().map(|inc| inc.index as u32))
     }
 
     /// The series, resolved (shared, built once per world).
@@ -930,27 +970,56 @@ impl<'w> DatapointCache<'w> {
                 .map(|x| x.0)
         };
         let inc = match r.kind {
-            Kind::Alb => self.alb_label(r, minute),
-            Kind::Rds => match r.m {
-                M::RdsCpu
-                | M::RdsConnections
-                | M::RdsFreeableMemory
-                | M::RdsReadLatency
-                | M::RdsWriteLatency => strong(Effect::RdsConnections, Kind::Rds),
-                _ => None,
-            },
-            Kind::Sqs => match r.m {
-                M::SqsVisible | M::SqsOldestAge => self.sqs_state(r.r, minute).waiting_incident,
-                M::SqsReceived | M::SqsDeleted => self.sqs_state(r.r, minute).moved_incident,
-                _ => None,
-            },
+            // A load balancer's, a database's and a queue's values sum what their
+            // clients did: labelled where they differ from the twin's, with the incident
+            // acting on the resource (or changing its requests most), else the one that
+            // changed its clients.
+            Kind::Alb | Kind::Rds | Kind::Sqs => {
+                if !self.differs_from_twin(r, minute) {
+                    return None;
+                }
+                let m = &self.model;
+                let (direct, clients) = match r.kind {
+                    Kind::Alb => (self.alb_label(r, minute), &m.albs[r.r].services),
+                    Kind::Rds => (
+                        match r.m {
+                            M::RdsCpu
+                            | M::RdsConnections
+                            | M::RdsFreeableMemory
+                            | M::RdsReadLatency
+                            | M::RdsWriteLatency => self
+                                .effect(Effect::RdsConnections, Kind::Rds, r.r, mid)
+                                .map(|x| x.0),
+                            _ => None,
+                        },
+                        &m.rds[r.r].services,
+                    ),
+                    _ => (
+                        match r.m {
+                            M::SqsVisible | M::SqsOldestAge => {
+                                self.sqs_state(r.r, minute).waiting_incident
+                            }
+                            M::SqsReceived | M::SqsDeleted => {
+                                self.sqs_state(r.r, minute).moved_incident
+                            }
+                            _ => None,
+                        },
+                        &m.queues[r.r].consumers,
+                    ),
+                };
+                direct.or_else(|| self.services_incident(clients, minute))
+            }
+            // A node's incident effects, where they change the value.
             Kind::Node => match r.m {
                 M::Ec2StatusFailed | M::Ec2StatusSystem => self.status_failed(r.r, minute),
                 M::Ec2EbsWriteBytes | M::Ec2EbsWriteOps => strong(Effect::Ec2Disk, Kind::Node),
                 M::Ec2Cpu => self.cpu_incident(r.r, minute),
                 _ => None,
-            },
-            Kind::Agent => strong(Effect::Ec2Disk, Kind::Node),
+            }
+            .filter(|_| self.differs_from_twin(r, minute)),
+            Kind::Agent => {
+                strong(Effect::Ec2Disk, Kind::Node).filter(|_| self.differs_from_twin(r, minute))
+            }
             Kind::Dynamo | Kind::Lambda => None,
         }?;
         Some((inc, self.role_on(inc, r.kind, r.r)))
