@@ -35,7 +35,7 @@ fn generate(dir: &Path, seed: &str, start: &str, hours: &str, incidents: &str) {
 /// prints the same figures).
 const CEILINGS: [(&str, u64); 11] = [
     ("kubernetes/pod_logs", 0),
-    ("kubernetes/events", 8),
+    ("kubernetes/events", 0),
     ("kubernetes/metrics", 0),
     ("sentry/errors", 3),
     ("sentry/transactions", 3),

@@ -166,6 +166,12 @@ impl Collector {
             return;
         }
         let pod = world.pod(p);
+        // A Deployment's own events are keyed by it, not by the pod whose creation or
+        // deletion they announce (an incident can have replaced that pod by then).
+        let owner = match kind {
+            Kind::ScaledUp { .. } | Kind::ScaledDown { .. } => world.service(pod.service).key,
+            _ => pod.key,
+        };
         self.push(
             Row {
                 ts,
@@ -173,7 +179,7 @@ impl Collector {
                 pod: p as u32,
                 node: pod.node as u32,
                 rollout: rollout as u32,
-                key: stream(pod.key, &[ts as u64, kind_code(kind)]),
+                key: stream(owner, &[ts as u64, kind_code(kind)]),
                 count: 1,
                 first: ts,
                 incident: NONE,
