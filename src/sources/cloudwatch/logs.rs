@@ -704,14 +704,10 @@ fn plan_flow(
     } else {
         match pick(&mut rng) {
             Some(i) => {
-                let v = &visits[i as usize];
-                // Ingress records for root requests (ALB to pod) are captured on the
-                // target's node; the others on the sender's node.
-                let node = if v.is_root() {
-                    world.pod(v.pod as usize).node
-                } else {
-                    world.pod(visits[v.parent as usize].pod as usize).node
-                };
+                // Captured on the node of the visit's pod: the ingress of a request
+                // (from the load balancer or a calling pod) or the egress of the pod's
+                // own database, AWS API and DNS traffic.
+                let node = world.pod(visits[i as usize].pod as usize).node;
                 (Kind::VpcAccept, i, node)
             }
             None => (Kind::VpcNoData, NONE, rng.index(model.node_eni.len())),
