@@ -13,10 +13,12 @@
 //! kill keeps its restart count and its counters' offset). After the incident, the
 //! replacement's rows are normal behaviour of another pod than the twin's, so they carry
 //! no label. A changed, unlabelled row is aftermath when the pod it names (`pod`,
-//! `server_name`, a Prometheus panel's `series_name`, or an address in a CloudWatch log
-//! event's `message`, a VPC flow record, ALB target or RDS client, that was the pod's
-//! `pod_ip` in kubernetes/metrics that hour), in the run or in the twin, is one of them: a pod of only one of the two datasets, a pod on another node in each, or
-//! a pod that carries an incident label somewhere in the run. A node's own series (EC2
+//! `server_name`, a Prometheus panel's `series_name`, or an address in a `message` (a
+//! VPC flow record, an ALB target, an RDS client, an access line's client) or a Sentry
+//! error's `user_ip` (the calling pod) that was the pod's `pod_ip` in kubernetes/metrics
+//! that hour), in the run or in the twin, is one of them: a pod of only one of the two
+//! datasets, a pod on another node in each, or a pod that carries an incident label
+//! somewhere in the run. A node's own series (EC2
 //! CPU, network and disk in `cloudwatch/metrics`, and Grafana's panels of them) sum its
 //! pods: a changed, unlabelled row of a node is aftermath in an hour when one of those
 //! pods ran on the node (in the run or in the twin).
@@ -136,8 +138,9 @@ struct Part {
     node: Option<StringArray>,
     /// A pod's address (`pod_ip` of kubernetes/metrics).
     pod_ip: Option<StringArray>,
-    /// Text that names pods by address: the `message` of a CloudWatch log event (VPC
-    /// flow records, ALB targets, RDS clients).
+    /// Text that names pods by address: a `message` (a VPC flow record, an ALB target, an
+    /// RDS client, the client of an access line), the `user_ip` of a Sentry error (the
+    /// calling pod of an internal request).
     text: Option<StringArray>,
     /// The node a node-level row is about: a CloudWatch series' `resource_id`, or the
     /// resource a Grafana CloudWatch point shows (the first word of its `series_name`).
@@ -258,9 +261,7 @@ fn load(dir: &Path, files: &[String]) -> Result<Loaded, Error> {
             pod,
             node: strings(&batch, "node"),
             pod_ip: strings(&batch, "pod_ip"),
-            text: batch
-                .column_by_name("log_group")
-                .and_then(|_| strings(&batch, "message")),
+            text: strings(&batch, "message").or_else(|| strings(&batch, "user_ip")),
             host: host_column(&batch),
         });
     }

@@ -132,3 +132,61 @@ fn a_twin_has_no_label_and_only_a_twin_of_the_same_run_is_accepted() {
         "{stderr}"
     );
 }
+
+/// Rows that may break the contract in the window `obsgen scenario TYPE --start
+/// 2026-11-23` renders around one incident of each type, against its twin. All but
+/// `deployment_failure` are within a few rows of 0; its window starts shortly after a CPU
+/// saturation of another service that the twin does not have (it ended less than
+/// `TWIN_MARGIN` before the range), whose extra CPU seconds stay in that service's
+/// cumulative counters (kubernetes/metrics and the panels of them).
+const SCENARIO_CEILINGS: [(&str, u64); 10] = [
+    ("memory_leak", 0),
+    ("deployment_failure", 812),
+    ("db_connection_pool_exhaustion", 0),
+    ("cpu_saturation", 0),
+    ("network_latency", 0),
+    ("dependency_outage", 0),
+    ("disk_pressure", 2),
+    ("certificate_expiry", 1),
+    ("queue_backlog", 0),
+    ("node_failure", 9),
+];
+
+#[test]
+fn every_scenario_type_keeps_the_contract_against_its_twin() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut over = Vec::new();
+    let mut reports = String::new();
+    for (ty, ceiling) in SCENARIO_CEILINGS {
+        let scenario = |incidents: &str| {
+            let dir = tmp.path().join(format!("{ty}-{incidents}"));
+            let output = Command::cargo_bin("obsgen")
+                .expect("binary")
+                .args(["scenario", ty, "--start", "2026-11-23", "--threads", "2"])
+                .args(["--incidents", incidents, "-o"])
+                .arg(&dir)
+                .output()
+                .expect("run obsgen scenario");
+            assert!(
+                output.status.success(),
+                "scenario {ty} --incidents {incidents}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            dir
+        };
+        let (run, twin) = (scenario("on"), scenario("off"));
+        let tables = compare(&run, &twin).expect("compare");
+        let labelled: u64 = tables.iter().map(|t| t.labelled_changed).sum();
+        assert!(labelled > 0, "{ty}: no labelled row changed");
+        let breaches: u64 = tables.iter().map(|t| t.breaches()).sum();
+        if breaches > ceiling {
+            over.push(format!("{ty}: {breaches} > {ceiling}"));
+            reports.push_str(&format!("{ty}:\n{}\n", obsgen::contract::report(&tables)));
+        }
+    }
+    assert!(
+        over.is_empty(),
+        "the label contract broke for more rows than before:\n  {}\n{reports}",
+        over.join("\n  ")
+    );
+}
