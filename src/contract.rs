@@ -26,7 +26,7 @@
 use crate::error::Error;
 use crate::labels::label_fields;
 use crate::sink::Manifest;
-use arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
+use arrow::array::{Array, ArrayRef, BooleanArray, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use arrow::row::{RowConverter, SortField};
@@ -131,6 +131,8 @@ struct Loaded {
 
 struct Part {
     ids: StringArray,
+    /// `timestamp`, µs.
+    ts: TimestampMicrosecondArray,
     labelled: BooleanArray,
     values: Vec<arrow::row::Rows>,
     /// The pod the row names (`pod`, `server_name` or `series_name`) and its node.
@@ -253,9 +255,15 @@ fn load(dir: &Path, files: &[String]) -> Result<Loaded, Error> {
                 out.duplicates.push(id.to_string());
             }
         }
+        let ts = column("timestamp")?
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .cloned()
+            .ok_or_else(|| Error::Invalid(format!("{rel}: timestamp is not in µs")))?;
         let pod = pod_column(&batch);
         out.parts.push(Part {
             ids,
+            ts,
             labelled,
             values,
             pod,
@@ -349,15 +357,17 @@ pub fn compare(run: &Path, twin: &Path) -> Result<Vec<TableContract>, Error> {
 
 /// What makes a changed, unlabelled row aftermath (see the module documentation).
 struct Aftermath<'a> {
-    pods: &'a HashSet<String>,
+    /// Pod → the instant from which its rows may differ unlabelled.
+    pods: &'a HashMap<String, i64>,
     hosts: &'a HashSet<(String, String)>,
     /// Per side (run, twin): `"<hour> <address>"` of the aftermath pods.
     addresses: &'a [HashSet<String>; 2],
 }
 
 impl Aftermath<'_> {
-    fn pod(&self, pod: Option<&str>) -> bool {
-        pod.is_some_and(|p| self.pods.contains(p))
+    /// Is a row of `pod` at `ts` aftermath of it?
+    fn pod(&self, pod: Option<&str>, ts: i64) -> bool {
+        pod.is_some_and(|p| self.pods.get(p).is_some_and(|&from| ts >= from))
     }
 
     /// Does `text` (of a row in `hour`, on `side`) name an aftermath pod by address?
@@ -385,7 +395,7 @@ fn private_addresses(text: &str) -> impl Iterator<Item = &str> {
 /// the pod.
 fn aftermath_addresses(
     loaded: &[(String, String, Loaded, Loaded)],
-    touched: &HashSet<String>,
+    touched: &HashMap<String, i64>,
 ) -> [HashSet<String>; 2] {
     let mut out = [HashSet::new(), HashSet::new()];
     for (_, _, a, b) in loaded {
@@ -396,7 +406,7 @@ fn aftermath_addresses(
                     else {
                         continue;
                     };
-                    if touched.contains(pod) {
+                    if touched.get(pod).is_some_and(|&from| part.ts.value(r) >= from) {
                         out[side].insert(format!("{} {ip}", id_hour(part.ids.value(r))));
                     }
                 }
@@ -411,7 +421,7 @@ fn aftermath_addresses(
 /// set of pods than the twin's.
 fn aftermath_hosts(
     loaded: &[(String, String, Loaded, Loaded)],
-    touched: &HashSet<String>,
+    touched: &HashMap<String, i64>,
 ) -> HashSet<(String, String)> {
     let mut out = HashSet::new();
     for (_, _, a, b) in loaded {
@@ -422,7 +432,7 @@ fn aftermath_hosts(
                     else {
                         continue;
                     };
-                    if touched.contains(pod) {
+                    if touched.get(pod).is_some_and(|&from| part.ts.value(r) >= from) {
                         let key = (node.to_string(), id_hour(part.ids.value(r)).to_string());
                         if !out.contains(&key) {
                             out.insert(key);
@@ -435,12 +445,15 @@ fn aftermath_hosts(
     out
 }
 
-/// The pods whose rows may differ from the twin's without a label: those of only one of
-/// the two datasets, those on another node in each, and those that carry an incident
-/// label somewhere in the run.
-fn aftermath_pods(loaded: &[(String, String, Loaded, Loaded)]) -> HashSet<String> {
+/// The pods whose rows may differ from the twin's without a label, each with the instant
+/// from which they may: those of only one of the two datasets and those on another node
+/// in each, those whose first scrape differs (an incident before the range changed them;
+/// all their rows), and those that carry an incident label in the run (from their first
+/// labelled row: what an incident did to a pod, such as a restart or the CPU seconds it
+/// added to the counters, lasts).
+fn aftermath_pods(loaded: &[(String, String, Loaded, Loaded)]) -> HashMap<String, i64> {
     let mut nodes: [HashMap<String, HashSet<String>>; 2] = [HashMap::new(), HashMap::new()];
-    let mut touched: HashSet<String> = HashSet::new();
+    let mut touched: HashMap<String, i64> = HashMap::new();
     for (_, _, a, b) in loaded {
         for (side, l) in [a, b].into_iter().enumerate() {
             for part in &l.parts {
@@ -453,22 +466,60 @@ fn aftermath_pods(loaded: &[(String, String, Loaded, Loaded)]) -> HashSet<String
                     if !node.is_empty() && !set.contains(node) {
                         set.insert(node.to_string());
                     }
-                    if side == 0 && part.labelled.value(r) && !touched.contains(pod) {
-                        touched.insert(pod.to_string());
+                    if side == 0 && part.labelled.value(r) {
+                        let ts = part.ts.value(r);
+                        match touched.get_mut(pod) {
+                            Some(from) => *from = (*from).min(ts),
+                            None => {
+                                touched.insert(pod.to_string(), ts);
+                            }
+                        }
                     }
                 }
+            }
+        }
+    }
+    // A pod whose first scrape in the range already differs from the twin's carries the
+    // effect of an incident from before the range (one that ended less than the twin's
+    // margin before it, so the twin does not have it): all its rows may differ.
+    for (source, table, a, b) in loaded {
+        if source != "kubernetes" || table != "metrics" {
+            continue;
+        }
+        let mut first: HashMap<&str, (i64, usize, usize)> = HashMap::new();
+        for (p, part) in a.parts.iter().enumerate() {
+            for r in 0..part.ids.len() {
+                let (Some(pod), ts) = (value_at(&part.pod, r), part.ts.value(r)) else {
+                    continue;
+                };
+                let e = first.entry(pod).or_insert((ts, p, r));
+                if ts < e.0 {
+                    *e = (ts, p, r);
+                }
+            }
+        }
+        for (pod, (_, p, r)) in first {
+            let part = &a.parts[p];
+            let same = b.ids.get(part.ids.value(r)).is_some_and(|&(bp, br)| {
+                let other = &b.parts[bp as usize];
+                a.columns == b.columns
+                    && (0..part.values.len())
+                        .all(|c| part.values[c].row(r) == other.values[c].row(br as usize))
+            });
+            if !same && !part.labelled.value(r) {
+                touched.insert(pod.to_string(), i64::MIN);
             }
         }
     }
     let [run_nodes, twin_nodes] = nodes;
     for (pod, n) in &run_nodes {
         if twin_nodes.get(pod) != Some(n) {
-            touched.insert(pod.clone());
+            touched.insert(pod.clone(), i64::MIN);
         }
     }
     for pod in twin_nodes.keys() {
         if !run_nodes.contains_key(pod) {
-            touched.insert(pod.clone());
+            touched.insert(pod.clone(), i64::MIN);
         }
     }
     touched
@@ -525,8 +576,9 @@ fn compare_table(
             let twin_text = twin_row.and_then(|(other, br)| value_at(&other.text, br));
             let host = value_at(&part.host, r)
                 .is_some_and(|h| aftermath.hosts.contains(&(h.to_string(), hour.to_string())));
-            if aftermath.pod(value_at(&part.pod, r))
-                || aftermath.pod(twin_pod)
+            let ts = part.ts.value(r);
+            if aftermath.pod(value_at(&part.pod, r), ts)
+                || aftermath.pod(twin_pod, ts)
                 || host
                 || aftermath.addressed(0, hour, value_at(&part.text, r), &mut key)
                 || aftermath.addressed(1, hour, twin_text, &mut key)
