@@ -40,10 +40,10 @@ const CEILINGS: [(&str, u64); 11] = [
     ("sentry/errors", 3),
     ("sentry/transactions", 3),
     ("cloudwatch/metrics", 0),
-    ("cloudwatch/logs", 10),
+    ("cloudwatch/logs", 12),
     ("cloudwatch/alarms", 0),
     ("cloudwatch/insights_queries", 0),
-    ("grafana/panel_series", 5),
+    ("grafana/panel_series", 6),
     ("grafana/annotations", 0),
 ];
 
@@ -134,14 +134,10 @@ fn a_twin_has_no_label_and_only_a_twin_of_the_same_run_is_accepted() {
 }
 
 /// Rows that may break the contract in the window `obsgen scenario TYPE --start
-/// 2026-11-23` renders around one incident of each type, against its twin. All but
-/// `deployment_failure` are within a few rows of 0; its window starts shortly after a CPU
-/// saturation of another service that the twin does not have (it ended less than
-/// `TWIN_MARGIN` before the range), whose extra CPU seconds stay in that service's
-/// cumulative counters (kubernetes/metrics and the panels of them).
+/// 2026-11-23` renders around one incident of each type, against its twin.
 const SCENARIO_CEILINGS: [(&str, u64); 10] = [
     ("memory_leak", 0),
-    ("deployment_failure", 812),
+    ("deployment_failure", 43),
     ("db_connection_pool_exhaustion", 0),
     ("cpu_saturation", 0),
     ("network_latency", 0),
@@ -149,7 +145,7 @@ const SCENARIO_CEILINGS: [(&str, u64); 10] = [
     ("disk_pressure", 2),
     ("certificate_expiry", 1),
     ("queue_backlog", 0),
-    ("node_failure", 9),
+    ("node_failure", 11),
 ];
 
 #[test]

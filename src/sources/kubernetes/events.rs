@@ -262,6 +262,27 @@ fn slot_position(world: &World, p: usize) -> (&[usize], usize) {
 
 /// Why pod `p` was created: by a bad release or its rollback (root cause), or to replace
 /// a pod a node incident evicted (symptom).
+/// Was pod `p` created by its rollout (the Deployment scaling the new ReplicaSet up, one
+/// pod per slot), rather than by a reschedule or an eviction later on?
+fn in_rollout(world: &World, p: usize) -> bool {
+    let pod = world.pod(p);
+    let ro = &world.pods.rollouts[pod.rollout];
+    let replicas = world.service(pod.service).replicas as i64;
+    pod.created >= ro.at && pod.created - ro.at < ro.stagger * replicas + SECOND
+}
+
+/// The incident that made pod `p` exist (a bad release, its rollback, the eviction of its
+/// predecessor), if any: what the pod writes as it starts is that incident's doing.
+pub(super) fn created_by(world: &World, p: usize) -> Cause {
+    creation_cause(world, p, in_rollout(world, p))
+}
+
+/// The incident that deleted pod `p` (a bad release or its rollback replacing it, an
+/// eviction), if any: what the pod writes as it stops is that incident's doing.
+pub(super) fn deleted_by(world: &World, p: usize) -> Cause {
+    deletion_cause(world, p)
+}
+
 fn creation_cause(world: &World, p: usize, in_rollout: bool) -> Cause {
     let pod = world.pod(p);
     if in_rollout && let Some(c) = rollout_cause(world, pod.rollout) {
@@ -383,9 +404,7 @@ fn lifecycle(world: &World, p: usize, c: &mut Collector) {
     let svc = world.service(pod.service);
     let ro_i = pod.rollout;
     let ro = &world.pods.rollouts[ro_i];
-    // A rollout's pods: the Deployment scales the new ReplicaSet up, one per slot.
-    let in_rollout =
-        pod.created >= ro.at && pod.created - ro.at < ro.stagger * svc.replicas as i64 + SECOND;
+    let in_rollout = in_rollout(world, p);
     let created = creation_cause(world, p, in_rollout);
     if in_rollout && ro.previous.is_some() {
         c.pod_event(

@@ -330,18 +330,35 @@ fn incident_effects(
             let b = t.min(inc.end + lag);
             let s = pod.service;
             let mut m = a - a.rem_euclid(MINUTE);
+            // The end of the latest stretch where the incident added to the counters.
+            let mut latest = Micros::MIN;
             while m < b {
-                let secs = (b.min(m + MINUTE) - a.max(m)) as f64 / SECOND as f64;
+                let to = b.min(m + MINUTE);
+                let secs = (to - a.max(m)) as f64 / SECOND as f64;
                 let normal =
                     model.idle_cores + model.busy_cores * world.traffic.service_capped(s, m);
                 let demand =
                     model.busy_cores * SATURATION_DEMAND * inc.intensity(m + MINUTE / 2, lag);
-                fx.extra_cpu_seconds += demand.min(model.quota_cores - normal).max(0.0) * secs;
-                fx.throttled_seconds +=
-                    saturated_throttle((normal + demand) / model.quota_cores) * secs;
+                let extra = demand.min(model.quota_cores - normal).max(0.0) * secs;
+                let throttled = saturated_throttle((normal + demand) / model.quota_cores) * secs;
+                if extra > 0.0 || throttled > 0.0 {
+                    latest = to;
+                }
+                fx.extra_cpu_seconds += extra;
+                fx.throttled_seconds += throttled;
                 m += MINUTE;
             }
-            if inc.intensity(t, lag) > 0.05 {
+            // Labelled while the incident changes what the counters gained since the
+            // previous scrape (afterwards they keep the offset: aftermath).
+            let interval = world
+                .config
+                .generation
+                .sources
+                .kubernetes
+                .metrics
+                .scrape_interval_seconds as Micros
+                * SECOND;
+            if latest > t - interval {
                 fx.incident = inc.index as u32;
                 fx.role = role;
             }

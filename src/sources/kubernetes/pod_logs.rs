@@ -3,6 +3,7 @@
 //! probes, schedulers, benign warnings) and container lifecycles (startup, shutdown,
 //! crashes).
 
+use super::events::{created_by, deleted_by};
 use super::logfmt::{Envelope, stream_for, write_trace};
 use super::native::write_pod_logs;
 use super::templates::{
@@ -157,7 +158,10 @@ impl Table for PodLogs {
                         });
                     }
                 };
-                let mut starts = vec![(pod.started, pod.ready, u32::MAX)];
+                // A pod an incident created or deleted writes its start or stop lines
+                // because of it.
+                let cause = |c: Option<(u32, AnomalyRole)>| c.map_or(u32::MAX, |c| c.0);
+                let mut starts = vec![(pod.started, pod.ready, cause(created_by(world, p)))];
                 for r in &pod.restarts {
                     let crash = if r.reason == RestartReason::OomKilled {
                         Tmpl::CrashOom
@@ -174,9 +178,10 @@ impl Table for PodLogs {
                     lc(ready - 5_000, Tmpl::Started, inc, &mut rows);
                 }
                 if let Some(d) = pod.deleted {
-                    lc(d + 20_000, Tmpl::ShutdownSignal, u32::MAX, &mut rows);
+                    let inc = cause(deleted_by(world, p));
+                    lc(d + 20_000, Tmpl::ShutdownSignal, inc, &mut rows);
                     let done = d + SECOND + (pod.key % 900_000) as Micros;
-                    lc(done, Tmpl::ShutdownDone, u32::MAX, &mut rows);
+                    lc(done, Tmpl::ShutdownDone, inc, &mut rows);
                 }
             }
         }
