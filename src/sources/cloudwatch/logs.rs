@@ -43,6 +43,7 @@ use crate::labels::{AnomalyRole, Label};
 use crate::rng::{Rng, mix64, str_key, stream};
 use crate::sink::JsonLines;
 use crate::sources::kubernetes::logfmt::write_trace;
+use crate::sources::kubernetes::{created_by, deleted_by};
 use crate::sources::kubernetes::templates::{USER_AGENTS, route_method, write_path};
 use crate::sources::text::{self, Fixed, Hex, Pad};
 use crate::sources::{CommonColumns, Source, Table, table_schema, timestamp_type};
@@ -439,8 +440,11 @@ fn plan_rds(
     // every five minutes and complete 270 s later, so start five minutes back.
     let mut minute = hour - 5 * MINUTE;
     while minute < end {
-        let mut rng = Rng::derive(rds.key, &[str_key("rds-minute"), minute as u64]);
+        // Each kind of line draws from a stream of its own, so a line the twin writes too
+        // is the same line whatever an incident adds beside it.
+        let sub = |name: &str| Rng::derive(rds.key, &[str_key(name), minute as u64]);
         if pg && minute.rem_euclid(5 * MINUTE) == 0 {
+            let mut rng = sub("rds-checkpoint");
             let start = minute + (rds.key % 40) as Micros * SECOND + rng.below(900_000) as Micros;
             push(rows, start, Kind::PgCheckpointStart, NONE, rng.next_u64());
             let done = start + 269 * SECOND + rng.below(1_500_000) as Micros;
@@ -448,48 +452,60 @@ fn plan_rds(
         }
         if minute >= hour {
             if pg {
-                // Pools recycle connections (max lifetime 30 min) and new pods open theirs.
-                let conns = resolved
-                    .and_then(|r| cache.stat_set(r, 60, minute))
-                    .map_or(0.0, |s| s.sum);
-                let mut opened = rng.poisson(conns / 30.0);
+                // A connection opens (and, mostly, the one it replaces closes).
+                let connection = |rows: &mut Vec<Row>, k: u64, inc: u32| {
+                    let ts = minute + (k % MINUTE as u64) as Micros;
+                    push_as(rows, ts, Kind::PgConnReceived, NONE, k, inc);
+                    let authorized = ts + 2_500 + (k >> 40) as Micros % 9_000;
+                    push_as(rows, authorized, Kind::PgConnAuthorized, NONE, k, inc);
+                    if (k >> 8) % 10 < 8 {
+                        let closed = ts - 40_000 - (k >> 20) as Micros % 90_000;
+                        push_as(rows, closed, Kind::PgDisconnect, NONE, mix64(k), inc);
+                    }
+                };
+                // Pools recycle connections (max lifetime 30 min): the i-th of a minute
+                // is the twin's i-th; those beyond the twin's count are the doing of the
+                // incident that changes the instance's connections.
+                let conns = |c: &DatapointCache| {
+                    resolved
+                        .and_then(|r| c.stat_set(r, 60, minute))
+                        .map_or(0.0, |s| s.sum)
+                };
+                let recycled = sub("rds-recycled").poisson(conns(cache) / 30.0);
+                let twin_recycled = cache
+                    .twin()
+                    .map_or(recycled, |t| sub("rds-recycled").poisson(conns(t) / 30.0));
+                let extra = resolved
+                    .filter(|_| recycled > twin_recycled)
+                    .and_then(|r| cache.period_label(r, 60, minute))
+                    .map_or(NONE, |x| x.0);
+                for i in 0..recycled {
+                    let k = stream(rds.key, &[str_key("rds-conn"), minute as u64, i]);
+                    connection(rows, k, if i < twin_recycled { NONE } else { extra });
+                }
+                // A pod that becomes ready opens its pool (the incident's, for a pod an
+                // incident created).
                 for &s in &rds.services {
                     for p in world.pods.pods_overlapping(s, minute, minute + MINUTE) {
                         let pod = world.pod(p);
                         if pod.ready >= minute && pod.ready < minute + MINUTE {
-                            opened += 2 + pod.key % 4;
+                            let inc = created_by(world, p).map_or(NONE, |c| c.0);
+                            for j in 0..2 + pod.key % 4 {
+                                let k = stream(pod.key, &[str_key("rds-pool"), ri as u64, j]);
+                                connection(rows, k, inc);
+                            }
                         }
                     }
                 }
-                for _ in 0..opened {
-                    let k = rng.next_u64();
-                    let ts = minute + (k % MINUTE as u64) as Micros;
-                    push(rows, ts, Kind::PgConnReceived, NONE, k);
-                    push(
-                        rows,
-                        ts + 2_500 + (k >> 40) as Micros % 9_000,
-                        Kind::PgConnAuthorized,
-                        NONE,
-                        k,
-                    );
-                    if rng.chance(0.8) {
-                        push(
-                            rows,
-                            ts - 40_000 - (k >> 20) as Micros % 90_000,
-                            Kind::PgDisconnect,
-                            NONE,
-                            mix64(k),
-                        );
-                    }
-                }
                 if autovacuum_runs(rds.key, minute) {
-                    let k = rng.next_u64();
+                    let k = stream(rds.key, &[str_key("rds-autovacuum"), minute as u64]);
                     let ts = minute + 20 * SECOND + (k % 30_000_000) as Micros;
                     push(rows, ts, Kind::PgAutovacuum, NONE, k);
                     if k.is_multiple_of(2) {
                         push(rows, ts + 400_000, Kind::PgAutoanalyze, NONE, k ^ 2);
                     }
                 }
+                let mut rng = sub("rds-auth-failed");
                 if rng.chance(0.003) {
                     let k = rng.next_u64();
                     push(
@@ -500,6 +516,7 @@ fn plan_rds(
                         k,
                     );
                 }
+                let mut rng = sub("rds-conn-reset");
                 if rng.chance(0.015) {
                     let k = rng.next_u64();
                     push(
@@ -511,29 +528,28 @@ fn plan_rds(
                     );
                 }
             } else {
-                // Pools of deleted pods are cut off: the server logs aborted connections.
-                let mut aborted = rng.poisson(0.012);
+                // Connections cut off for no visible reason, and the pools of deleted pods
+                // (the incident's, for a pod an incident deleted).
+                let mut rng = sub("rds-aborted");
+                for _ in 0..rng.poisson(0.012) {
+                    let k = rng.next_u64();
+                    let ts = minute + (k % MINUTE as u64) as Micros;
+                    push(rows, ts, Kind::MyAborted, NONE, k);
+                }
                 for &s in &rds.services {
                     for p in world.pods.pods_overlapping(s, minute, minute + MINUTE) {
-                        if world
-                            .pod(p)
-                            .deleted
-                            .is_some_and(|d| d >= minute && d < minute + MINUTE)
-                        {
-                            aborted += 1 + world.pod(p).key % 3;
+                        let pod = world.pod(p);
+                        if pod.deleted.is_some_and(|d| d >= minute && d < minute + MINUTE) {
+                            let inc = deleted_by(world, p).map_or(NONE, |c| c.0);
+                            for j in 0..1 + pod.key % 3 {
+                                let k = stream(pod.key, &[str_key("rds-aborted"), ri as u64, j]);
+                                let ts = minute + (k % MINUTE as u64) as Micros;
+                                push_as(rows, ts, Kind::MyAborted, NONE, k, inc);
+                            }
                         }
                     }
                 }
-                for _ in 0..aborted {
-                    let k = rng.next_u64();
-                    push(
-                        rows,
-                        minute + (k % MINUTE as u64) as Micros,
-                        Kind::MyAborted,
-                        NONE,
-                        k,
-                    );
-                }
+                let mut rng = sub("rds-page-cleaner");
                 if rng.chance(0.01) {
                     let k = rng.next_u64();
                     push(
@@ -546,6 +562,7 @@ fn plan_rds(
                 }
             }
             // Statements of background jobs (reports, batch updates) that run long.
+            let mut rng = sub("rds-background-slow");
             if rng.chance(0.012) {
                 let k = rng.next_u64();
                 let kind = if pg { Kind::PgSlow } else { Kind::MySlow };

@@ -765,7 +765,7 @@ impl<'w> DatapointCache<'w> {
     }
 
     /// The cache of the twin world, `None` when this world has no incident to remove.
-    fn twin(&self) -> Option<&DatapointCache<'w>> {
+    pub(crate) fn twin(&self) -> Option<&DatapointCache<'w>> {
         self.twin
             .get_or_init(|| {
                 let twin = self.world.twin();

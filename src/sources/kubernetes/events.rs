@@ -138,7 +138,7 @@ struct Row {
 }
 
 /// The incident behind an event and the role of the event in it.
-type Cause = Option<(u32, AnomalyRole)>;
+pub(crate) type Cause = Option<(u32, AnomalyRole)>;
 
 /// Collects the rows of one hour.
 struct Collector {
@@ -273,13 +273,13 @@ fn in_rollout(world: &World, p: usize) -> bool {
 
 /// The incident that made pod `p` exist (a bad release, its rollback, the eviction of its
 /// predecessor), if any: what the pod writes as it starts is that incident's doing.
-pub(super) fn created_by(world: &World, p: usize) -> Cause {
+pub(crate) fn created_by(world: &World, p: usize) -> Cause {
     creation_cause(world, p, in_rollout(world, p))
 }
 
 /// The incident that deleted pod `p` (a bad release or its rollback replacing it, an
 /// eviction), if any: what the pod writes as it stops is that incident's doing.
-pub(super) fn deleted_by(world: &World, p: usize) -> Cause {
+pub(crate) fn deleted_by(world: &World, p: usize) -> Cause {
     deletion_cause(world, p)
 }
 
