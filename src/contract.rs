@@ -406,7 +406,10 @@ fn aftermath_addresses(
                     else {
                         continue;
                     };
-                    if touched.get(pod).is_some_and(|&from| part.ts.value(r) >= from) {
+                    if touched
+                        .get(pod)
+                        .is_some_and(|&from| part.ts.value(r) >= from)
+                    {
                         out[side].insert(format!("{} {ip}", id_hour(part.ids.value(r))));
                     }
                 }
@@ -432,7 +435,10 @@ fn aftermath_hosts(
                     else {
                         continue;
                     };
-                    if touched.get(pod).is_some_and(|&from| part.ts.value(r) >= from) {
+                    if touched
+                        .get(pod)
+                        .is_some_and(|&from| part.ts.value(r) >= from)
+                    {
                         let key = (node.to_string(), id_hour(part.ids.value(r)).to_string());
                         if !out.contains(&key) {
                             out.insert(key);

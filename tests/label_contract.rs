@@ -43,7 +43,7 @@ const CEILINGS: [(&str, u64); 11] = [
     ("cloudwatch/logs", 1),
     ("cloudwatch/alarms", 0),
     ("cloudwatch/insights_queries", 0),
-    ("grafana/panel_series", 6),
+    ("grafana/panel_series", 0),
     ("grafana/annotations", 0),
 ];
 
@@ -145,7 +145,7 @@ const SCENARIO_CEILINGS: [(&str, u64); 10] = [
     ("disk_pressure", 2),
     ("certificate_expiry", 1),
     ("queue_backlog", 0),
-    ("node_failure", 11),
+    ("node_failure", 2),
 ];
 
 #[test]

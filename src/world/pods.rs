@@ -142,21 +142,6 @@ impl Pod {
         self.restarts.partition_point(|r| r.at <= t)
     }
 
-    /// The pod as the counterfactual twin has it: without the restarts and unready
-    /// windows incidents caused.
-    pub fn twin(&self) -> Pod {
-        Pod {
-            restarts: self
-                .restarts
-                .iter()
-                .filter(|r| r.incident == u32::MAX)
-                .copied()
-                .collect(),
-            unready: Vec::new(),
-            ..self.clone()
-        }
-    }
-
     /// When the current container (at `t`) started.
     pub fn container_start(&self, t: Micros) -> Micros {
         let n = self.restarts_before(t);

@@ -43,8 +43,8 @@ use crate::labels::{AnomalyRole, Label};
 use crate::rng::{Rng, mix64, str_key, stream};
 use crate::sink::JsonLines;
 use crate::sources::kubernetes::logfmt::write_trace;
-use crate::sources::kubernetes::{created_by, deleted_by};
 use crate::sources::kubernetes::templates::{USER_AGENTS, route_method, write_path};
+use crate::sources::kubernetes::{created_by, deleted_by};
 use crate::sources::text::{self, Fixed, Hex, Pad};
 use crate::sources::{CommonColumns, Source, Table, table_schema, timestamp_type};
 use crate::time::{HOUR, MINUTE, Micros, SECOND, civil};
@@ -539,7 +539,10 @@ fn plan_rds(
                 for &s in &rds.services {
                     for p in world.pods.pods_overlapping(s, minute, minute + MINUTE) {
                         let pod = world.pod(p);
-                        if pod.deleted.is_some_and(|d| d >= minute && d < minute + MINUTE) {
+                        if pod
+                            .deleted
+                            .is_some_and(|d| d >= minute && d < minute + MINUTE)
+                        {
                             let inc = deleted_by(world, p).map_or(NONE, |c| c.0);
                             for j in 0..1 + pod.key % 3 {
                                 let k = stream(pod.key, &[str_key("rds-aborted"), ri as u64, j]);

@@ -11,7 +11,7 @@ use crate::sink::JsonLines;
 use crate::sources::cloudwatch::series::panel_reads;
 use crate::sources::cloudwatch::{DatapointCache, MetricSeries};
 use crate::sources::kubernetes::{
-    ContainerSample, container_model, container_sample, scrape_times, twin_container_sample,
+    ContainerSample, container_model, container_sample, scrape_times,
 };
 use crate::sources::{CommonColumns, Source, Table, table_schema};
 use crate::time::{HOUR, MINUTE, Micros, SECOND};
@@ -243,18 +243,33 @@ fn prometheus_points(
             if samples.is_empty() {
                 continue;
             }
-            // What the twin's samples show, for a pod an incident acts on: a point takes a
-            // label only where its value differs from the twin's.
+            // What the twin's samples show, for a pod an incident acts on (the same pod
+            // in the twin world, if it has it): a point takes a label only where its
+            // value differs from the twin's.
             let twin: Option<Vec<f64>> =
                 samples.iter().any(|s| s.3 != AnomalyRole::None).then(|| {
-                    let pod = world.pod(p).twin();
-                    samples
-                        .iter()
-                        .map(|s| {
-                            let x = twin_container_sample(world, &model, &pod, s.0);
-                            prom_value(metric, &x, svc.memory_limit_bytes)
-                        })
-                        .collect()
+                    let tw = world.twin();
+                    let pod = world.pod(p);
+                    let same = tw
+                        .pods
+                        .slots
+                        .get(pod.service)
+                        .and_then(|slots| slots.get(pod.slot as usize))
+                        .and_then(|slot| slot.iter().copied().find(|&q| tw.pod(q).key == pod.key));
+                    match same {
+                        Some(q) => {
+                            let model = container_model(tw, q);
+                            samples
+                                .iter()
+                                .map(|s| {
+                                    let x = container_sample(tw, &model, q, s.0);
+                                    prom_value(metric, &x, svc.memory_limit_bytes)
+                                })
+                                .collect()
+                        }
+                        // Not in the twin: every value differs.
+                        None => vec![f64::NAN; samples.len()],
+                    }
                 });
             let mut t = hour;
             while t < end {

@@ -155,28 +155,7 @@ pub fn container_sample(
     p: usize,
     t: Micros,
 ) -> ContainerSample {
-    sample_of(world, model, world.pod(p), t, true)
-}
-
-/// The container values the pod has at `t` in the counterfactual twin (no incident), for
-/// a pod of both: `twin` is [`Pod::twin`] of it. Views that show a sample check their
-/// label against it.
-pub fn twin_container_sample(
-    world: &World,
-    model: &ContainerModel,
-    twin: &Pod,
-    t: Micros,
-) -> ContainerSample {
-    sample_of(world, model, twin, t, false)
-}
-
-fn sample_of(
-    world: &World,
-    model: &ContainerModel,
-    pod: &Pod,
-    t: Micros,
-    incidents: bool,
-) -> ContainerSample {
+    let pod = world.pod(p);
     let s = pod.service;
     let svc = world.service(s);
     let n_restarts = pod.restarts_before(t);
@@ -202,11 +181,7 @@ fn sample_of(
     let limit = svc.memory_limit_bytes as f64;
     let pod_tm = world.traffic.integral(s, pod.started, t);
     let pod_up = (t - pod.started).max(0) as f64 / SECOND as f64;
-    let fx = if incidents {
-        incident_effects(world, model, pod, cstart, t)
-    } else {
-        IncidentEffects::NONE
-    };
+    let fx = incident_effects(world, model, pod, cstart, t);
     let ws = match fx.leak {
         // A leak: the working set climbs from its normal level to the limit, where the
         // kernel OOM-kills the container.

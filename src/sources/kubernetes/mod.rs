@@ -11,6 +11,5 @@ pub use events::Events;
 pub(crate) use events::{created_by, deleted_by};
 pub use metrics::{
     ContainerModel, ContainerSample, Metrics, container_model, container_sample, scrape_times,
-    twin_container_sample,
 };
 pub use pod_logs::PodLogs;
