@@ -137,7 +137,7 @@ fn a_twin_has_no_label_and_only_a_twin_of_the_same_run_is_accepted() {
 /// 2026-11-23` renders around one incident of each type, against its twin.
 const SCENARIO_CEILINGS: [(&str, u64); 10] = [
     ("memory_leak", 0),
-    ("deployment_failure", 26),
+    ("deployment_failure", 1),
     ("db_connection_pool_exhaustion", 0),
     ("cpu_saturation", 0),
     ("network_latency", 0),

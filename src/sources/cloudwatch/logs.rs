@@ -247,24 +247,60 @@ impl Table for Logs {
 
         // Lambda invocations of the same minutes.
         let mut invs: Vec<(u32, Invocation, u32)> = Vec::new();
+        let mut twin_visits: Vec<Visit> = Vec::new();
+        let mut twin_minute = Micros::MIN;
         for f in 0..model.functions.len() {
             let func = &model.functions[f];
+            // The caller's request in progress: a visit of a calling service that started
+            // before the invocation, in the same minute, chosen by a hash of both.
+            let caller = |vs: &[Visit], inv: &Invocation| -> Option<usize> {
+                vs.iter()
+                    .enumerate()
+                    .filter(|(_, v)| {
+                        func.callers.contains(&(v.service as usize)) && v.start <= inv.start
+                    })
+                    .max_by_key(|(_, v)| mix64(v.key ^ inv.key))
+                    .map(|(i, _)| i)
+            };
             let mut minute = hour - MINUTE;
             let mut k = 0usize;
             while minute < end {
                 let mv = &visits[bounds[k]..bounds[k + 1]];
+                // An incident that left a dependency without a pod to serve removed the
+                // calls it would have answered: where the twin's visits link an
+                // invocation to another request, the link is that incident's doing.
+                let unserved = mv
+                    .iter()
+                    .find(|v| v.status == 503 && v.base_status < 500 && v.incident != NONE)
+                    .map(|v| v.incident)
+                    .or_else(|| {
+                        // Requests that found no pod at all (queue jobs of a crashed worker).
+                        let q = cache.req(minute);
+                        (0..q.svc.len())
+                            .filter(|&s| q.svc[s].arrived > q.svc[s].roots)
+                            .find_map(|s| cache.acting_on(s, minute + 30 * SECOND, true))
+                    });
+                if unserved.is_some() && twin_minute != minute {
+                    twin_visits.clear();
+                    world.twin().expand_minute(minute, &mut twin_visits);
+                    twin_minute = minute;
+                }
                 for inv in invocations(world, model, f, minute) {
-                    // The caller's request in progress: the latest visit of a calling
-                    // service that started before the invocation, in the same minute.
-                    let visit = mv
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, v)| {
-                            func.callers.contains(&(v.service as usize)) && v.start <= inv.start
-                        })
-                        .map(|(i, _)| (bounds[k] + i) as u32)
-                        .next_back()
-                        .unwrap_or(NONE);
+                    let found = caller(mv, &inv);
+                    let visit = found.map_or(NONE, |i| (bounds[k] + i) as u32);
+                    let (inc, role) = match unserved {
+                        Some(i) => {
+                            let link = |v: &Visit| (v.trace_hi, v.trace_lo, v.service);
+                            let ours = found.map(|j| link(&mv[j]));
+                            let twins = caller(&twin_visits, &inv).map(|j| link(&twin_visits[j]));
+                            if ours != twins {
+                                (i, cache.role_on(i, ResKind::Lambda, f))
+                            } else {
+                                (NONE, AnomalyRole::None)
+                            }
+                        }
+                        None => (NONE, AnomalyRole::None),
+                    };
                     let idx = invs.len() as u32;
                     let mut rng = Rng::new(inv.key ^ 0x6c67);
                     let d = (inv.duration_ms * 1000.0) as Micros;
@@ -276,8 +312,8 @@ impl Table for Logs {
                                 a: idx,
                                 b: f as u32,
                                 key: mix64(inv.key ^ kind as u64),
-                                inc: NONE,
-                                role: AnomalyRole::None,
+                                inc,
+                                role,
                             });
                         }
                     };

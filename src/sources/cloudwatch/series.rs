@@ -1294,7 +1294,7 @@ impl<'w> DatapointCache<'w> {
     }
 
     /// The aggregates of the requests of `minute` (shared per hour).
-    fn req(&self, minute: Micros) -> Arc<ReqMinute> {
+    pub(crate) fn req(&self, minute: Micros) -> Arc<ReqMinute> {
         let compute = || {
             let mut scratch = self.scratch.borrow_mut();
             scratch.clear();
