@@ -38,7 +38,7 @@ const CEILINGS: [(&str, u64); 11] = [
     ("kubernetes/events", 0),
     ("kubernetes/metrics", 0),
     ("sentry/errors", 3),
-    ("sentry/transactions", 3),
+    ("sentry/transactions", 1),
     ("cloudwatch/metrics", 0),
     ("cloudwatch/logs", 1),
     ("cloudwatch/alarms", 0),
@@ -137,15 +137,15 @@ fn a_twin_has_no_label_and_only_a_twin_of_the_same_run_is_accepted() {
 /// 2026-11-23` renders around one incident of each type, against its twin.
 const SCENARIO_CEILINGS: [(&str, u64); 10] = [
     ("memory_leak", 0),
-    ("deployment_failure", 1),
+    ("deployment_failure", 0),
     ("db_connection_pool_exhaustion", 0),
     ("cpu_saturation", 0),
     ("network_latency", 0),
     ("dependency_outage", 0),
-    ("disk_pressure", 2),
+    ("disk_pressure", 1),
     ("certificate_expiry", 1),
     ("queue_backlog", 0),
-    ("node_failure", 2),
+    ("node_failure", 1),
 ];
 
 #[test]

@@ -392,24 +392,59 @@ impl World {
                 }
                 None => {
                     calls_done = calls_done.max(issued + unavailable);
-                    base_calls_done = base_calls_done.max(issued + unavailable);
                     if status < 500 {
                         status = 503;
                     }
-                    // No pod of the dependency can serve: if an incident took them out
-                    // (crash loop, failed node, bad release), this failure is its doing
-                    // and the twin's call was answered (its status stays); otherwise the
-                    // twin's call failed the same way.
-                    if let Some(inc) = self.incidents.active_at(issued).find(|i| {
-                        i.involvement(d)
-                            .is_some_and(|(r, _)| r != AnomalyRole::Propagated)
-                    }) {
-                        forced = true;
-                        if from_child == u32::MAX {
-                            from_child = inc.index as u32;
+                    // No pod of the dependency can serve. The twin's call: answered if the
+                    // twin has a pod to serve it (then this failure is the doing of the
+                    // incident that took the pods out: a crash loop, a failed node, a bad
+                    // release), else failed the same way.
+                    let twin = self.twin();
+                    let answered = if std::ptr::eq(twin, self) {
+                        None
+                    } else {
+                        let none = NearIncidents {
+                            from: 0,
+                            to: 0,
+                            list: Vec::new(),
+                        };
+                        twin.visit(
+                            d,
+                            droute,
+                            issued,
+                            depth + 1,
+                            me as u32,
+                            key | 1,
+                            trace_hi,
+                            trace_lo,
+                            root_key,
+                            child_key,
+                            &none,
+                            &mut Vec::new(),
+                        )
+                    };
+                    match answered {
+                        Some((base_dur, base_st)) => {
+                            base_calls_done = base_calls_done.max(issued + base_dur + answer);
+                            if base_st >= 500 && base_status < 500 && fail_here {
+                                base_status = 502;
+                            }
+                            forced = true;
+                            if from_child == u32::MAX
+                                && let Some(inc) = self.incidents.active_at(issued).find(|i| {
+                                    i.involvement(d)
+                                        .is_some_and(|(r, _)| r != AnomalyRole::Propagated)
+                                })
+                            {
+                                from_child = inc.index as u32;
+                            }
                         }
-                    } else if base_status < 500 {
-                        base_status = 503;
+                        None => {
+                            base_calls_done = base_calls_done.max(issued + unavailable);
+                            if base_status < 500 {
+                                base_status = 503;
+                            }
+                        }
                     }
                 }
             }
