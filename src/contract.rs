@@ -9,19 +9,21 @@
 //!
 //! One class of differences is allowed, and counted apart as `aftermath`: an incident can
 //! change which pods exist for good (an eviction or a rollback creates replacement pods
-//! with new names, a scheduler avoids a failing node, a container restarted by an OOM
-//! kill keeps its restart count and its counters' offset). After the incident, the
-//! replacement's rows are normal behaviour of another pod than the twin's, so they carry
-//! no label. A changed, unlabelled row is aftermath when the pod it names (`pod`,
-//! `server_name`, a Prometheus panel's `series_name`, or an address in a `message` (a
-//! VPC flow record, an ALB target, an RDS client, an access line's client) or a Sentry
-//! error's `user_ip` (the calling pod) that was the pod's `pod_ip` in kubernetes/metrics
-//! that hour), in the run or in the twin, is one of them: a pod of only one of the two
-//! datasets, a pod on another node in each, or a pod that carries an incident label
-//! somewhere in the run. A node's own series (EC2
-//! CPU, network and disk in `cloudwatch/metrics`, and Grafana's panels of them) sum its
-//! pods: a changed, unlabelled row of a node is aftermath in an hour when one of those
-//! pods ran on the node (in the run or in the twin).
+//! with new names and addresses, a scheduler avoids a failing node, a container restarted
+//! by an OOM kill keeps its restart count, a CPU saturation's extra seconds stay in the
+//! counters). After the incident, those rows are normal behaviour of another pod than the
+//! twin's, or of the same pod with the incident's offset, so they carry no label. A
+//! changed, unlabelled row is aftermath when the pod it names, in the run or in the twin,
+//! is one of them (`aftermath_pods`): a pod of only one of the two datasets or on
+//! another node in each, a pod whose first scrape in the range already differs (a
+//! pre-range incident the twin lacks), or, from its first labelled row on, a pod that
+//! carries an incident label. A row names a pod by `pod`, `server_name` or a Prometheus
+//! panel's `series_name`, or by an address in a `message` (a VPC flow record, an ALB
+//! target, an RDS client, an access line's client) or a Sentry error's `user_ip` that was
+//! the pod's `pod_ip` in kubernetes/metrics that hour. A node's own series (EC2 CPU,
+//! network and disk in `cloudwatch/metrics`, and Grafana's panels of them) sum its pods:
+//! a changed, unlabelled row of a node is aftermath in an hour when one of those pods ran
+//! on the node (in the run or in the twin).
 
 use crate::error::Error;
 use crate::labels::label_fields;
