@@ -36,6 +36,11 @@ pub const LOOKBACK: Micros = 15 * DAY;
 /// signal is over by then. Every incident that ends later is removed.
 pub const TWIN_MARGIN: Micros = 2 * crate::time::HOUR;
 
+/// Midnight UTC of the day holding `t`.
+fn day_start(t: Micros) -> Micros {
+    t - t.rem_euclid(DAY)
+}
+
 /// Expected log rows per request visit (access line + application lines), used to turn
 /// the configured log rate into a request rate.
 pub const ROWS_PER_VISIT: f64 = 1.75;
@@ -54,8 +59,9 @@ pub struct World {
     pub requests: RequestModel,
     /// Values derived from the plan that several tables share (see [`memo`]).
     pub memo: Memo,
-    /// The counterfactual twin, planned on first use (see [`World::twin`]).
-    twin: std::sync::OnceLock<Box<World>>,
+    /// The counterfactual twins of the days of the range (and of the day before it),
+    /// each planned on first use (see [`World::twin_at`]).
+    twins: Vec<std::sync::OnceLock<Box<World>>>,
 }
 
 impl World {
@@ -67,7 +73,7 @@ impl World {
         let mut incidents =
             crate::incidents::IncidentPlan::plan(seed, &config, &topology, plan_start, range.end);
         if !config.incidents.schedule.enabled {
-            incidents.keep_history_before(range.start - TWIN_MARGIN);
+            incidents.keep_history_before(day_start(range.start) - TWIN_MARGIN);
         }
         let pods = PodPlan::plan(
             seed,
@@ -118,23 +124,34 @@ impl World {
             traffic,
             requests,
             memo: Memo::new(),
-            twin: std::sync::OnceLock::new(),
+            twins: (day_start(range.start) - DAY..range.end)
+                .step_by(DAY as usize)
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
         }
     }
 
-    /// The counterfactual twin of this world: the same plan as `generate --incidents off`
-    /// renders it (the incidents that ended [`TWIN_MARGIN`] before the range stay), or this
-    /// world when it is a twin already. Views that aggregate what several entities did
-    /// (a database's load, a queue's traffic) compare their values with the twin's to
-    /// decide whether an incident changed them.
-    pub fn twin(&self) -> &World {
-        if !self.config.incidents.schedule.enabled {
+    /// The counterfactual twin of this world for the day holding `t`: the same plan
+    /// without the incidents that end less than [`TWIN_MARGIN`] before that day's start
+    /// or later, as `generate --incidents off` renders a run that starts that day; this
+    /// world itself when it is a twin already. Views that cannot tell from their own
+    /// inputs whether an incident changed them (a database's load, a queue's traffic, a
+    /// panel of a pod's counters, a call that found no pod) compare with it. A day's twin
+    /// does not depend on where the range starts, so neither do the labels.
+    pub fn twin_at(&self, t: Micros) -> &World {
+        if !self.config.incidents.schedule.enabled || self.twins.is_empty() {
             return self;
         }
-        self.twin.get_or_init(|| {
+        let first = day_start(self.range.start) - DAY;
+        let i = ((day_start(t) - first) / DAY).clamp(0, self.twins.len() as i64 - 1);
+        self.twins[i as usize].get_or_init(|| {
             let mut config = self.config.clone();
             config.incidents.schedule.enabled = false;
-            Box::new(World::plan(config, self.seed, self.scale, self.range))
+            let range = TimeRange {
+                start: first + i * DAY,
+                end: self.range.end.max(first + (i + 1) * DAY),
+            };
+            Box::new(World::plan(config, self.seed, self.scale, range))
         })
     }
 

@@ -399,7 +399,7 @@ impl World {
                     // twin has a pod to serve it (then this failure is the doing of the
                     // incident that took the pods out: a crash loop, a failed node, a bad
                     // release), else failed the same way.
-                    let twin = self.twin();
+                    let twin = self.twin_at(issued);
                     let answered = if std::ptr::eq(twin, self) {
                         None
                     } else {

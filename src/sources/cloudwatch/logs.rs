@@ -269,20 +269,12 @@ impl Table for Logs {
                 // An incident that left a dependency without a pod to serve removed the
                 // calls it would have answered: where the twin's visits link an
                 // invocation to another request, the link is that incident's doing.
-                let unserved = mv
-                    .iter()
-                    .find(|v| v.status == 503 && v.base_status < 500 && v.incident != NONE)
-                    .map(|v| v.incident)
-                    .or_else(|| {
-                        // Requests that found no pod at all (queue jobs of a crashed worker).
-                        let q = cache.req(minute);
-                        (0..q.svc.len())
-                            .filter(|&s| q.svc[s].arrived > q.svc[s].roots)
-                            .find_map(|s| cache.acting_on(s, minute + 30 * SECOND, true))
-                    });
+                let unserved = unserved_incident(&cache, mv, minute);
                 if unserved.is_some() && twin_minute != minute {
                     twin_visits.clear();
-                    world.twin().expand_minute(minute, &mut twin_visits);
+                    world
+                        .twin_at(minute)
+                        .expand_minute(minute, &mut twin_visits);
                     twin_minute = minute;
                 }
                 for inv in invocations(world, model, f, minute) {
@@ -354,6 +346,7 @@ impl Table for Logs {
         let mut minute = hour;
         let mut k = 1usize;
         let mut roots: Vec<u32> = Vec::new();
+        let mut twin_roots: Vec<u32> = Vec::new();
         while minute < end {
             // The minute's root requests: the same as in the counterfactual twin, whatever
             // an incident did to their calls.
@@ -363,11 +356,40 @@ impl Table for Logs {
                     .filter(|&i| visits[i].is_root())
                     .map(|i| i as u32),
             );
+            // Where an incident left requests without a pod, the twin's requests of the
+            // minute, to check each record's path against.
+            let unserved = unserved_incident(&cache, &visits[bounds[k]..bounds[k + 1]], minute);
+            if unserved.is_some() {
+                twin_visits.clear();
+                world
+                    .twin_at(minute)
+                    .expand_minute(minute, &mut twin_visits);
+                twin_roots.clear();
+                twin_roots.extend(
+                    (0..twin_visits.len())
+                        .filter(|&i| twin_visits[i].is_root())
+                        .map(|i| i as u32),
+                );
+            }
+            let twin = unserved.map(|inc| Twin {
+                visits: &twin_visits,
+                roots: &twin_roots,
+                incident: inc,
+            });
             let mut rng = Rng::derive(world.seed, &[str_key("cw-vpc"), minute as u64]);
             let n = rng.poisson(rate * world.traffic.global(minute));
             for j in 0..n {
                 let rk = stream(world.seed, &[str_key("cw-vpc-rec"), minute as u64, j]);
-                plan_flow(world, model, &visits, &roots, minute, rk, &mut rows);
+                plan_flow(
+                    world,
+                    model,
+                    &visits,
+                    &roots,
+                    twin.as_ref(),
+                    minute,
+                    rk,
+                    &mut rows,
+                );
             }
             minute += MINUTE;
             k += 1;
@@ -376,6 +398,23 @@ impl Table for Logs {
         rows.sort_by_key(|r| (r.ts, r.kind, r.b, r.key));
         write_rows(self, world, model, hour, &visits, &invs, &rows)
     }
+}
+
+/// The incident that left some of `minute`'s requests (`mv`, the minute's visits) without
+/// a pod to serve them, if any: a call answered 503 that the twin answers, or root
+/// requests that found no pod at all (the queue jobs of a crashed worker). The visits
+/// the twin has beside this minute's are then missing, so what a line picks among them
+/// is checked against the twin's.
+fn unserved_incident(cache: &DatapointCache, mv: &[Visit], minute: Micros) -> Option<u32> {
+    mv.iter()
+        .find(|v| v.status == 503 && v.base_status < 500 && v.incident != NONE)
+        .map(|v| v.incident)
+        .or_else(|| {
+            let q = cache.req(minute);
+            (0..q.svc.len())
+                .filter(|&s| q.svc[s].arrived > q.svc[s].roots)
+                .find_map(|s| cache.acting_on(s, minute + 30 * SECOND, true))
+        })
 }
 
 /// Timing of a root request at the load balancer.
@@ -509,8 +548,8 @@ fn plan_rds(
                 };
                 let recycled = sub("rds-recycled").poisson(conns(cache) / 30.0);
                 let twin_recycled = cache
-                    .twin()
-                    .map_or(recycled, |t| sub("rds-recycled").poisson(conns(t) / 30.0));
+                    .twin(minute)
+                    .map_or(recycled, |t| sub("rds-recycled").poisson(conns(&t) / 30.0));
                 let extra = resolved
                     .filter(|_| recycled > twin_recycled)
                     .and_then(|r| cache.period_label(r, 60, minute))
@@ -713,18 +752,55 @@ fn alb_private_ip(out: &mut impl Write, root_key: u64) {
     );
 }
 
+/// The twin's requests of a minute where an incident left some without a pod.
+struct Twin<'a> {
+    visits: &'a [Visit],
+    /// Indices of the root visits in `visits`.
+    roots: &'a [u32],
+    incident: u32,
+}
+
+/// The call a flow record follows: a root request of the minute (`roots`, indices in
+/// `visits`) chosen by a hash of both, then down its call tree (at each visit, stop or
+/// follow one of its calls), from the record's own stream `rk`.
+fn flow_path(visits: &[Visit], roots: &[u32], rk: u64) -> Option<u32> {
+    let mut i = roots
+        .iter()
+        .copied()
+        .max_by_key(|&i| mix64(visits[i as usize].key ^ rk))?;
+    let mut walk = Rng::new(rk ^ 0x7761_6c6b);
+    while walk.f64() >= 0.45 {
+        let pick = walk.next_u64();
+        let trace = visits[i as usize].root_key;
+        let calls = visits[i as usize + 1..]
+            .iter()
+            .take_while(|v| v.root_key == trace)
+            .enumerate()
+            .filter(|(_, v)| v.parent == i)
+            .map(|(j, _)| i + 1 + j as u32);
+        let n = calls.clone().count();
+        match calls.clone().nth((pick % n.max(1) as u64) as usize) {
+            Some(c) if n > 0 => i = c,
+            _ => break,
+        }
+    }
+    Some(i)
+}
+
 /// Plans one VPC flow record of minute `minute` from the requests of that minute (`roots`:
 /// the indices of its root visits in `visits`).
 ///
-/// The record is the flow of one call: a root request drawn from the minute's, then down
-/// its call tree (at each visit, stop or follow one of its calls), from a stream of the
-/// record's own. The twin draws the same request and the same path, so a record differs
-/// only where an incident changed the calls on its path.
+/// The record is the flow of one call ([`flow_path`]). The twin draws the same request
+/// and the same path, so a record differs only where an incident changed the calls on
+/// its path; in a minute where an incident left requests without a pod (`twin`), a record
+/// whose path is not the twin's carries that incident.
+#[allow(clippy::too_many_arguments)]
 fn plan_flow(
     world: &World,
     model: &Model,
     visits: &[Visit],
     roots: &[u32],
+    twin: Option<&Twin>,
     minute: Micros,
     rk: u64,
     rows: &mut Vec<Row>,
@@ -732,25 +808,23 @@ fn plan_flow(
     let mut rng = Rng::new(rk);
     let x = rng.f64();
     let key = rng.next_u64();
-    let pick = |rng: &mut Rng| -> Option<u32> {
-        let mut i = *roots.get(rng.below(roots.len().max(1) as u64) as usize)?;
-        let mut walk = Rng::new(rk ^ 0x7761_6c6b);
-        while walk.f64() >= 0.45 {
-            let pick = walk.next_u64();
-            let trace = visits[i as usize].root_key;
-            let calls = visits[i as usize + 1..]
-                .iter()
-                .take_while(|v| v.root_key == trace)
-                .enumerate()
-                .filter(|(_, v)| v.parent == i)
-                .map(|(j, _)| i + 1 + j as u32);
-            let n = calls.clone().count();
-            match calls.clone().nth((pick % n.max(1) as u64) as usize) {
-                Some(c) if n > 0 => i = c,
-                _ => break,
+    let mut inc = NONE;
+    let mut role = AnomalyRole::None;
+    let mut pick = || -> Option<u32> {
+        let i = flow_path(visits, roots, rk);
+        if let Some(t) = twin {
+            let theirs = flow_path(t.visits, t.roots, rk).map(|j| t.visits[j as usize].key);
+            if i.map(|i| visits[i as usize].key) != theirs {
+                inc = t.incident;
+                role = i
+                    .and_then(|i| {
+                        world.incidents.incidents[inc as usize]
+                            .involvement(visits[i as usize].service as usize)
+                    })
+                    .map_or(AnomalyRole::Symptom, |x| x.0);
             }
         }
-        Some(i)
+        i
     };
     // (kind, visit, node)
     let (kind, visit, node): (Kind, u32, usize) = if x < 0.02 {
@@ -758,7 +832,7 @@ fn plan_flow(
     } else if x < 0.06 {
         (Kind::VpcReject, NONE, rng.index(model.node_eni.len()))
     } else {
-        match pick(&mut rng) {
+        match pick() {
             Some(i) => {
                 // Captured on the node of the visit's pod: the ingress of a request
                 // (from the load balancer or a calling pod) or the egress of the pod's
@@ -776,8 +850,8 @@ fn plan_flow(
         a: visit,
         b: node as u32,
         key,
-        inc: NONE,
-        role: AnomalyRole::None,
+        inc,
+        role,
     });
 }
 

@@ -739,9 +739,9 @@ pub struct DatapointCache<'w> {
     datapoints: Hours<HourDatapoints>,
     containers: RefCell<HashMap<usize, Rc<crate::sources::kubernetes::ContainerModel>>>,
     scratch: RefCell<Vec<Visit>>,
-    /// The same cache over the counterfactual twin (see [`World::twin`]), made on first
-    /// use; `None` inside when this world is a twin.
-    twin: OnceCell<Option<Box<DatapointCache<'w>>>>,
+    /// The same cache over the counterfactual twin of each day (see [`World::twin_at`]),
+    /// made on first use.
+    twins: RefCell<HashMap<i64, Rc<DatapointCache<'w>>>>,
 }
 
 impl<'w> DatapointCache<'w> {
@@ -760,23 +760,30 @@ impl<'w> DatapointCache<'w> {
             datapoints: RefCell::new(HashMap::new()),
             containers: RefCell::new(HashMap::new()),
             scratch: RefCell::new(Vec::new()),
-            twin: OnceCell::new(),
+            twins: RefCell::new(HashMap::new()),
         }
     }
 
-    /// The cache of the twin world, `None` when this world has no incident to remove.
-    pub(crate) fn twin(&self) -> Option<&DatapointCache<'w>> {
-        self.twin
-            .get_or_init(|| {
-                let twin = self.world.twin();
-                (!std::ptr::eq(twin, self.world)).then(|| Box::new(DatapointCache::new(twin)))
-            })
-            .as_deref()
+    /// The cache of the twin world of `minute`'s day, `None` when this world has no
+    /// incident to remove.
+    pub(crate) fn twin(&self, minute: Micros) -> Option<Rc<DatapointCache<'w>>> {
+        let twin = self.world.twin_at(minute);
+        if std::ptr::eq(twin, self.world) {
+            return None;
+        }
+        let day = minute.div_euclid(DAY);
+        Some(
+            self.twins
+                .borrow_mut()
+                .entry(day)
+                .or_insert_with(|| Rc::new(DatapointCache::new(twin)))
+                .clone(),
+        )
     }
 
     /// Does metric `r` show another value in `minute` than in the twin?
     fn differs_from_twin(&self, r: Resolved, minute: Micros) -> bool {
-        self.twin()
+        self.twin(minute)
             .is_some_and(|twin| self.minute(r, minute) != twin.minute(r, minute))
     }
 

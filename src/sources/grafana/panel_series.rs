@@ -248,7 +248,7 @@ fn prometheus_points(
             // value differs from the twin's.
             let twin: Option<Vec<f64>> =
                 samples.iter().any(|s| s.3 != AnomalyRole::None).then(|| {
-                    let tw = world.twin();
+                    let tw = world.twin_at(hour);
                     let pod = world.pod(p);
                     let same = tw
                         .pods
