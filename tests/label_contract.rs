@@ -142,7 +142,7 @@ const SCENARIO_CEILINGS: [(&str, u64); 10] = [
     ("cpu_saturation", 0),
     ("network_latency", 0),
     ("dependency_outage", 0),
-    ("disk_pressure", 3),
+    ("disk_pressure", 0),
     ("certificate_expiry", 1),
     ("queue_backlog", 0),
     ("node_failure", 0),

@@ -99,7 +99,7 @@ enum Kind {
 struct Row {
     ts: Micros,
     kind: Kind,
-    /// Visit index, invocation index, or `u32::MAX`.
+    /// Visit index, invocation index, pod index (RDS connection lines), or `u32::MAX`.
     a: u32,
     /// Resource index (ALB, function, RDS instance, node), or a service for rejected lines.
     b: u32,
@@ -527,15 +527,20 @@ fn plan_rds(
         }
         if minute >= hour {
             if pg {
-                // A connection opens (and, mostly, the one it replaces closes).
-                let connection = |rows: &mut Vec<Row>, k: u64, inc: u32| {
-                    let ts = minute + (k % MINUTE as u64) as Micros;
-                    push_as(rows, ts, Kind::PgConnReceived, NONE, k, inc);
+                // A connection opens at `ts` from pod `pod` (`NONE`: one of the clients'),
+                // and, for a recycled one, mostly the one it replaces closes.
+                let connection = |rows: &mut Vec<Row>,
+                                  ts: Micros,
+                                  pod: u32,
+                                  k: u64,
+                                  inc: u32,
+                                  recycled: bool| {
+                    push_as(rows, ts, Kind::PgConnReceived, pod, k, inc);
                     let authorized = ts + 2_500 + (k >> 40) as Micros % 9_000;
-                    push_as(rows, authorized, Kind::PgConnAuthorized, NONE, k, inc);
-                    if (k >> 8) % 10 < 8 {
+                    push_as(rows, authorized, Kind::PgConnAuthorized, pod, k, inc);
+                    if recycled && (k >> 8) % 10 < 8 {
                         let closed = ts - 40_000 - (k >> 20) as Micros % 90_000;
-                        push_as(rows, closed, Kind::PgDisconnect, NONE, mix64(k), inc);
+                        push_as(rows, closed, Kind::PgDisconnect, pod, mix64(k), inc);
                     }
                 };
                 // Pools recycle connections (max lifetime 30 min): the i-th of a minute
@@ -556,10 +561,12 @@ fn plan_rds(
                     .map_or(NONE, |x| x.0);
                 for i in 0..recycled {
                     let k = stream(rds.key, &[str_key("rds-conn"), minute as u64, i]);
-                    connection(rows, k, if i < twin_recycled { NONE } else { extra });
+                    let ts = minute + (k % MINUTE as u64) as Micros;
+                    let inc = if i < twin_recycled { NONE } else { extra };
+                    connection(rows, ts, NONE, k, inc, true);
                 }
                 // A pod that becomes ready opens its pool (the incident's, for a pod an
-                // incident created).
+                // incident created), within two seconds.
                 for &s in &rds.services {
                     for p in world.pods.pods_overlapping(s, minute, minute + MINUTE) {
                         let pod = world.pod(p);
@@ -567,7 +574,8 @@ fn plan_rds(
                             let inc = created_by(world, p).map_or(NONE, |c| c.0);
                             for j in 0..2 + pod.key % 4 {
                                 let k = stream(pod.key, &[str_key("rds-pool"), ri as u64, j]);
-                                connection(rows, k, inc);
+                                let ts = pod.ready + 20_000 + (k % 2_000_000) as Micros;
+                                connection(rows, ts, p as u32, k, inc, false);
                             }
                         }
                     }
@@ -619,10 +627,11 @@ fn plan_rds(
                             .is_some_and(|d| d >= minute && d < minute + MINUTE)
                         {
                             let inc = deleted_by(world, p).map_or(NONE, |c| c.0);
+                            let d = pod.deleted.unwrap_or(minute);
                             for j in 0..1 + pod.key % 3 {
                                 let k = stream(pod.key, &[str_key("rds-aborted"), ri as u64, j]);
-                                let ts = minute + (k % MINUTE as u64) as Micros;
-                                push_as(rows, ts, Kind::MyAborted, NONE, k, inc);
+                                let ts = d + 100_000 + (k % 2_000_000) as Micros;
+                                push_as(rows, ts, Kind::MyAborted, p as u32, k, inc);
                             }
                         }
                     }
@@ -1283,10 +1292,17 @@ fn write_rows(
                 // RDS
                 let rds = &model.rds[r.b as usize];
                 service = model.resource_service(world, super::model::Kind::Rds, r.b as usize);
-                let v = (r.a != NONE).then(|| &visits[r.a as usize]);
+                // `a`: the request of a statement line, the pod of a connection line.
+                let (v, pod) = match r.kind {
+                    Kind::PgConnReceived
+                    | Kind::PgConnAuthorized
+                    | Kind::PgDisconnect
+                    | Kind::MyAborted => (None, (r.a != NONE).then_some(r.a as usize)),
+                    _ => ((r.a != NONE).then(|| &visits[r.a as usize]), None),
+                };
                 trace = v.map(|v| (v.trace_hi, v.trace_lo));
                 let pg = rds.engine == DbEngine::Postgres;
-                tmpl = write_rds(&mut message, world, rds, r, v, &mut rng);
+                tmpl = write_rds(&mut message, world, rds, r, v, pod, &mut rng);
                 message.append_value("");
                 request_id.append_null();
                 let suffix = match (pg, r.kind) {
@@ -1614,13 +1630,15 @@ fn write_rds(
     rds: &super::model::Rds,
     r: &Row,
     v: Option<&Visit>,
+    pod: Option<usize>,
     rng: &mut Rng,
 ) -> &'static str {
     let t = r.ts;
     let k = r.key;
-    let ip = match v {
-        Some(v) => world.pod(v.pod as usize).ip.as_str(),
-        None => caller_ip(world, &rds.services, t, k),
+    let ip = match (v, pod) {
+        (Some(v), _) => world.pod(v.pod as usize).ip.as_str(),
+        (None, Some(p)) => world.pod(p).ip.as_str(),
+        (None, None) => caller_ip(world, &rds.services, t, k),
     };
     let pid = 1_000 + k % 60_000;
     let port = 32_768 + (k >> 16) % 28_000;
