@@ -31,9 +31,10 @@ pub struct TimeRange {
 pub const LOOKBACK: Micros = 15 * DAY;
 
 /// The counterfactual twin (`schedule.enabled: false`, `--incidents off`) keeps the
-/// incidents that ended this long before the range: they shaped the world the range
-/// starts from (pods replaced by an eviction or a rollback, restart counts), and their
-/// signal is over by then. Every incident that ends later is removed.
+/// incidents that ended this long before the midnight (UTC) the range starts on: they
+/// shaped the world the range starts from (pods replaced by an eviction or a rollback,
+/// restart counts), and their signal is over by then. Every incident that ends later is
+/// removed. [`World::twin_at`] plans the same twin for each day of a range.
 pub const TWIN_MARGIN: Micros = 2 * crate::time::HOUR;
 
 /// Midnight UTC of the day holding `t`.
