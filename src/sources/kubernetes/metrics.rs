@@ -112,6 +112,18 @@ pub struct ContainerSample {
     pub role: AnomalyRole,
 }
 
+/// The kubelet's scrape interval.
+pub(super) fn scrape_interval(world: &World) -> Micros {
+    world
+        .config
+        .generation
+        .sources
+        .kubernetes
+        .metrics
+        .scrape_interval_seconds as Micros
+        * SECOND
+}
+
 /// Scrape instants of pod `p` in `[from, to)`: the scrape grid plus the pod's own offset,
 /// skipping the gaps while its container is down.
 pub fn scrape_times(
@@ -120,14 +132,7 @@ pub fn scrape_times(
     from: Micros,
     to: Micros,
 ) -> impl Iterator<Item = Micros> + '_ {
-    let interval = world
-        .config
-        .generation
-        .sources
-        .kubernetes
-        .metrics
-        .scrape_interval_seconds as Micros
-        * SECOND;
+    let interval = scrape_interval(world);
     let pod = world.pod(p);
     let offset = (mix64(pod.key) % 2_000_000) as Micros;
     let last = pod.deleted.unwrap_or(Micros::MAX).min(to);
@@ -325,14 +330,7 @@ fn incident_effects(
             }
             // Labelled while the incident changes what the counters gained since the
             // previous scrape (afterwards they keep the offset: aftermath).
-            let interval = world
-                .config
-                .generation
-                .sources
-                .kubernetes
-                .metrics
-                .scrape_interval_seconds as Micros
-                * SECOND;
+            let interval = scrape_interval(world);
             if latest > t - interval {
                 fx.incident = inc.index as u32;
                 fx.role = role;

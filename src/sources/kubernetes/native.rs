@@ -26,7 +26,9 @@
 //! No label column is read. Per-pod JSON fragments (metadata, Prometheus label sets) are
 //! serialized once per partition and copied into each line.
 
-use super::metrics::{container_key, container_model, container_sample, scrape_times};
+use super::metrics::{
+    container_key, container_model, container_sample, scrape_interval, scrape_times,
+};
 use crate::error::Error;
 use crate::rng::mix64;
 use crate::sink::JsonLines;
@@ -510,14 +512,7 @@ impl MetricsPod {
     /// (0 s) if it was not scraped yet.
     fn previous_from_plan(&mut self, world: &World, t: Micros) -> (Micros, f64) {
         let pod = world.pod(self.p);
-        let interval = world
-            .config
-            .generation
-            .sources
-            .kubernetes
-            .metrics
-            .scrape_interval_seconds as Micros
-            * SECOND;
+        let interval = scrape_interval(world);
         let cstart = pod.container_start(t);
         let restarts = pod.restarts_before(t);
         // The last scrape in [cstart, t), searched backwards 20 intervals at a time.
