@@ -343,8 +343,7 @@ pub fn compare(run: &Path, twin: &Path) -> Result<Vec<TableContract>, Error> {
         ));
     }
     let touched = aftermath_pods(&loaded);
-    let hosts = aftermath_hosts(&loaded, &touched);
-    let addresses = aftermath_addresses(&loaded, &touched);
+    let (addresses, hosts) = aftermath_places(&loaded, &touched);
     let aftermath = Aftermath {
         pods: &touched,
         hosts: &hosts,
@@ -392,65 +391,43 @@ fn private_addresses(text: &str) -> impl Iterator<Item = &str> {
         .filter(|w| w.starts_with("10.") && w.bytes().filter(|&b| b == b'.').count() == 3)
 }
 
-/// Per side (run, twin), `"<hour> <address>"` of every aftermath pod in every hour it had
-/// a `pod_ip` (kubernetes/metrics): a log line that names that address in that hour names
-/// the pod.
-fn aftermath_addresses(
+/// Where the aftermath pods were, from the rows that name them at a time they may differ:
+/// per side (run, twin), `"<hour> <address>"` of every hour a pod had a `pod_ip`
+/// (kubernetes/metrics), since a log line that names that address in that hour names the
+/// pod; and the (node, hour) pairs where one ran, in the run or in the twin, since what
+/// the node's own series (EC2 CPU, network, disk) show there is the sum of another set of
+/// pods than the twin's.
+fn aftermath_places(
     loaded: &[(String, String, Loaded, Loaded)],
     touched: &HashMap<String, i64>,
-) -> [HashSet<String>; 2] {
-    let mut out = [HashSet::new(), HashSet::new()];
+) -> ([HashSet<String>; 2], HashSet<(String, String)>) {
+    let mut addresses = [HashSet::new(), HashSet::new()];
+    let mut hosts = HashSet::new();
     for (_, _, a, b) in loaded {
         for (side, l) in [a, b].into_iter().enumerate() {
             for part in &l.parts {
                 for r in 0..part.ids.len() {
-                    let (Some(pod), Some(ip)) = (value_at(&part.pod, r), value_at(&part.pod_ip, r))
-                    else {
+                    let Some(pod) = value_at(&part.pod, r) else {
                         continue;
                     };
-                    if touched
-                        .get(pod)
-                        .is_some_and(|&from| part.ts.value(r) >= from)
-                    {
-                        out[side].insert(format!("{} {ip}", id_hour(part.ids.value(r))));
+                    if touched.get(pod).is_none_or(|&from| part.ts.value(r) < from) {
+                        continue;
                     }
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The (node, hour) pairs where one of the aftermath pods ran, in the run or in the twin:
-/// what the node's own series (EC2 CPU, network, disk) show there is the sum of another
-/// set of pods than the twin's.
-fn aftermath_hosts(
-    loaded: &[(String, String, Loaded, Loaded)],
-    touched: &HashMap<String, i64>,
-) -> HashSet<(String, String)> {
-    let mut out = HashSet::new();
-    for (_, _, a, b) in loaded {
-        for l in [a, b] {
-            for part in &l.parts {
-                for r in 0..part.ids.len() {
-                    let (Some(pod), Some(node)) = (value_at(&part.pod, r), value_at(&part.node, r))
-                    else {
-                        continue;
-                    };
-                    if touched
-                        .get(pod)
-                        .is_some_and(|&from| part.ts.value(r) >= from)
-                    {
-                        let key = (node.to_string(), id_hour(part.ids.value(r)).to_string());
-                        if !out.contains(&key) {
-                            out.insert(key);
+                    let hour = id_hour(part.ids.value(r));
+                    if let Some(ip) = value_at(&part.pod_ip, r) {
+                        addresses[side].insert(format!("{hour} {ip}"));
+                    }
+                    if let Some(node) = value_at(&part.node, r) {
+                        let key = (node.to_string(), hour.to_string());
+                        if !hosts.contains(&key) {
+                            hosts.insert(key);
                         }
                     }
                 }
             }
         }
     }
-    out
+    (addresses, hosts)
 }
 
 /// The pods whose rows may differ from the twin's without a label, each with the instant

@@ -245,10 +245,32 @@ impl Table for Logs {
             minute += MINUTE;
         }
 
+        // Per minute (from the one before the hour): the incident that left requests
+        // without a pod, if any, and then the twin's requests of that minute, expanded
+        // once for the Lambda and VPC lines. An incident that removed the calls a missing
+        // pod would have answered changes what a line picks among the minute's requests:
+        // where the twin's pick differs, the line is that incident's doing.
+        let unserved: Vec<Option<u32>> = (0..bounds.len() - 1)
+            .map(|k| {
+                let minute = hour - MINUTE + k as Micros * MINUTE;
+                unserved_incident(&cache, &visits[bounds[k]..bounds[k + 1]], minute)
+            })
+            .collect();
+        let twin_minutes: Vec<Vec<Visit>> = unserved
+            .iter()
+            .enumerate()
+            .map(|(k, u)| {
+                let mut tv = Vec::new();
+                if u.is_some() {
+                    let minute = hour - MINUTE + k as Micros * MINUTE;
+                    world.twin_at(minute).expand_minute(minute, &mut tv);
+                }
+                tv
+            })
+            .collect();
+
         // Lambda invocations of the same minutes.
         let mut invs: Vec<(u32, Invocation, u32)> = Vec::new();
-        let mut twin_visits: Vec<Visit> = Vec::new();
-        let mut twin_minute = Micros::MIN;
         for f in 0..model.functions.len() {
             let func = &model.functions[f];
             // The caller's request in progress: a visit of a calling service that started
@@ -266,25 +288,15 @@ impl Table for Logs {
             let mut k = 0usize;
             while minute < end {
                 let mv = &visits[bounds[k]..bounds[k + 1]];
-                // An incident that left a dependency without a pod to serve removed the
-                // calls it would have answered: where the twin's visits link an
-                // invocation to another request, the link is that incident's doing.
-                let unserved = unserved_incident(&cache, mv, minute);
-                if unserved.is_some() && twin_minute != minute {
-                    twin_visits.clear();
-                    world
-                        .twin_at(minute)
-                        .expand_minute(minute, &mut twin_visits);
-                    twin_minute = minute;
-                }
+                let twin_visits = &twin_minutes[k];
                 for inv in invocations(world, model, f, minute) {
                     let found = caller(mv, &inv);
                     let visit = found.map_or(NONE, |i| (bounds[k] + i) as u32);
-                    let (inc, role) = match unserved {
+                    let (inc, role) = match unserved[k] {
                         Some(i) => {
                             let link = |v: &Visit| (v.trace_hi, v.trace_lo, v.service);
                             let ours = found.map(|j| link(&mv[j]));
-                            let twins = caller(&twin_visits, &inv).map(|j| link(&twin_visits[j]));
+                            let twins = caller(twin_visits, &inv).map(|j| link(&twin_visits[j]));
                             if ours != twins {
                                 (i, cache.role_on(i, ResKind::Lambda, f))
                             } else {
@@ -356,14 +368,10 @@ impl Table for Logs {
                     .filter(|&i| visits[i].is_root())
                     .map(|i| i as u32),
             );
-            // Where an incident left requests without a pod, the twin's requests of the
-            // minute, to check each record's path against.
-            let unserved = unserved_incident(&cache, &visits[bounds[k]..bounds[k + 1]], minute);
-            if unserved.is_some() {
-                twin_visits.clear();
-                world
-                    .twin_at(minute)
-                    .expand_minute(minute, &mut twin_visits);
+            // Where an incident left requests without a pod, each record's path is checked
+            // against the twin's.
+            let twin_visits = &twin_minutes[k];
+            if unserved[k].is_some() {
                 twin_roots.clear();
                 twin_roots.extend(
                     (0..twin_visits.len())
@@ -371,8 +379,8 @@ impl Table for Logs {
                         .map(|i| i as u32),
                 );
             }
-            let twin = unserved.map(|inc| Twin {
-                visits: &twin_visits,
+            let twin = unserved[k].map(|inc| Twin {
+                visits: twin_visits,
                 roots: &twin_roots,
                 incident: inc,
             });
