@@ -98,7 +98,11 @@ pub fn check(dir: &Path) -> Result<Vec<Invariant>, Error> {
     let mut out = Vec::new();
     let k8s_metrics = files("kubernetes", "metrics");
     if !k8s_metrics.is_empty() {
-        out.extend(container_counters(dir, k8s_metrics)?);
+        // A twin of several days renders each day from the twin of that day: its
+        // counters continue within a day, and step at a midnight after a day whose
+        // incidents left lasting effects (see `schemas/README.md`).
+        let twin = !crate::sink::Manifest::read(&dir.join("manifest.json"))?.incidents;
+        out.extend(container_counters(dir, k8s_metrics, twin)?);
     }
     let transactions = files("sentry", "transactions");
     let tx = if transactions.is_empty() {
@@ -201,7 +205,13 @@ struct PodScrape {
     tx: i64,
 }
 
-fn container_counters(dir: &Path, files: &[String]) -> Result<Vec<Invariant>, Error> {
+/// The counter invariants of kubernetes/metrics; with `per_day`, continuity is checked
+/// within each day (a twin's).
+fn container_counters(
+    dir: &Path,
+    files: &[String],
+    per_day: bool,
+) -> Result<Vec<Invariant>, Error> {
     const T: &str = "kubernetes/metrics";
     let mut throttled = Invariant::new(
         T,
@@ -263,7 +273,17 @@ fn container_counters(dir: &Path, files: &[String]) -> Result<Vec<Invariant>, Er
     ];
     let mut containers: HashMap<String, Scrape> = HashMap::new();
     let mut pods: HashMap<String, PodScrape> = HashMap::new();
+    let mut day = "";
     for rel in files {
+        let date = rel
+            .split('/')
+            .find(|p| p.starts_with("date="))
+            .unwrap_or("");
+        if per_day && date != day {
+            containers.clear();
+            pods.clear();
+            day = date;
+        }
         let b = read_columns(&dir.join(rel), &names)?;
         let id = col::<StringArray>(&b, "record_id")?;
         let ts = col::<TimestampMicrosecondArray>(&b, "timestamp")?;

@@ -62,6 +62,11 @@ impl Label<'_> {
         role: AnomalyRole::None,
         phase: Phase::None,
     };
+
+    /// Whether the row is normal (carries no incident).
+    pub fn is_normal(&self) -> bool {
+        self.incident_id.is_none()
+    }
 }
 
 /// The label fields, in the order every table ends with.

@@ -154,8 +154,10 @@ struct GenerateArgs {
     #[arg(long)]
     no_guard: bool,
     /// `off` renders the counterfactual twin: the same world (topology, traffic, requests,
-    /// routine deploys, background noise) with no incident; its rows line up with the
-    /// incident run's by `record_id`. Default: the configuration's `schedule.enabled`.
+    /// routine deploys, background noise) with no incident, each day as the twin of that
+    /// day (keeping what incidents that ended 2 h before its midnight left behind); its
+    /// rows line up with the incident run's by `record_id`. Default: the configuration's
+    /// `schedule.enabled`.
     #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
     incidents: Option<String>,
     /// Split the run into N parts (for several machines); needs --part.

@@ -451,6 +451,16 @@ pub fn generate(
         output_dir::remove_temp_files(dir, &planned)?;
     }
     let world = World::plan(opts.config.clone(), opts.seed, opts.scale, opts.range);
+    // A run without incidents is the counterfactual twin of the run with them, day by
+    // day: each day rendered from the twin of that day (`World::twin_at`, keeping the
+    // incidents that ended before it), the world the incident run labels that day
+    // against. So `validate RUN --twin TWIN` checks a run of many days in one go.
+    let with_incidents = (!opts.config.incidents.schedule.enabled).then(|| {
+        let mut config = opts.config.clone();
+        config.incidents.schedule.enabled = true;
+        World::plan(config, opts.seed, opts.scale, opts.range)
+    });
+    let world_of = |hour: Micros| with_incidents.as_ref().map_or(&world, |w| w.twin_at(hour));
     let row_group_rows = opts.config.generation.output.row_group_rows;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
@@ -528,7 +538,7 @@ pub fn generate(
                     return Err(interrupted(signal));
                 }
                 let table = &tables[ti];
-                let batch = table.render(&world, hour)?;
+                let batch = table.render(world_of(hour), hour)?;
                 if let Some(signal) = crate::interrupt::pending() {
                     return Err(interrupted(signal));
                 }
@@ -549,7 +559,7 @@ pub fn generate(
                 if opts.formats.jsonl {
                     let jrel = jsonl_path(table.source(), table.name(), hour);
                     let mut out = JsonLines::create(&dir.join(&jrel), opts.jsonl_level)?;
-                    table.write_native(&world, hour, &batch, &mut out)?;
+                    table.write_native(world_of(hour), hour, &batch, &mut out)?;
                     let w = out.finish()?;
                     jsonl = Some(FileSum {
                         bytes: w.bytes,

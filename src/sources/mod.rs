@@ -11,11 +11,15 @@ use crate::error::Error;
 use crate::labels::{Label, LabelBuilders, label_fields};
 use crate::sink::JsonLines;
 use crate::time::{Micros, civil};
-use crate::world::World;
-use arrow::array::{ArrayRef, StringBuilder, TimestampMicrosecondBuilder};
+use crate::world::{Visit, World};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::compute::kernels::zip::zip;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -106,6 +110,115 @@ pub fn table_schema(own: Vec<Field>) -> SchemaRef {
     fields.extend(own);
     fields.extend(label_fields());
     Arc::new(Schema::new(fields))
+}
+
+/// Whether row `i` of `a` and row `j` of `b` (batches of one schema) hold the same
+/// values in every column: how a source that renders a row as its counterfactual twin
+/// would have written it tells whether an incident changed the row.
+pub fn same_row(a: &RecordBatch, i: usize, b: &RecordBatch, j: usize) -> bool {
+    a.columns()
+        .iter()
+        .zip(b.columns())
+        .all(|(x, y)| x.slice(i, 1).to_data() == y.slice(j, 1).to_data())
+}
+
+/// Takes the label off the rows that the counterfactual twin writes the same: a row
+/// carries an incident only where the incident changed it (the label contract), and an
+/// incident can change a visit in ways a row does not show (a call's timing that ends
+/// after the event, how a request failed when it failed in the twin too).
+///
+/// `rows` are the planned rows, `labels` theirs, `visit_of` the request visit a row shows
+/// (rows of no visit keep their label); `twin_row` plans, from the visits as the twin has
+/// them, the twin's row of the same identity in this partition (`None` when the twin has
+/// none there), and `render` writes rows of given labels. The twin's trace is known only
+/// where no call found its dependency without a pod ([`Visit::lost_call`]): those rows
+/// keep their label.
+pub fn unlabel_unchanged<R: Copy>(
+    visits: &[Visit],
+    rows: &[R],
+    labels: &mut [Label],
+    visit_of: impl Fn(&R) -> Option<usize>,
+    mut twin_row: impl FnMut(&[Visit], &R) -> Option<R>,
+    render: impl Fn(&[Visit], &[R], &[Label]) -> Result<RecordBatch, ArrowError>,
+) -> Result<(), ArrowError> {
+    let marked = |i: &usize| {
+        !labels[*i].is_normal() && visit_of(&rows[*i]).is_some_and(|v| !visits[v].lost_call)
+    };
+    if !(0..rows.len()).any(|i| marked(&i)) {
+        return Ok(());
+    }
+    let twin: Vec<Visit> = visits.iter().map(Visit::as_twin).collect();
+    let (mut at, mut run, mut other) = (Vec::new(), Vec::new(), Vec::new());
+    for i in (0..rows.len()).filter(marked) {
+        if let Some(t) = twin_row(&twin, &rows[i]) {
+            at.push(i);
+            run.push(rows[i]);
+            other.push(t);
+        }
+    }
+    let normal = vec![Label::NORMAL; at.len()];
+    let a = render(visits, &run, &normal)?;
+    let b = render(&twin, &other, &normal)?;
+    for (k, &i) in at.iter().enumerate() {
+        if same_row(&a, k, &b, k) {
+            labels[i] = Label::NORMAL;
+        }
+    }
+    Ok(())
+}
+
+/// Takes the label off the rows of `batch` (rendered by `table` for `hour`) that the
+/// counterfactual twin of the hour renders the same: a row of the same `record_id` with
+/// every other column equal. For tables of few rows whose view of an incident cannot
+/// tell on its own whether the twin wrote the row too (an alarm's transition shown
+/// without its datapoints, a query paged by an alarm that the twin's background fired as
+/// well), so they render the hour again in the twin world.
+pub fn unlabel_as_twin(
+    table: &dyn Table,
+    world: &World,
+    hour: Micros,
+    batch: RecordBatch,
+) -> Result<RecordBatch, ArrowError> {
+    let twin = world.twin_at(hour);
+    let labels = label_fields().len();
+    let own = batch.num_columns() - labels;
+    let anomaly = batch.column(own + 2).as_boolean();
+    if std::ptr::eq(twin, world) || anomaly.true_count() == 0 {
+        return Ok(batch);
+    }
+    let other = table.render(twin, hour)?;
+    let ids = batch.column(0).as_string::<i32>();
+    let twin_ids = other.column(0).as_string::<i32>();
+    let row_of: HashMap<&str, usize> = twin_ids
+        .iter()
+        .enumerate()
+        .filter_map(|(j, id)| Some((id?, j)))
+        .collect();
+    let unchanged: BooleanArray = (0..batch.num_rows())
+        .map(|i| {
+            Some(
+                anomaly.value(i)
+                    && row_of.get(ids.value(i)).is_some_and(|&j| {
+                        (0..own).all(|c| {
+                            batch.column(c).slice(i, 1).to_data()
+                                == other.column(c).slice(j, 1).to_data()
+                        })
+                    }),
+            )
+        })
+        .collect();
+    if unchanged.true_count() == 0 {
+        return Ok(batch);
+    }
+    let mut normal = LabelBuilders::with_capacity(batch.num_rows());
+    for _ in 0..batch.num_rows() {
+        normal.append(&Label::NORMAL);
+    }
+    let mut cols = batch.columns()[..own].to_vec();
+    for (c, n) in batch.columns()[own..].iter().zip(normal.finish()) {
+        cols.push(zip(&unchanged, &n, c)?);
+    }
+    RecordBatch::try_new(batch.schema(), cols)
 }
 
 /// Builders for the columns every table shares (`record_id`, `timestamp`, `service`, labels).

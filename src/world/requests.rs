@@ -46,6 +46,12 @@ pub struct Visit {
     /// to `duration` and `status` unless an incident changed them.
     pub base_duration: Micros,
     pub base_status: u16,
+    /// Whether the visit failed on its own in the twin (`own_error` is false where an
+    /// incident failure took its place).
+    pub base_own_error: bool,
+    /// A call of this visit found no pod to serve it while the twin's call was answered:
+    /// the twin has a child visit this run lacks.
+    pub lost_call: bool,
 }
 
 impl Visit {
@@ -64,6 +70,22 @@ impl Visit {
     /// change only how it failed).
     pub fn outcome_changed(&self) -> bool {
         self.duration != self.base_duration || self.status != self.base_status
+    }
+    /// The visit as the counterfactual twin has it: its twin duration and status, no
+    /// incident failure, no label. Its calls start when they do here (the calls go out
+    /// whatever the answers), so a trace's visits mapped this way are the twin's trace,
+    /// except that a visit with a `lost_call` lacks the child the twin has.
+    pub fn as_twin(&self) -> Visit {
+        Visit {
+            duration: self.base_duration,
+            status: self.base_status,
+            own_error: self.base_own_error,
+            failure: None,
+            incident: u32::MAX,
+            role: AnomalyRole::None,
+            lost_call: false,
+            ..*self
+        }
     }
 }
 
@@ -290,6 +312,8 @@ impl World {
             failure: None,
             base_duration: 0,
             base_status: 200,
+            base_own_error: false,
+            lost_call: false,
         });
         // Incidents acting on this pod: latency and failures, and the label they cause.
         let mut latency_mult = 1.0;
@@ -496,6 +520,8 @@ impl World {
         v.base_duration = base_duration;
         v.base_status = base_status;
         v.own_error = own_error && failure.is_none();
+        v.base_own_error = own_error;
+        v.lost_call = forced;
         v.incident = incident;
         v.role = role;
         v.failure = failure;

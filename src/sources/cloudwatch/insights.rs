@@ -541,6 +541,9 @@ impl Table for InsightsQueries {
             Arc::new(user.finish()),
             Arc::new(template.finish()),
         ];
-        common.finish(self.schema(), own)
+        let batch = common.finish(self.schema(), own)?;
+        // A query or an alert the twin has too (same time, same text) is not the
+        // incident's doing.
+        crate::sources::unlabel_as_twin(self, world, hour, batch)
     }
 }

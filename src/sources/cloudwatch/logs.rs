@@ -1326,7 +1326,16 @@ fn write_rows(
         group.append_value("");
         stream_col.append_value("");
         let label = match r.kind {
-            Kind::AlbAccess => world.visit_label(&visits[r.a as usize], r.ts),
+            // The line shows the request's timing and status only: an incident that
+            // changed how it failed (not whether, nor when) leaves the line as it was.
+            Kind::AlbAccess => {
+                let v = &visits[r.a as usize];
+                if v.outcome_changed() {
+                    world.visit_label(v, r.ts)
+                } else {
+                    Label::NORMAL
+                }
+            }
             Kind::PgSlow | Kind::MySlow if r.a != NONE => {
                 world.visit_label(&visits[r.a as usize], r.ts)
             }

@@ -977,11 +977,11 @@ impl<'w> DatapointCache<'w> {
                 .map(|x| x.0)
         };
         let inc = match r.kind {
-            // A load balancer's, a database's and a queue's values sum what their
-            // clients did: labelled where they differ from the twin's, with the incident
+            // A load balancer's, a database's, a queue's and a table's values sum what
+            // their clients did: labelled where they differ from the twin's, with the incident
             // acting on the resource (or changing its requests most), else the one that
             // changed its clients.
-            Kind::Alb | Kind::Rds | Kind::Sqs => {
+            Kind::Alb | Kind::Rds | Kind::Sqs | Kind::Dynamo => {
                 if !self.differs_from_twin(r, minute) {
                     return None;
                 }
@@ -1001,6 +1001,7 @@ impl<'w> DatapointCache<'w> {
                         },
                         &m.rds[r.r].services,
                     ),
+                    Kind::Dynamo => (None, &m.tables[r.r].services),
                     _ => (
                         match r.m {
                             M::SqsVisible | M::SqsOldestAge => {
@@ -1027,7 +1028,7 @@ impl<'w> DatapointCache<'w> {
             Kind::Agent => {
                 strong(Effect::Ec2Disk, Kind::Node).filter(|_| self.differs_from_twin(r, minute))
             }
-            Kind::Dynamo | Kind::Lambda => None,
+            Kind::Lambda => None,
         }?;
         Some((inc, self.role_on(inc, r.kind, r.r)))
     }

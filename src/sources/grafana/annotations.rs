@@ -288,7 +288,10 @@ impl Table for Annotations {
             Arc::new(login.finish()),
             Arc::new(template.finish()),
         ];
-        common.finish(self.schema(), own)
+        let batch = common.finish(self.schema(), own)?;
+        // A query or an alert the twin has too (same time, same text) is not the
+        // incident's doing.
+        crate::sources::unlabel_as_twin(self, world, hour, batch)
     }
 
     /// One annotation object of `GET /api/annotations` per row (see `native`).

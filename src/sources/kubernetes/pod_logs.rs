@@ -15,7 +15,7 @@ use crate::labels::{AnomalyRole, Label};
 use crate::rng::{Rng, str_key, stream};
 use crate::sink::JsonLines;
 use crate::sources::text;
-use crate::sources::{CommonColumns, Source, Table, table_schema};
+use crate::sources::{CommonColumns, Source, Table, table_schema, unlabel_unchanged};
 use crate::time::{HOUR, MINUTE, Micros, SECOND};
 use crate::world::{REQUEST_ROW_SHARE, RestartReason, Visit, World};
 use arrow::array::{ArrayRef, StringBuilder};
@@ -190,7 +190,21 @@ impl Table for PodLogs {
         symptom_lines(world, hour, end, key, &mut rows);
 
         rows.sort_by_key(|r| (r.ts, r.pod, r.key));
-        write_rows(self, world, hour, &visits, &rows)
+        let mut labels: Vec<Label> = rows.iter().map(|r| row_label(world, &visits, r)).collect();
+        let mut planned = Vec::new();
+        unlabel_unchanged(
+            &visits,
+            &rows,
+            &mut labels,
+            |r| (r.visit != u32::MAX).then_some(r.visit as usize),
+            |twin, r| {
+                planned.clear();
+                plan_visit_lines(world, twin, r.visit as usize, hour, end, &mut planned);
+                planned.iter().find(|t| t.key == r.key).copied()
+            },
+            |visits, rows, labels| write_rows(self, world, hour, visits, rows, labels),
+        )?;
+        write_rows(self, world, hour, &visits, &rows, &labels)
     }
 }
 
@@ -403,12 +417,32 @@ fn background_template(lang: Language, kind: ServiceKind, warn_rate: f64, rng: &
     }
 }
 
+/// The label of a line: the visit's when the line shows its change, the call's when it
+/// shows a changed call, the incident's for the lines an incident makes a pod write
+/// (with the service's role in it). Where a visit's line came out as in the twin,
+/// [`unlabel_unchanged`] takes the label off.
+fn row_label<'w>(world: &'w World, visits: &[Visit], r: &Row) -> Label<'w> {
+    match (r.labelled_by, r.incident) {
+        (by, _) if by != u32::MAX && by == r.visit => world.visit_label(&visits[by as usize], r.ts),
+        (by, _) if by != u32::MAX => world.call_label(&visits[by as usize], r.ts),
+        (_, i) if i != u32::MAX => {
+            let role = world.incidents.incidents[i as usize]
+                .involvement(world.pod(r.pod as usize).service)
+                .map(|x| x.0)
+                .unwrap_or(AnomalyRole::Symptom);
+            world.label(i, role, r.ts)
+        }
+        _ => Label::NORMAL,
+    }
+}
+
 fn write_rows(
     table: &PodLogs,
     world: &World,
     hour: Micros,
     visits: &[Visit],
     rows: &[Row],
+    labels: &[Label],
 ) -> Result<RecordBatch, ArrowError> {
     let n = rows.len();
     let mut common = CommonColumns::new(table.code(), hour, n);
@@ -431,7 +465,7 @@ fn write_rows(
         .iter()
         .map(|s| (Tmpl::Access.id(s), domain_event(s)))
         .collect();
-    for r in rows {
+    for (r, label) in rows.iter().zip(labels) {
         let pod = world.pod(r.pod as usize);
         let svc = world.service(pod.service);
         let node_info = &world.topology.nodes[pod.node];
@@ -487,21 +521,7 @@ fn write_rows(
         };
         render(&mut message, r.tmpl, ctx);
         message.append_value("");
-        let label = match (r.labelled_by, r.incident) {
-            (by, _) if by != u32::MAX && by == r.visit => {
-                world.visit_label(&visits[by as usize], r.ts)
-            }
-            (by, _) if by != u32::MAX => world.call_label(&visits[by as usize], r.ts),
-            (_, i) if i != u32::MAX => {
-                let role = world.incidents.incidents[i as usize]
-                    .involvement(pod.service)
-                    .map(|x| x.0)
-                    .unwrap_or(AnomalyRole::Symptom);
-                world.label(i, role, r.ts)
-            }
-            _ => Label::NORMAL,
-        };
-        common.append(r.ts, r.key, &svc.name, &label);
+        common.append(r.ts, r.key, &svc.name, label);
         namespace.append_value(&svc.namespace);
         pod_col.append_value(&pod.name);
         container.append_value(&svc.name);

@@ -20,7 +20,7 @@ use crate::labels::Label;
 use crate::rng::{Rng, str_key, stream};
 use crate::sources::kubernetes::logfmt::write_trace;
 use crate::sources::text;
-use crate::sources::{CommonColumns, Source, Table, table_schema};
+use crate::sources::{CommonColumns, Source, Table, table_schema, unlabel_unchanged};
 use crate::time::{HOUR, Micros, SECOND};
 use crate::world::{ServiceInfo, Visit, World};
 use arrow::array::{ArrayRef, BooleanBuilder, Int32Builder, StringBuilder};
@@ -122,7 +122,29 @@ impl Table for Errors {
             plan_visit(world, &visits, vi, handled_rate, hour, end, &mut evs);
         }
         evs.sort_by_key(|e| (e.ts, visits[e.visit as usize].service, e.key));
-        write_rows(self, world, hour, &visits, &evs)
+        let mut labels: Vec<Label> = evs.iter().map(|e| event_label(world, &visits, e)).collect();
+        let mut planned = Vec::new();
+        unlabel_unchanged(
+            &visits,
+            &evs,
+            &mut labels,
+            |e| Some(e.visit as usize),
+            |twin, e| {
+                planned.clear();
+                plan_visit(
+                    world,
+                    twin,
+                    e.visit as usize,
+                    handled_rate,
+                    hour,
+                    end,
+                    &mut planned,
+                );
+                planned.iter().find(|t| t.key == e.key).copied()
+            },
+            |visits, evs, labels| write_rows(self, world, hour, visits, evs, labels),
+        )?;
+        write_rows(self, world, hour, &visits, &evs, &labels)
     }
 
     /// One Sentry error event per line (see [`super::native`]).
@@ -236,6 +258,27 @@ fn plan_visit(
     }
 }
 
+/// The label of an event: the event shows the request (and its calls, as breadcrumbs),
+/// so it carries the label of the failed call it reports when an incident changed that
+/// call, else the request's when an incident changed the request. Where the row itself
+/// came out as in the twin, [`unlabel_unchanged`] takes the label off.
+fn event_label<'w>(world: &'w World, visits: &[Visit], e: &Ev) -> Label<'w> {
+    let vi = e.visit as usize;
+    let v = &visits[vi];
+    let child = (e.child != u32::MAX).then(|| &visits[e.child as usize]);
+    match (e.kind, child) {
+        // Placed within the twin's duration: it changes only with the calls its
+        // breadcrumbs show.
+        (ErrorKind::Handled(_), _) => children(visits, vi)
+            .find(|(_, c)| c.changed() && c.start < e.ts)
+            .map(|(_, c)| world.call_label(c, e.ts))
+            .unwrap_or(Label::NORMAL),
+        (_, Some(c)) if c.changed() => world.call_label(c, e.ts),
+        _ if v.changed() => world.visit_label(v, e.ts),
+        _ => Label::NORMAL,
+    }
+}
+
 /// A breadcrumb before the event, rendered in time order.
 #[derive(Clone, Copy)]
 enum Crumb {
@@ -264,6 +307,7 @@ fn write_rows(
     hour: Micros,
     visits: &[Visit],
     evs: &[Ev],
+    labels: &[Label],
 ) -> Result<RecordBatch, ArrowError> {
     let n = evs.len();
     let metas = service_meta(world);
@@ -336,7 +380,7 @@ fn write_rows(
     let mut scratch: Vec<(Micros, Crumb)> = Vec::with_capacity(16);
     let mut ops: Vec<LocalOp> = Vec::with_capacity(6);
 
-    for e in evs {
+    for (e, label) in evs.iter().zip(labels) {
         let vi = e.visit as usize;
         let v = &visits[vi];
         let s = v.service as usize;
@@ -357,22 +401,7 @@ fn write_rows(
                 stacks.len() - 1
             });
         let st = &stacks[si];
-        // The event shows the request (and its calls, as breadcrumbs): it carries the
-        // label of the failed call it reports when an incident changed that call, else
-        // the request's when an incident changed the request.
-        let child = (e.child != u32::MAX).then(|| &visits[e.child as usize]);
-        let label = match (e.kind, child) {
-            // Placed within the twin's duration: it changes only with the calls its
-            // breadcrumbs show.
-            (ErrorKind::Handled(_), _) => children(visits, vi)
-                .find(|(_, c)| c.changed() && c.start < e.ts)
-                .map(|(_, c)| world.call_label(c, e.ts))
-                .unwrap_or(Label::NORMAL),
-            (_, Some(c)) if c.changed() => world.call_label(c, e.ts),
-            _ if v.changed() => world.visit_label(v, e.ts),
-            _ => Label::NORMAL,
-        };
-        common.append(e.ts, e.key, &svc.name, &label);
+        common.append(e.ts, e.key, &svc.name, label);
         write_event_id(&mut event_id, stream(e.key, &[str_key("sentry/errors")]));
         event_id.append_value("");
         platform.append_value(meta.platform);

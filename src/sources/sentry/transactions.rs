@@ -21,7 +21,9 @@ use crate::labels::Label;
 use crate::rng::{Rng, mix64, str_key, stream};
 use crate::sources::kubernetes::logfmt::write_trace;
 use crate::sources::text;
-use crate::sources::{CommonColumns, Source, Table, table_schema, timestamp_type};
+use crate::sources::{
+    CommonColumns, Source, Table, table_schema, timestamp_type, unlabel_unchanged,
+};
 use crate::time::{HOUR, Micros};
 use crate::world::{ServiceInfo, Visit, World};
 use arrow::array::{
@@ -120,7 +122,24 @@ impl Table for Transactions {
             let v = &visits[t.visit as usize];
             (t.ts, v.service, t.pageload, v.key)
         });
-        write_rows(self, world, hour, &visits, &metas, &txs)
+        let mut labels: Vec<Label> = txs.iter().map(|t| tx_label(world, &visits, t)).collect();
+        unlabel_unchanged(
+            &visits,
+            &txs,
+            &mut labels,
+            |t| Some(t.visit as usize),
+            |twin, t| {
+                let v = &twin[t.visit as usize];
+                let ts = if t.pageload {
+                    Pageload::of(v).end
+                } else {
+                    v.end()
+                };
+                (ts >= hour && ts < end).then_some(Tx { ts, ..*t })
+            },
+            |visits, txs, labels| write_rows(self, world, hour, visits, &metas, txs, labels),
+        )?;
+        write_rows(self, world, hour, &visits, &metas, &txs, &labels)
     }
 
     /// One Sentry transaction event per line (see [`super::native`]).
@@ -198,6 +217,29 @@ impl Pageload {
     }
 }
 
+/// The label of a transaction: it shows the request and its calls (as spans), so it is
+/// labelled when an incident changed the request, else when it changed one of the calls
+/// (and [`unlabel_unchanged`] takes the label off where the row came out as in the twin).
+fn tx_label<'w>(world: &'w World, visits: &[Visit], t: &Tx) -> Label<'w> {
+    let vi = t.visit as usize;
+    let v = &visits[vi];
+    if t.pageload {
+        // The browser's page load follows the response's end only.
+        if v.end() != v.start + v.base_duration {
+            world.visit_label(v, t.ts)
+        } else {
+            Label::NORMAL
+        }
+    } else if v.changed() {
+        world.visit_label(v, t.ts)
+    } else {
+        children(visits, vi)
+            .find(|(_, c)| c.changed())
+            .map(|(_, c)| world.call_label(c, t.ts))
+            .unwrap_or(Label::NORMAL)
+    }
+}
+
 /// The span op of a language's database integration.
 fn db_op(lang: Language) -> &'static str {
     match lang {
@@ -214,6 +256,7 @@ fn write_rows(
     visits: &[Visit],
     metas: &[SvcMeta],
     txs: &[Tx],
+    labels: &[Label],
 ) -> Result<RecordBatch, ArrowError> {
     let n = txs.len();
     let names = all_route_names(world);
@@ -249,7 +292,7 @@ fn write_rows(
     let mut template = StringBuilder::with_capacity(n, n * 44);
     let mut ops: Vec<LocalOp> = Vec::with_capacity(6);
 
-    for t in txs {
+    for (t, label) in txs.iter().zip(labels) {
         let vi = t.visit as usize;
         let v = &visits[vi];
         let s = v.service as usize;
@@ -258,26 +301,9 @@ fn write_rows(
         let route = v.route as usize % svc.routes.len();
         let rm = &meta.routes[route];
         let version = world.pod_version(v.pod as usize);
-        // The transaction shows the request and its calls (as spans): labelled when an
-        // incident changed the request, else when it changed one of the calls.
-        let label = if t.pageload {
-            // The browser's page load follows the response's end only.
-            if v.end() != v.start + v.base_duration {
-                world.visit_label(v, t.ts)
-            } else {
-                Label::NORMAL
-            }
-        } else if v.changed() {
-            world.visit_label(v, t.ts)
-        } else {
-            children(visits, vi)
-                .find(|(_, c)| c.changed())
-                .map(|(_, c)| world.call_label(c, t.ts))
-                .unwrap_or(Label::NORMAL)
-        };
         const TRANSACTION: u64 = str_key("sentry/transactions");
         let key = stream(v.key, &[TRANSACTION, t.pageload as u64]);
-        common.append(t.ts, key, &svc.name, &label);
+        common.append(t.ts, key, &svc.name, label);
         write_trace(&mut trace, v.trace_hi, v.trace_lo);
         trace.append_value("");
         text::text(&mut release, (&svc.name, '@', version));
