@@ -647,7 +647,7 @@ fn run_scenario(s: ScenarioArgs) -> Result<()> {
     while found.is_none() && t < from + SCENARIO_SEARCH_DAYS * 24 * HOUR {
         let plan = obsgen::incidents::IncidentPlan::plan(seed, &config, &topology, t, t + week);
         found = plan
-            .incidents
+            .real()
             .iter()
             .find(|i| {
                 i.start >= from

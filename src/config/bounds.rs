@@ -330,8 +330,36 @@ pub const WINDOW_SECONDS: Bound = value(
 pub const INCIDENTS_PER_DAY: Bound = value(I, "schedule.incidents_per_day", 0.0, 1000.0, "");
 pub const TARGET_ACTIVE: Bound = value(I, "schedule.target_active_fraction", 0.0, 1.0, "");
 pub const MAX_OVERLAP: Bound = value(I, "schedule.max_overlap", 1.0, 20.0, "");
+pub const NEAR_MISSES_PER_DAY: Bound = value(
+    I,
+    "background.episodes_per_day",
+    0.0,
+    1000.0,
+    "near misses, unlabelled",
+);
+pub const NEAR_MISS_STRENGTH: Bound = value(
+    I,
+    "background.strength",
+    0.0,
+    1.0,
+    "min and max, min <= max",
+);
+pub const NEAR_MISS_MINUTES: Bound = value(
+    I,
+    "background.duration_minutes",
+    1.0,
+    120.0,
+    "min, median and max",
+);
 pub const TYPES: Bound = entries(I, "types", 1.0, 100.0, "");
 pub const WEIGHT: Bound = value(I, "types[].weight", 0.0, 1000.0, "relative; not all 0");
+pub const BACKGROUND_WEIGHT: Bound = value(
+    I,
+    "types[].background_weight",
+    0.0,
+    1000.0,
+    "among near misses; default: weight",
+);
 pub const DURATION_MINUTES: Bound = value(
     I,
     "types[].duration_minutes",
@@ -394,8 +422,12 @@ pub const BOUNDS: &[Bound] = &[
     INCIDENTS_PER_DAY,
     TARGET_ACTIVE,
     MAX_OVERLAP,
+    NEAR_MISSES_PER_DAY,
+    NEAR_MISS_STRENGTH,
+    NEAR_MISS_MINUTES,
     TYPES,
     WEIGHT,
+    BACKGROUND_WEIGHT,
     DURATION_MINUTES,
     LAG_SECONDS,
     MAX_DEPTH,
@@ -792,10 +824,42 @@ pub(super) fn check_incidents(
         s.target_active_fraction.0,
     )?;
     c.num(&MAX_OVERLAP, "schedule.max_overlap", s.max_overlap as f64)?;
+    let bg = &cfg.background;
+    c.num(
+        &NEAR_MISSES_PER_DAY,
+        "background.episodes_per_day",
+        bg.episodes_per_day.0,
+    )?;
+    for (k, v) in [("min", bg.strength.min.0), ("max", bg.strength.max.0)] {
+        c.num(&NEAR_MISS_STRENGTH, &format!("background.strength.{k}"), v)?;
+    }
+    if bg.strength.min.0 > bg.strength.max.0 {
+        return Err(c.error(
+            "background.strength",
+            format!(
+                "min {} is above max {}",
+                bg.strength.min.0, bg.strength.max.0
+            ),
+        ));
+    }
+    let d = bg.duration_minutes;
+    for (k, v) in [("min", d.min.0), ("median", d.median.0), ("max", d.max.0)] {
+        c.num(
+            &NEAR_MISS_MINUTES,
+            &format!("background.duration_minutes.{k}"),
+            v,
+        )?;
+    }
+    if !(d.min.0 <= d.median.0 && d.median.0 <= d.max.0) {
+        return Err(c.error("background.duration_minutes", "needs min <= median <= max"));
+    }
     c.len(&TYPES, "types", cfg.types.len())?;
     for (i, t) in cfg.types.iter().enumerate() {
         let p = format!("types[{i}]");
         c.num(&WEIGHT, &format!("{p}.weight"), t.weight.0)?;
+        if let Some(w) = t.background_weight {
+            c.num(&BACKGROUND_WEIGHT, &format!("{p}.background_weight"), w.0)?;
+        }
         let d = t.duration_minutes;
         for (k, v) in [("min", d.min.0), ("median", d.median.0), ("max", d.max.0)] {
             c.num(&DURATION_MINUTES, &format!("{p}.duration_minutes.{k}"), v)?;

@@ -11,7 +11,47 @@ use std::path::Path;
 #[serde(deny_unknown_fields)]
 pub struct IncidentPatterns {
     pub schedule: IncidentSchedule,
+    /// Near misses of the normal world (see `incidents::IncidentPlan`).
+    #[serde(default)]
+    pub background: NearMisses,
     pub types: Vec<IncidentType>,
+}
+
+/// Short, mild episodes of the incident types that the normal world lives through (an
+/// isolated pool timeout, a lag blip, a lone OOM kill): part of the counterfactual twin
+/// too, never labelled.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NearMisses {
+    pub episodes_per_day: NonNeg,
+    /// Share of an incident's strength they act with, drawn uniformly in [min, max].
+    pub strength: StrengthRange,
+    pub duration_minutes: DurationDist,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrengthRange {
+    pub min: Fraction,
+    pub max: Fraction,
+}
+
+/// None unless the configuration asks for them.
+impl Default for NearMisses {
+    fn default() -> Self {
+        NearMisses {
+            episodes_per_day: NonNeg(0.0),
+            strength: StrengthRange {
+                min: Fraction(0.1),
+                max: Fraction(0.4),
+            },
+            duration_minutes: DurationDist {
+                min: Positive(1.0),
+                median: Positive(3.0),
+                max: Positive(10.0),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +98,9 @@ pub struct IncidentType {
     /// The metric or log template that shows the root cause best.
     pub indicator: String,
     pub weight: NonNeg,
+    /// Weight among the near misses (default: `weight`; 0: never a near miss).
+    #[serde(default)]
+    pub background_weight: Option<NonNeg>,
     pub severities: Vec<Severity>,
     pub duration_minutes: DurationDist,
     pub phases: PhaseSplit,

@@ -61,6 +61,11 @@ pub struct Incident {
     /// The effect names of its type, all sources (what the generators show).
     pub effects: Vec<String>,
     pub key: u64,
+    /// How strongly it acts (1 for an incident; a near miss acts at a fraction of it).
+    pub strength: f64,
+    /// A near miss of the normal world (see [`IncidentPlan`]): its effects are part of the
+    /// counterfactual twin too, and its rows carry no label.
+    pub background: bool,
 }
 
 impl Incident {
@@ -95,13 +100,14 @@ impl Incident {
             return 0.0;
         }
         let frac = |a: Micros, b: Micros| ((t - a) as f64 / (b - a).max(1) as f64).clamp(0.0, 1.0);
-        match self.phase_at(t) {
-            Phase::Precursor => 0.25 * frac(self.start, self.onset),
-            Phase::Onset => 0.25 + 0.75 * frac(self.onset, self.peak),
-            Phase::Peak => 1.0,
-            Phase::Recovery => 1.0 - frac(self.recovery, self.end),
-            Phase::None => 0.0,
-        }
+        self.strength
+            * match self.phase_at(t) {
+                Phase::Precursor => 0.25 * frac(self.start, self.onset),
+                Phase::Onset => 0.25 + 0.75 * frac(self.onset, self.peak),
+                Phase::Peak => 1.0,
+                Phase::Recovery => 1.0 - frac(self.recovery, self.end),
+                Phase::None => 0.0,
+            }
     }
 
     /// Does the incident act directly on the requests served by `pod`? (The pod of the
@@ -135,12 +141,22 @@ impl Incident {
     }
 }
 
-/// All incidents over the planned days, sorted by start.
+/// All incidents over the planned days, then the near misses of the normal world, each
+/// part sorted by start.
+///
+/// Near misses (`background` in `incident_patterns.yaml`) are short, mild episodes of
+/// the same kinds: an isolated pool timeout, a GC warning under a burst, a lag blip that
+/// recovers, a lone OOM kill. They draw from streams of their own, act through the same
+/// effects at a fraction of an incident's strength, are part of the counterfactual twin
+/// and carry no label, so that no symptom is an answer key. They come after the
+/// incidents in every iteration, so a row an incident changes too carries its label.
 #[derive(Debug, Clone, Default)]
 pub struct IncidentPlan {
     pub incidents: Vec<Incident>,
-    /// Longest incident, to bound searches.
-    max_duration: Micros,
+    /// How many of `incidents` are incidents (the near misses follow them).
+    real: usize,
+    /// Longest incident and longest near miss, to bound searches.
+    max_duration: [Micros; 2],
 }
 
 /// Incidents never cross midnight, so each day is planned on its own.
@@ -215,28 +231,46 @@ impl IncidentPlan {
             }
         }
         incidents.sort_by_key(|i| (i.start, i.key));
-        for (i, inc) in incidents.iter_mut().enumerate() {
-            inc.index = i;
-        }
-        let max_duration = incidents.iter().map(|i| i.end - i.start).max().unwrap_or(0);
-        IncidentPlan {
+        let mut near = near_misses(seed, config, topo, first_day, last_day);
+        near.sort_by_key(|i| (i.start, i.key));
+        let mut plan = IncidentPlan {
+            real: incidents.len(),
             incidents,
-            max_duration,
-        }
+            max_duration: [0; 2],
+        };
+        plan.incidents.append(&mut near);
+        plan.reindex();
+        plan
     }
 
-    /// Keeps only the incidents that ended before `t` (the counterfactual twin's history).
-    pub fn keep_history_before(&mut self, t: Micros) {
-        self.incidents.retain(|i| i.end <= t);
+    /// Indexes, and the longest of each part.
+    fn reindex(&mut self) {
         for (i, inc) in self.incidents.iter_mut().enumerate() {
             inc.index = i;
         }
-        self.max_duration = self
-            .incidents
-            .iter()
-            .map(|i| i.end - i.start)
-            .max()
-            .unwrap_or(0);
+        let longest = |s: &[Incident]| s.iter().map(|i| i.end - i.start).max().unwrap_or(0);
+        self.max_duration = [
+            longest(&self.incidents[..self.real]),
+            longest(&self.incidents[self.real..]),
+        ];
+    }
+
+    /// The incidents, without the near misses.
+    pub fn real(&self) -> &[Incident] {
+        &self.incidents[..self.real]
+    }
+
+    /// Keeps only the incidents that ended before `t` (the counterfactual twin's
+    /// history), and every near miss (the normal world has them).
+    pub fn keep_history_before(&mut self, t: Micros) {
+        let before = self.real;
+        let mut i = 0;
+        self.incidents.retain(|inc| {
+            i += 1;
+            i > before || inc.end <= t
+        });
+        self.real = self.incidents.iter().filter(|inc| !inc.background).count();
+        self.reindex();
     }
 
     /// Node incidents hit the services with pods on the node at the start; their callers
@@ -273,21 +307,69 @@ impl IncidentPlan {
         }
     }
 
-    /// Incidents active at some point of `[a, b)`.
+    /// Incidents active at some point of `[a, b)`, by start, then the near misses.
     pub fn overlapping(&self, a: Micros, b: Micros) -> impl Iterator<Item = &Incident> {
-        let from = self
-            .incidents
-            .partition_point(|i| i.start < a - self.max_duration - 10 * MINUTE);
-        self.incidents[from..]
-            .iter()
-            .take_while(move |i| i.start < b)
-            .filter(move |i| i.end > a)
+        let (real, near) = self.incidents.split_at(self.real);
+        let part = move |s: &'_ [Incident], longest: Micros| {
+            let from = s.partition_point(|i| i.start < a - longest - 10 * MINUTE);
+            s[from..]
+                .iter()
+                .take_while(move |i| i.start < b)
+                .filter(move |i| i.end > a)
+        };
+        part(real, self.max_duration[0]).chain(part(near, self.max_duration[1]))
     }
 
     /// Incidents active at `t`.
     pub fn active_at(&self, t: Micros) -> impl Iterator<Item = &Incident> {
         self.overlapping(t, t + 1)
     }
+}
+
+/// The near misses of days `first_day..=last_day`: `background.episodes_per_day` a day
+/// (Poisson), of the types by `background_weight`, short (`background.duration_minutes`)
+/// and mild (`background.strength`), each from a stream of its own.
+fn near_misses(
+    seed: u64,
+    config: &Config,
+    topo: &Topology,
+    first_day: i64,
+    last_day: i64,
+) -> Vec<Incident> {
+    let bg = &config.incidents.background;
+    let types = &config.incidents.types;
+    let weights: Vec<f64> = types
+        .iter()
+        .map(|t| t.background_weight.map_or(t.weight.0, |w| w.0))
+        .collect();
+    let mut out = Vec::new();
+    if weights.iter().all(|&w| w <= 0.0) {
+        return out;
+    }
+    let cum = crate::rng::cumulative(weights.iter().copied());
+    for day in first_day..=last_day {
+        let mut rng = Rng::derive(seed, &[str_key("near-misses"), day as u64]);
+        let n = rng.poisson(bg.episodes_per_day.0) as usize;
+        for k in 0..n {
+            let ti = rng.weighted(&cum);
+            let d = bg.duration_minutes;
+            let minutes = rng.lognormal(d.median.0, 0.5).clamp(d.min.0, d.max.0);
+            let strength =
+                rng.range_f64(bg.strength.min.0, bg.strength.max.0.max(bg.strength.min.0));
+            let dur = (minutes * MINUTE as f64) as Micros;
+            let s = day * DAY + rng.below((DAY - dur - MINUTE).max(1) as u64) as Micros;
+            let key = crate::rng::stream(seed, &[str_key("near-miss"), day as u64, k as u64]);
+            if let Some(mut inc) =
+                build_incident(key, &types[ti], ti, day, k, s, s + dur, topo, config)
+            {
+                inc.id = format!("NEAR-{}", &inc.id[4..]);
+                inc.strength = strength;
+                inc.background = true;
+                out.push(inc);
+            }
+        }
+    }
+    out
 }
 
 /// Adds the callers of `frontier` (up the dependency graph, to the type's max depth) with
@@ -501,6 +583,8 @@ fn build_incident(
             .map(|e| e.value.clone())
             .collect(),
         key,
+        strength: 1.0,
+        background: false,
     })
 }
 
@@ -518,7 +602,7 @@ mod tests {
         for d in 0..7 {
             let a = start + d * DAY;
             let day: Vec<&Incident> = plan
-                .incidents
+                .real()
                 .iter()
                 .filter(|i| i.start >= a && i.start < a + DAY)
                 .collect();
@@ -528,7 +612,7 @@ mod tests {
                 day.len()
             );
             let active = (0..1440)
-                .filter(|m| plan.active_at(a + m * MINUTE).next().is_some())
+                .filter(|m| plan.active_at(a + m * MINUTE).any(|i| !i.background))
                 .count() as f64
                 / 1440.0;
             assert!((0.12..=0.3).contains(&active), "day {d}: active {active}");
@@ -553,5 +637,54 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(ids(&plan, start + 2 * DAY), ids(&other, start + 2 * DAY));
+    }
+
+    /// Near misses: about `episodes_per_day` a day, short and mild, after the incidents in
+    /// every iteration; the twin's history keeps all of them and none of the incidents
+    /// that end after its cut.
+    #[test]
+    fn near_misses_are_short_mild_and_part_of_the_twin() {
+        let cfg = Config::defaults().expect("defaults");
+        let topo = Topology::build(42, &cfg.services);
+        let start = parse_instant("2026-11-23").expect("date");
+        let mut plan = IncidentPlan::plan(42, &cfg, &topo, start, start + 3 * DAY);
+        let real = plan.real().len();
+        let near: Vec<&Incident> = plan.incidents[real..].iter().collect();
+        assert!(
+            plan.real()
+                .iter()
+                .all(|i| !i.background && i.strength == 1.0)
+        );
+        let per_day = near.len() as f64 / 4.0; // the day before the range is planned too
+        let bg = &cfg.incidents.background;
+        assert!(
+            (per_day - bg.episodes_per_day.0).abs() < 0.2 * bg.episodes_per_day.0,
+            "{per_day} near misses a day"
+        );
+        for i in &near {
+            assert!(i.background && i.id.starts_with("NEAR-"), "{}", i.id);
+            assert!((bg.strength.min.0..=bg.strength.max.0).contains(&i.strength));
+            let minutes = (i.end - i.start) as f64 / MINUTE as f64;
+            assert!(minutes <= bg.duration_minutes.max.0 + 0.01, "{minutes}");
+            assert!(i.intensity(i.peak, 0) <= i.strength + 1e-9);
+        }
+        // Several kinds, and incidents first wherever both act.
+        let kinds: std::collections::BTreeSet<&str> =
+            near.iter().map(|i| i.incident_type.as_str()).collect();
+        assert!(kinds.len() >= 6, "{kinds:?}");
+        let mut seen_near = false;
+        for i in plan.overlapping(start, start + 3 * DAY) {
+            assert!(
+                !(seen_near && !i.background),
+                "an incident after a near miss"
+            );
+            seen_near |= i.background;
+        }
+        let n_near = near.len();
+        let cut = start + DAY;
+        plan.keep_history_before(cut);
+        assert!(plan.real().iter().all(|i| i.end <= cut));
+        assert_eq!(plan.incidents.len() - plan.real().len(), n_near);
+        assert!(plan.incidents.iter().enumerate().all(|(k, i)| i.index == k));
     }
 }

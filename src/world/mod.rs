@@ -168,7 +168,7 @@ impl World {
     /// in `role`, or the normal label.
     pub fn label(&self, incident: u32, role: AnomalyRole, ts: Micros) -> Label<'_> {
         match self.incidents.incidents.get(incident as usize) {
-            Some(inc) if role != AnomalyRole::None => Label {
+            Some(inc) if role != AnomalyRole::None && !inc.background => Label {
                 incident_id: Some(&inc.id),
                 incident_type: Some(&inc.incident_type),
                 role,

@@ -379,9 +379,15 @@ impl PodPlan {
                     .collect();
                 for inc in &incidents.incidents {
                     if let RootEntity::Node(n) = inc.root {
+                        // A near miss evicts only when the node stays unreachable for the
+                        // taint-based eviction's 5 minutes, and under disk pressure one
+                        // pod in eight rather than one in two.
+                        let share = if inc.background { 8 } else { 2 };
                         if inc.has_effect("node_not_ready") {
-                            events.push((node_eviction_time(inc), SlotEvent::Evict(n)));
-                        } else if (mix64(inc.key ^ svc.key) + slot as u64).is_multiple_of(2) {
+                            if !inc.background || inc.onset + 5 * MINUTE < inc.recovery {
+                                events.push((node_eviction_time(inc), SlotEvent::Evict(n)));
+                            }
+                        } else if (mix64(inc.key ^ svc.key) + slot as u64).is_multiple_of(share) {
                             events.push((inc.peak + (slot as i64) * SECOND, SlotEvent::Evict(n)));
                         }
                     }

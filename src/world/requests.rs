@@ -40,8 +40,10 @@ pub struct Visit {
     pub incident: u32,
     /// How the incident touched it (`None` when normal).
     pub role: AnomalyRole,
-    /// The incident failure this visit suffered itself, if any.
+    /// The incident (or near-miss) failure this visit suffered itself, if any.
     pub failure: Option<FailureKind>,
+    /// The failure it suffers in the twin: a near miss's, if any.
+    pub base_failure: Option<FailureKind>,
     /// Duration and status the visit has in the counterfactual twin (no incident); equal
     /// to `duration` and `status` unless an incident changed them.
     pub base_duration: Micros,
@@ -71,8 +73,8 @@ impl Visit {
     pub fn outcome_changed(&self) -> bool {
         self.duration != self.base_duration || self.status != self.base_status
     }
-    /// The visit as the counterfactual twin has it: its twin duration and status, no
-    /// incident failure, no label. Its calls start when they do here (the calls go out
+    /// The visit as the counterfactual twin has it: its twin duration and status, only a
+    /// near miss's failure, no label. Its calls start when they do here (the calls go out
     /// whatever the answers), so a trace's visits mapped this way are the twin's trace,
     /// except that a visit with a `lost_call` lacks the child the twin has.
     pub fn as_twin(&self) -> Visit {
@@ -80,7 +82,7 @@ impl Visit {
             duration: self.base_duration,
             status: self.base_status,
             own_error: self.base_own_error,
-            failure: None,
+            failure: self.base_failure,
             incident: u32::MAX,
             role: AnomalyRole::None,
             lost_call: false,
@@ -310,14 +312,18 @@ impl World {
             incident: u32::MAX,
             role: AnomalyRole::None,
             failure: None,
+            base_failure: None,
             base_duration: 0,
             base_status: 200,
             base_own_error: false,
             lost_call: false,
         });
         // Incidents acting on this pod: latency and failures, and the label they cause.
+        // Near misses act the same way in the twin (`base_*`) and cause no label.
         let mut latency_mult = 1.0;
+        let mut base_mult = 1.0;
         let mut failure: Option<FailureKind> = None;
+        let mut base_failure: Option<FailureKind> = None;
         let mut incident = u32::MAX;
         let mut role = AnomalyRole::None;
         let mut act = |inc: &Incident| {
@@ -332,16 +338,31 @@ impl World {
                 return;
             }
             let m = 1.0 + (inc.impact.latency_mult - 1.0) * i;
-            let fails = failure.is_none()
-                && inc.impact.failure.is_some()
-                && unit(stream(key, &[inc.key])) < inc.impact.error_rate * i;
+            let draw = unit(stream(key, &[inc.key]));
+            let hits = |failure: &Option<FailureKind>| {
+                failure.is_none()
+                    && inc.impact.failure.is_some()
+                    && draw < inc.impact.error_rate * i
+            };
+            let fails = hits(&failure);
             if m >= 1.5 || fails {
                 latency_mult = f64::max(latency_mult, m);
-                incident = inc.index as u32;
-                role = r;
+                if !inc.background {
+                    incident = inc.index as u32;
+                    role = r;
+                }
             }
             if fails {
                 failure = inc.impact.failure;
+            }
+            if inc.background {
+                let base_fails = hits(&base_failure);
+                if m >= 1.5 || base_fails {
+                    base_mult = f64::max(base_mult, m);
+                }
+                if base_fails {
+                    base_failure = inc.impact.failure;
+                }
             }
         };
         // `self.incidents.overlapping(start - 10 * MINUTE, start + 1)`: the same incidents
@@ -475,7 +496,7 @@ impl World {
             issued += gap;
         }
         let own = (own_base * latency_mult).min(30e6) as Micros;
-        let base_own = own_base.min(30e6) as Micros;
+        let base_own = (own_base * base_mult).min(30e6) as Micros;
         let outcome = |status: u16, failure: Option<FailureKind>| {
             if let Some(f) = failure {
                 f.status()
@@ -500,7 +521,7 @@ impl World {
             }
         };
         let status = outcome(status, failure);
-        let base_status = outcome(base_status, None);
+        let base_status = outcome(base_status, base_failure);
         let duration = (calls_done - start) + own;
         let base_duration = (base_calls_done - start) + base_own;
         // The label: the visit's own incident, else the incident of a dependency, but only
@@ -510,7 +531,7 @@ impl World {
             incident = from_child;
             role = AnomalyRole::Propagated;
         }
-        if !changed && failure.is_none() {
+        if !changed && failure == base_failure {
             incident = u32::MAX;
             role = AnomalyRole::None;
         }
@@ -520,11 +541,12 @@ impl World {
         v.base_duration = base_duration;
         v.base_status = base_status;
         v.own_error = own_error && failure.is_none();
-        v.base_own_error = own_error;
+        v.base_own_error = own_error && base_failure.is_none();
         v.lost_call = forced;
         v.incident = incident;
         v.role = role;
         v.failure = failure;
+        v.base_failure = base_failure;
         Some((duration, status))
     }
 }

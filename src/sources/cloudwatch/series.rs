@@ -1070,17 +1070,23 @@ impl<'w> DatapointCache<'w> {
     /// (incident, intensity), with intensity > 0.
     pub(crate) fn effect(&self, e: Effect, kind: Kind, r: usize, t: Micros) -> Option<(u32, f64)> {
         let list = self.effects.get(&(kind, r))?;
-        let mut best: Option<(u32, f64)> = None;
+        // The strongest intensity, with the strongest incident's index; a near miss's
+        // only when no incident acts (a row an incident changes carries its label).
+        let (mut best, mut real): (Option<(u32, f64)>, Option<(u32, f64)>) = (None, None);
         for &(i, x) in list {
             if x != e {
                 continue;
             }
-            let v = self.world.incidents.incidents[i as usize].intensity(t, 0);
+            let inc = &self.world.incidents.incidents[i as usize];
+            let v = inc.intensity(t, 0);
             if v > 0.0 && best.is_none_or(|b| v > b.1) {
                 best = Some((i, v));
             }
+            if v > 0.0 && !inc.background && real.is_none_or(|b| v > b.1) {
+                real = Some((i, v));
+            }
         }
-        best
+        best.map(|(i, v)| (real.map_or(i, |r| r.0), v))
     }
 
     /// The node-failure incident whose instance fails its status checks during `minute`

@@ -272,6 +272,8 @@ fn incident_effects(
     cstart: Micros,
     t: Micros,
 ) -> IncidentEffects {
+    // A near miss's effects count as an incident's; its label only where no incident
+    // acts (the label is normal then).
     let mut fx = IncidentEffects::NONE;
     for &i in &model.incidents {
         let inc = &world.incidents.incidents[i as usize];
@@ -298,8 +300,10 @@ fn incident_effects(
                 .unwrap_or(inc.recovery);
             let progress = ((t - from) as f64 / (to - from).max(1) as f64).clamp(0.0, 1.0);
             fx.leak = Some(progress);
-            fx.incident = inc.index as u32;
-            fx.role = role;
+            if !inc.background || fx.incident == u32::MAX {
+                fx.incident = inc.index as u32;
+                fx.role = role;
+            }
         }
         if has("cpu_throttling") {
             // Over [max(start, cstart), t], minute by minute (absolute minutes, the
@@ -331,7 +335,7 @@ fn incident_effects(
             // Labelled while the incident changes what the counters gained since the
             // previous scrape (afterwards they keep the offset: aftermath).
             let interval = scrape_interval(world);
-            if latest > t - interval {
+            if latest > t - interval && (!inc.background || fx.incident == u32::MAX) {
                 fx.incident = inc.index as u32;
                 fx.role = role;
             }
