@@ -310,20 +310,33 @@ impl IncidentPlan {
     /// Incidents active at some point of `[a, b)`, by start, then the near misses.
     pub fn overlapping(&self, a: Micros, b: Micros) -> impl Iterator<Item = &Incident> {
         let (real, near) = self.incidents.split_at(self.real);
-        let part = move |s: &'_ [Incident], longest: Micros| {
-            let from = s.partition_point(|i| i.start < a - longest - 10 * MINUTE);
-            s[from..]
-                .iter()
-                .take_while(move |i| i.start < b)
-                .filter(move |i| i.end > a)
-        };
-        part(real, self.max_duration[0]).chain(part(near, self.max_duration[1]))
+        overlapping_in(real, self.max_duration[0], a, b).chain(overlapping_in(
+            near,
+            self.max_duration[1],
+            a,
+            b,
+        ))
     }
 
     /// Incidents active at `t`.
     pub fn active_at(&self, t: Micros) -> impl Iterator<Item = &Incident> {
         self.overlapping(t, t + 1)
     }
+}
+
+/// The incidents of `s` (sorted by start, none longer than `longest`) active at some
+/// point of `[a, b)`.
+fn overlapping_in(
+    s: &[Incident],
+    longest: Micros,
+    a: Micros,
+    b: Micros,
+) -> impl Iterator<Item = &Incident> {
+    let from = s.partition_point(|i| i.start < a - longest - 10 * MINUTE);
+    s[from..]
+        .iter()
+        .take_while(move |i| i.start < b)
+        .filter(move |i| i.end > a)
 }
 
 /// The near misses of days `first_day..=last_day`: `background.episodes_per_day` a day
