@@ -657,7 +657,8 @@ mod tests {
     /// that end after its cut.
     #[test]
     fn near_misses_are_short_mild_and_part_of_the_twin() {
-        let cfg = Config::defaults().expect("defaults");
+        let mut cfg = Config::defaults().expect("defaults");
+        cfg.incidents.background.episodes_per_day = crate::config::NonNeg(80.0);
         let topo = Topology::build(42, &cfg.services);
         let start = parse_instant("2026-11-23").expect("date");
         let mut plan = IncidentPlan::plan(42, &cfg, &topo, start, start + 3 * DAY);
