@@ -324,12 +324,18 @@ impl<'c, 'w> Evaluator<'c, 'w> {
 
     /// The incident behind most of the breaching datapoints of an evaluation.
     pub fn label_of(&self, e: &Evaluation) -> IncidentLabel {
+        self.label_among(e, true)
+    }
+
+    /// The incident behind most of the datapoints of an evaluation (breaching only, or
+    /// all of them).
+    fn label_among(&self, e: &Evaluation, breaching: bool) -> IncidentLabel {
         self.res?;
         let mut counts: Vec<((u32, AnomalyRole), u32)> = Vec::new();
         for &i in &e.evaluated {
             let (start, s) = &e.range[i];
             let Some(s) = s else { continue };
-            if !self.breaches(s) {
+            if breaching && !self.breaches(s) {
                 continue;
             }
             if let Some(l) = self.dp_label(*start) {
@@ -362,7 +368,10 @@ impl<'c, 'w> Evaluator<'c, 'w> {
         None
     }
 
-    /// The label of a transition to `state` at period end `end` from `previous`.
+    /// The label of a transition to `state` at period end `end` from `previous`: the
+    /// incident behind the breaching datapoints (or behind the episode it ends), else
+    /// one that changed a datapoint it evaluates (a transition the twin may lack; the
+    /// tables take the label off where the twin has the same row).
     fn transition_label(&self, e: &Evaluation, previous: AlarmState) -> IncidentLabel {
         if e.state == AlarmState::Alarm {
             self.label_of(e)
@@ -371,6 +380,7 @@ impl<'c, 'w> Evaluator<'c, 'w> {
         } else {
             None
         }
+        .or_else(|| self.label_among(e, false))
     }
 
     /// When the evaluation of the period ending at `end` is recorded.
@@ -875,6 +885,9 @@ impl Table for Alarms {
             Arc::new(to_alarm.finish()),
             Arc::new(template.finish()),
         ];
-        common.finish(self.schema(), own)
+        let batch = common.finish(self.schema(), own)?;
+        // A transition the twin makes too, with the same datapoints, is not the
+        // incident's doing.
+        crate::sources::unlabel_as_twin(self, world, hour, batch)
     }
 }

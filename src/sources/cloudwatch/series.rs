@@ -795,6 +795,7 @@ impl<'w> DatapointCache<'w> {
             self.world
                 .incidents
                 .overlapping(minute - 10 * MINUTE, minute + MINUTE)
+                .filter(|inc| !inc.background)
         };
         services
             .iter()
@@ -1106,7 +1107,7 @@ impl<'w> DatapointCache<'w> {
 
     /// The incident acting directly on service `s` (as root cause or resident, within its
     /// lagged window) at `t`; with `pods_only`, only incident types that take pods out of
-    /// service.
+    /// service. Never a near miss: it is what a changed row is labelled with.
     pub(crate) fn acting_on(&self, s: usize, t: Micros, pods_only: bool) -> Option<u32> {
         let w = self.world;
         w.incidents
@@ -1115,7 +1116,8 @@ impl<'w> DatapointCache<'w> {
                 let Some((role, lag)) = inc.involvement(s) else {
                     return false;
                 };
-                role != AnomalyRole::Propagated
+                !inc.background
+                    && role != AnomalyRole::Propagated
                     && t >= inc.start
                     && t < inc.end + lag
                     && (!pods_only
@@ -1628,9 +1630,12 @@ impl<'w> DatapointCache<'w> {
             if let Some((inc, i)) = lag {
                 let held = self.sqs_held(qi, m, i);
                 if held > 0.0 {
-                    waiting.push_back((m, held, inc));
+                    // A near miss's messages are part of the normal world: untagged.
+                    let by = Some(inc)
+                        .filter(|&k| !self.world.incidents.incidents[k as usize].background);
+                    waiting.push_back((m, held, by.unwrap_or(u32::MAX)));
                     out.held = held;
-                    out.moved_incident = Some(inc);
+                    out.moved_incident = by;
                 }
             }
         }
