@@ -1073,7 +1073,8 @@ impl<'w> DatapointCache<'w> {
         let list = self.effects.get(&(kind, r))?;
         // The strongest intensity, with the strongest incident's index; a near miss's
         // only when no incident acts (a row an incident changes carries its label).
-        let (mut best, mut real): (Option<(u32, f64)>, Option<(u32, f64)>) = (None, None);
+        let mut best: Option<(u32, f64)> = None;
+        let mut real: Option<(u32, f64)> = None;
         for &(i, x) in list {
             if x != e {
                 continue;
