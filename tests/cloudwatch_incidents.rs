@@ -71,9 +71,10 @@ impl Fixture {
 
     /// Incidents that start in the day.
     fn day_incidents(&self) -> impl Iterator<Item = &Incident> {
+        // The incidents, not the near misses (unlabelled episodes of the normal world).
         self.world
             .incidents
-            .incidents
+            .real()
             .iter()
             .filter(move |i| i.start >= self.start && i.start < self.start + DAY)
     }
@@ -475,8 +476,10 @@ fn queue_backlog_ages_the_root_queue_then_drains() {
             .range(inc.start - 30 * MINUTE..inc.start - MINUTE)
             .map(|(_, r)| r.value)
             .fold(0.0, f64::max);
+        // Near misses age the queue in normal time too (a lag blip that recovers): the
+        // incident's backlog at least doubles the oldest age of the half hour before.
         assert!(
-            top >= 60.0 && top > 3.0 * before,
+            top >= 60.0 && top >= 2.0 * before.max(30.0),
             "{} on {q}: oldest message {top} s, {before} s before",
             inc.id
         );
@@ -622,7 +625,8 @@ fn most_alarm_incidents_fire_a_labelled_alarm_and_flaps_are_rare() {
         fired * 100 >= total * 60,
         "only {fired} of {total} incidents with the alarm effect fired an alarm"
     );
-    // Flaps: alarms firing with no incident behind them are rare and normal.
+    // Flaps: alarms firing with no incident behind them (a traffic burst, a near miss
+    // of the normal world) are a minority and normal.
     let to_alarm: Vec<&Row> = alarms.iter().filter(|r| r.b == "ALARM").collect();
     let flaps: Vec<&&Row> = to_alarm.iter().filter(|r| r.incident.is_none()).collect();
     eprintln!(
@@ -631,8 +635,8 @@ fn most_alarm_incidents_fire_a_labelled_alarm_and_flaps_are_rare() {
         flaps.len()
     );
     // The counterfactual twin tells them apart: alarms of normal time (the twin has them
-    // too: a traffic burst, a busy database) and unlabelled alarms an incident caused,
-    // which break the label contract (`tests/label_contract.rs`; one is left to fix).
+    // too: a traffic burst, a busy database, a near miss) and unlabelled alarms an
+    // incident caused, which would break the label contract (`tests/label_contract.rs`).
     let (normal, caused): (Vec<&&Row>, Vec<&&Row>) = flaps
         .iter()
         .partition(|r| f.twin_alarms.contains(&(r.ts, r.a.clone())));
@@ -642,14 +646,14 @@ fn most_alarm_incidents_fire_a_labelled_alarm_and_flaps_are_rare() {
         caused.len()
     );
     assert!(
-        normal.len() <= 10 && flaps.len() * 4 <= to_alarm.len(),
+        !normal.is_empty() && flaps.len() * 3 <= to_alarm.len(),
         "{} of {} ALARM transitions outside incidents ({} of normal time)",
         flaps.len(),
         to_alarm.len(),
         normal.len()
     );
     assert!(
-        caused.len() <= 1,
+        caused.is_empty(),
         "unlabelled alarms an incident caused: {caused:?}"
     );
     for r in &flaps {

@@ -57,9 +57,10 @@ impl Fixture {
 
     /// Incidents of `ty` that start in the day.
     fn of_type<'a>(&'a self, ty: &'a str) -> impl Iterator<Item = &'a Incident> + 'a {
+        // The incidents, not the near misses (unlabelled episodes of the normal world).
         self.world
             .incidents
-            .incidents
+            .real()
             .iter()
             .filter(move |i| i.incident_type == ty && i.start >= self.start)
             .filter(move |i| i.start < self.start + DAY)
@@ -511,11 +512,14 @@ fn check_backoff(f: &Fixture) -> usize {
                 );
                 assert_eq!((e.kind.as_str(), e.source.as_str()), ("Warning", "kubelet"));
             }
+            // A crash loop of a near miss (the normal world's) carries no label.
             if let Some(inc) = w.incidents.active_at(b.at).find(|i| {
-                matches!(
-                    i.incident_type.as_str(),
-                    "memory_leak" | "deployment_failure"
-                ) && i.hits_pod(&w.pods, p)
+                !i.background
+                    && matches!(
+                        i.incident_type.as_str(),
+                        "memory_leak" | "deployment_failure"
+                    )
+                    && i.hits_pod(&w.pods, p)
             }) {
                 for e in &backoffs {
                     assert_eq!(e.incident.as_deref(), Some(inc.id.as_str()), "{e:?}");
