@@ -73,6 +73,22 @@ impl Incident {
         t >= self.start && t < self.end
     }
 
+    /// Does a memory leak of it reach the limit (and OOM-kill the container)? An
+    /// incident's does; a near miss's only when it is strong, and then once.
+    pub fn reaches_limit(&self) -> bool {
+        !self.background || self.strength >= NEAR_MISS_OOM_STRENGTH
+    }
+
+    /// How far towards the limit a memory leak of it drives the working set (1: all the
+    /// way, where the kernel OOM-kills the container).
+    pub fn leak_reach(&self) -> f64 {
+        if self.reaches_limit() {
+            1.0
+        } else {
+            0.9 * self.strength / NEAR_MISS_OOM_STRENGTH
+        }
+    }
+
     /// Does its type have this effect (in any source)?
     pub fn has_effect(&self, name: &str) -> bool {
         self.effects.iter().any(|e| e == name)
@@ -140,6 +156,9 @@ impl Incident {
         })
     }
 }
+
+/// The strength from which a near miss's memory leak reaches the limit (a lone OOM kill).
+pub const NEAR_MISS_OOM_STRENGTH: f64 = 0.35;
 
 /// All incidents over the planned days, then the near misses of the normal world, each
 /// part sorted by start.

@@ -535,10 +535,13 @@ impl PodPlan {
             // unreachable node.
             for inc in incidents.overlapping(p.created, life_end) {
                 match inc.root {
-                    RootEntity::Pod { service, slot } if service == p.service && slot == p.slot => {
+                    RootEntity::Pod { service, slot }
+                        if service == p.service && slot == p.slot && inc.reaches_limit() =>
+                    {
                         let mut at = inc.peak + 5 * SECOND;
                         let mut count = 0;
-                        while at < inc.recovery && at < life_end && count < 3 {
+                        let kills = if inc.background { 1 } else { 3 };
+                        while at < inc.recovery && at < life_end && count < kills {
                             if at > p.ready {
                                 let back = at
                                     + 10 * SECOND * (1 << count)

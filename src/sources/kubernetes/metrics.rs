@@ -299,7 +299,7 @@ fn incident_effects(
                 .filter(|&a| a <= inc.recovery)
                 .unwrap_or(inc.recovery);
             let progress = ((t - from) as f64 / (to - from).max(1) as f64).clamp(0.0, 1.0);
-            fx.leak = Some(progress);
+            fx.leak = Some(progress * inc.leak_reach());
             if !inc.background || fx.incident == u32::MAX {
                 fx.incident = inc.index as u32;
                 fx.role = role;
