@@ -112,31 +112,33 @@ fn a_twin_has_no_label_and_only_a_twin_of_the_same_run_is_accepted() {
     );
 }
 
-/// Every incident type, as `obsgen scenario TYPE --start 2026-11-23` renders it.
-const TYPES: [&str; 10] = [
-    "memory_leak",
-    "deployment_failure",
-    "db_connection_pool_exhaustion",
-    "cpu_saturation",
-    "network_latency",
-    "dependency_outage",
-    "disk_pressure",
-    "certificate_expiry",
-    "queue_backlog",
-    "node_failure",
-];
-
 #[test]
 fn every_scenario_type_keeps_the_contract_against_its_twin() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut broken = Vec::new();
     let mut reports = String::new();
-    for ty in TYPES {
+    // Every incident type of the default configuration.
+    let config = obsgen::config::Config::defaults().expect("defaults");
+    let types: Vec<String> = config
+        .incidents
+        .types
+        .iter()
+        .map(|t| t.name.value.clone())
+        .collect();
+    assert_eq!(types.len(), 10, "{types:?}");
+    for ty in &types {
         let scenario = |incidents: &str| {
             let dir = tmp.path().join(format!("{ty}-{incidents}"));
             let output = Command::cargo_bin("obsgen")
                 .expect("binary")
-                .args(["scenario", ty, "--start", "2026-11-23", "--threads", "2"])
+                .args([
+                    "scenario",
+                    ty.as_str(),
+                    "--start",
+                    "2026-11-23",
+                    "--threads",
+                    "2",
+                ])
                 .args(["--incidents", incidents, "-o"])
                 .arg(&dir)
                 .output()
