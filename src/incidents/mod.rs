@@ -282,12 +282,7 @@ impl IncidentPlan {
     /// Keeps only the incidents that ended before `t` (the counterfactual twin's
     /// history), and every near miss (the normal world has them).
     pub fn keep_history_before(&mut self, t: Micros) {
-        let before = self.real;
-        let mut i = 0;
-        self.incidents.retain(|inc| {
-            i += 1;
-            i > before || inc.end <= t
-        });
+        self.incidents.retain(|inc| inc.background || inc.end <= t);
         self.real = self.incidents.iter().filter(|inc| !inc.background).count();
         self.reindex();
     }

@@ -112,11 +112,13 @@ pub fn table_schema(own: Vec<Field>) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// Whether row `i` of `a` and row `j` of `b` (batches of one schema) hold the same
-/// values in every column: how a source that renders a row as its counterfactual twin
-/// would have written it tells whether an incident changed the row.
+/// Whether row `i` of `a` and row `j` of `b` (batches of one table) hold the same values
+/// in every column but the labels (the trailing columns): how a source that renders a
+/// row as its counterfactual twin would have written it tells whether an incident
+/// changed the row.
 pub fn same_row(a: &RecordBatch, i: usize, b: &RecordBatch, j: usize) -> bool {
-    a.columns()
+    let own = a.num_columns() - label_fields().len();
+    a.columns()[..own]
         .iter()
         .zip(b.columns())
         .all(|(x, y)| x.slice(i, 1).to_data() == y.slice(j, 1).to_data())
@@ -180,9 +182,9 @@ pub fn unlabel_as_twin(
     batch: RecordBatch,
 ) -> Result<RecordBatch, ArrowError> {
     let twin = world.twin_at(hour);
-    let labels = label_fields().len();
-    let own = batch.num_columns() - labels;
-    let anomaly = batch.column(own + 2).as_boolean();
+    let Some(anomaly) = batch.column_by_name("is_anomaly").map(|c| c.as_boolean()) else {
+        return Ok(batch);
+    };
     if std::ptr::eq(twin, world) || anomaly.true_count() == 0 {
         return Ok(batch);
     }
@@ -198,12 +200,9 @@ pub fn unlabel_as_twin(
         .map(|i| {
             Some(
                 anomaly.value(i)
-                    && row_of.get(ids.value(i)).is_some_and(|&j| {
-                        (0..own).all(|c| {
-                            batch.column(c).slice(i, 1).to_data()
-                                == other.column(c).slice(j, 1).to_data()
-                        })
-                    }),
+                    && row_of
+                        .get(ids.value(i))
+                        .is_some_and(|&j| same_row(&batch, i, &other, j)),
             )
         })
         .collect();
@@ -214,6 +213,7 @@ pub fn unlabel_as_twin(
     for _ in 0..batch.num_rows() {
         normal.append(&Label::NORMAL);
     }
+    let own = batch.num_columns() - label_fields().len();
     let mut cols = batch.columns()[..own].to_vec();
     for (c, n) in batch.columns()[own..].iter().zip(normal.finish()) {
         cols.push(zip(&unchanged, &n, c)?);
