@@ -23,7 +23,11 @@
 //! the pod's `pod_ip` in kubernetes/metrics that hour. A node's own series (EC2 CPU,
 //! network and disk in `cloudwatch/metrics`, and Grafana's panels of them) sum its pods:
 //! a changed, unlabelled row of a node is aftermath in an hour when one of those pods ran
-//! on the node (in the run or in the twin).
+//! on the node (in the run or in the twin). An alarm on an EC2 instance's series (and the
+//! Grafana alert annotation of that alarm) is aftermath in the same way when such a pod
+//! ran on its node in the hour of the transition or in the 20 minutes its evaluation
+//! reads; and a Logs Insights query is aftermath within the hour after a transition (in
+//! the run or in the twin) of such a node alarm, since engineers query when paged.
 
 use crate::error::Error;
 use crate::labels::label_fields;
@@ -149,6 +153,11 @@ struct Part {
     /// The node a node-level row is about: a CloudWatch series' `resource_id`, or the
     /// resource a Grafana CloudWatch point shows (the first word of its `series_name`).
     host: Option<StringArray>,
+    /// The EC2 instance a CloudWatch row is about (its `InstanceId` dimension).
+    instance: Option<StringArray>,
+    /// The alarm a row is about: an alarm transition's `alarm_name`, an alert
+    /// annotation's `alert_name`.
+    alarm: Option<StringArray>,
 }
 
 /// The columns that name a row's pod outside Grafana: the first one a table has.
@@ -191,6 +200,43 @@ fn host_column(batch: &RecordBatch) -> Option<StringArray> {
         name.split(' ').next().unwrap_or("")
     })
     .or_else(|| strings(batch, "resource_id"))
+}
+
+/// The value of dimension `name` of each row (`dimensions`: a list of `{name, value}`),
+/// null where the row has none; `None` for a table without dimensions.
+fn dimension_column(batch: &RecordBatch, name: &str) -> Option<StringArray> {
+    let list = batch
+        .column_by_name("dimensions")?
+        .as_any()
+        .downcast_ref::<arrow::array::ListArray>()?;
+    let items = list
+        .values()
+        .as_any()
+        .downcast_ref::<arrow::array::StructArray>()?;
+    let names = items
+        .column_by_name("name")?
+        .as_any()
+        .downcast_ref::<StringArray>()?;
+    let values = items
+        .column_by_name("value")?
+        .as_any()
+        .downcast_ref::<StringArray>()?;
+    let offsets = list.value_offsets();
+    Some(
+        (0..list.len())
+            .map(|r| {
+                (offsets[r] as usize..offsets[r + 1] as usize)
+                    .find(|&i| names.value(i) == name)
+                    .map(|i| values.value(i))
+            })
+            .collect(),
+    )
+}
+
+/// The hour key of an instant, as record ids write it (`YYYYMMDDHH`).
+fn hour_key(ts: i64) -> String {
+    let c = crate::time::civil(ts);
+    format!("{:04}{:02}{:02}{:02}", c.year, c.month, c.day, c.hour)
 }
 
 /// The hour a record id names (`<code>-<YYYYMMDDHH>-<hex>`).
@@ -273,6 +319,8 @@ fn load(dir: &Path, files: &[String]) -> Result<Loaded, Error> {
             pod_ip: strings(&batch, "pod_ip"),
             text: strings(&batch, "message").or_else(|| strings(&batch, "user_ip")),
             host: host_column(&batch),
+            instance: dimension_column(&batch, "InstanceId"),
+            alarm: strings(&batch, "alarm_name").or_else(|| strings(&batch, "alert_name")),
         });
     }
     Ok(out)
@@ -344,9 +392,12 @@ pub fn compare(run: &Path, twin: &Path) -> Result<Vec<TableContract>, Error> {
     }
     let touched = aftermath_pods(&loaded);
     let (addresses, hosts) = aftermath_places(&loaded, &touched);
+    let (alarm_nodes, paged) = aftermath_alarms(&loaded, &hosts);
     let aftermath = Aftermath {
         pods: &touched,
         hosts: &hosts,
+        alarm_nodes: &alarm_nodes,
+        paged: &paged,
         addresses: &addresses,
     };
     let mut out = Vec::new();
@@ -361,11 +412,30 @@ struct Aftermath<'a> {
     /// Pod → the instant from which its rows may differ unlabelled.
     pods: &'a HashMap<String, i64>,
     hosts: &'a HashSet<(String, String)>,
+    /// Alarm name → the node whose series it watches (an alarm on an EC2 instance).
+    alarm_nodes: &'a HashMap<String, String>,
+    /// Instants of the transitions (run or twin) of node alarms evaluated over an
+    /// aftermath node, sorted: the pages that send engineers to Logs Insights.
+    paged: &'a [i64],
     /// Per side (run, twin): `"<hour> <address>"` of the aftermath pods.
     addresses: &'a [HashSet<String>; 2],
 }
 
 impl Aftermath<'_> {
+    /// Did an aftermath pod run on `node` in the hour of `ts`, or in the evaluation
+    /// window before it (an alarm reads the 15 minutes before its transition)?
+    fn node(&self, node: &str, ts: i64) -> bool {
+        [ts, ts - ALARM_LOOKBACK]
+            .iter()
+            .any(|&t| self.hosts.contains(&(node.to_string(), hour_key(t))))
+    }
+
+    /// Was a node alarm over an aftermath node paging in the hour before `ts`?
+    fn paged_before(&self, ts: i64) -> bool {
+        let from = self.paged.partition_point(|&p| p < ts - PAGE_WINDOW);
+        self.paged.get(from).is_some_and(|&p| p <= ts)
+    }
+
     /// Is a row of `pod` at `ts` aftermath of it?
     fn pod(&self, pod: Option<&str>, ts: i64) -> bool {
         pod.is_some_and(|p| self.pods.get(p).is_some_and(|&from| ts >= from))
@@ -383,6 +453,70 @@ impl Aftermath<'_> {
             })
         })
     }
+}
+
+/// How far back an alarm's evaluation reads (three 5-minute periods, and the delay).
+const ALARM_LOOKBACK: i64 = 20 * 60 * 1_000_000;
+
+/// How long after a page engineers' Logs Insights queries follow it.
+const PAGE_WINDOW: i64 = 60 * 60 * 1_000_000;
+
+/// The node each node alarm watches, and the instants of the alarm transitions (run and
+/// twin) over a node where aftermath pods ran: an EC2 instance's CPU sums its pods', so
+/// when they are not the twin's its alarms change with no incident at the time.
+fn aftermath_alarms(
+    loaded: &[(String, String, Loaded, Loaded)],
+    hosts: &HashSet<(String, String)>,
+) -> (HashMap<String, String>, Vec<i64>) {
+    let mut node_of_instance: HashMap<String, String> = HashMap::new();
+    let mut alarm_nodes: HashMap<String, String> = HashMap::new();
+    for (_, table, a, b) in loaded {
+        for l in [a, b] {
+            for part in &l.parts {
+                for r in 0..part.ids.len() {
+                    let Some(instance) = value_at(&part.instance, r) else {
+                        continue;
+                    };
+                    if table == "metrics"
+                        && let Some(host) = value_at(&part.host, r)
+                    {
+                        node_of_instance
+                            .entry(instance.to_string())
+                            .or_insert_with(|| host.to_string());
+                    }
+                }
+            }
+        }
+    }
+    let mut paged = Vec::new();
+    for (_, _, a, b) in loaded {
+        for l in [a, b] {
+            for part in &l.parts {
+                for r in 0..part.ids.len() {
+                    let (Some(alarm), Some(instance)) =
+                        (value_at(&part.alarm, r), value_at(&part.instance, r))
+                    else {
+                        continue;
+                    };
+                    let Some(node) = node_of_instance.get(instance) else {
+                        continue;
+                    };
+                    alarm_nodes
+                        .entry(alarm.to_string())
+                        .or_insert_with(|| node.clone());
+                    let ts = part.ts.value(r);
+                    if [ts, ts - ALARM_LOOKBACK]
+                        .iter()
+                        .any(|&t| hosts.contains(&(node.clone(), hour_key(t))))
+                    {
+                        paged.push(ts);
+                    }
+                }
+            }
+        }
+    }
+    paged.sort_unstable();
+    (alarm_nodes, paged)
 }
 
 /// The VPC-private IPv4 addresses (`10.x.x.x`) a text names.
@@ -559,9 +693,13 @@ fn compare_table(
             let hour = id_hour(id);
             let twin_pod = twin_row.and_then(|(other, br)| value_at(&other.pod, br));
             let twin_text = twin_row.and_then(|(other, br)| value_at(&other.text, br));
-            let host = value_at(&part.host, r)
-                .is_some_and(|h| aftermath.hosts.contains(&(h.to_string(), hour.to_string())));
             let ts = part.ts.value(r);
+            let host = value_at(&part.host, r)
+                .is_some_and(|h| aftermath.hosts.contains(&(h.to_string(), hour.to_string())))
+                || value_at(&part.alarm, r)
+                    .and_then(|a| aftermath.alarm_nodes.get(a))
+                    .is_some_and(|n| aftermath.node(n, ts))
+                || (table == "insights_queries" && aftermath.paged_before(ts));
             if aftermath.pod(value_at(&part.pod, r), ts)
                 || aftermath.pod(twin_pod, ts)
                 || host
@@ -634,4 +772,55 @@ pub fn report(tables: &[TableContract]) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ListBuilder, StringBuilder, StructBuilder};
+    use arrow::datatypes::{DataType, Field, Fields, Schema};
+    use std::sync::Arc;
+
+    #[test]
+    fn dimension_column_finds_the_named_dimension_of_each_row() {
+        let fields = Fields::from(vec![
+            Field::new("name", DataType::Utf8, false),
+            Field::new("value", DataType::Utf8, false),
+        ]);
+        let mut b = ListBuilder::new(StructBuilder::from_fields(fields.clone(), 4));
+        for dims in [
+            vec![("InstanceId", "i-1")],
+            vec![("LoadBalancer", "app/x"), ("InstanceId", "i-2")],
+            vec![("DBInstanceIdentifier", "orders-db")],
+        ] {
+            for (n, v) in dims {
+                let s = b.values();
+                s.field_builder::<StringBuilder>(0)
+                    .expect("name")
+                    .append_value(n);
+                s.field_builder::<StringBuilder>(1)
+                    .expect("value")
+                    .append_value(v);
+                s.append(true);
+            }
+            b.append(true);
+        }
+        let list = b.finish();
+        let schema = Schema::new(vec![Field::new(
+            "dimensions",
+            list.data_type().clone(),
+            false,
+        )]);
+        let batch = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(list)]).expect("batch");
+        let col = dimension_column(&batch, "InstanceId").expect("dimensions");
+        let got: Vec<Option<&str>> = (0..3)
+            .map(|r| col.is_valid(r).then(|| col.value(r)))
+            .collect();
+        assert_eq!(got, [Some("i-1"), Some("i-2"), None]);
+        // The hour keys record ids use.
+        let t = crate::time::parse_instant("2026-11-03T10:59:59Z").expect("time");
+        assert_eq!(hour_key(t), "2026110310");
+        assert_eq!(hour_key(t - ALARM_LOOKBACK), "2026110310");
+        assert_eq!(hour_key(t + 1_000_000), "2026110311");
+    }
 }
