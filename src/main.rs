@@ -67,6 +67,9 @@ enum ManifestCommand {
         /// The configuration directory the parts used (default: the embedded one).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The preset the parts used, if any.
+        #[arg(long, value_parser = obsgen::config::PRESETS.map(|p| p.0))]
+        preset: Option<String>,
         /// Worker threads (default: all cores).
         #[arg(long, allow_negative_numbers = true)]
         threads: Option<usize>,
@@ -91,7 +94,12 @@ enum ConfigCommand {
         overwrite: bool,
     },
     /// Validate the configuration in DIR (or the embedded defaults) and print its digest.
-    Check { dir: Option<PathBuf> },
+    Check {
+        dir: Option<PathBuf>,
+        /// Check with this preset applied on top (its digest is the run's).
+        #[arg(long, value_parser = obsgen::config::PRESETS.map(|p| p.0))]
+        preset: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -125,6 +133,10 @@ struct GenerateArgs {
     /// Directory holding services_config.yaml, incident_patterns.yaml, generation_config.yaml.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// A named preset applied on top of the configuration: `low-prevalence` (two
+    /// incidents a day, active about 2% of the time, longer incidents).
+    #[arg(long, value_parser = obsgen::config::PRESETS.map(|p| p.0))]
+    preset: Option<String>,
     /// Comma-separated sources to generate (kubernetes, sentry, cloudwatch, grafana).
     #[arg(long, value_delimiter = ',')]
     sources: Option<Vec<String>>,
@@ -262,12 +274,13 @@ fn run() -> Result<()> {
                 ManifestCommand::Merge {
                     dir,
                     config,
+                    preset,
                     threads,
                     no_verify,
                     allow_stray,
                 },
         } => {
-            let cfg = load_run_config(config.as_ref())?;
+            let cfg = load_run_config(config.as_ref(), preset.as_deref())?;
             let threads = threads_or_all(threads)?;
             let started = std::time::Instant::now();
             let options = obsgen::pipeline::MergeOptions {
@@ -302,9 +315,12 @@ fn run() -> Result<()> {
             Ok(())
         }
         Command::Config {
-            command: ConfigCommand::Check { dir },
+            command: ConfigCommand::Check { dir, preset },
         } => {
-            let cfg = load_config(dir.as_ref())?;
+            let mut cfg = load_config(dir.as_ref())?;
+            if let Some(p) = &preset {
+                cfg.apply_preset(p)?;
+            }
             for line in cfg.origin_report() {
                 println!("{line}");
             }
@@ -347,9 +363,12 @@ fn load_config(dir: Option<&PathBuf>) -> Result<Config> {
 }
 
 /// `load_config` for a run: with `--config`, says on stderr which files it read.
-fn load_run_config(dir: Option<&PathBuf>) -> Result<Config> {
-    let cfg = load_config(dir)?;
-    if dir.is_some() {
+fn load_run_config(dir: Option<&PathBuf>, preset: Option<&str>) -> Result<Config> {
+    let mut cfg = load_config(dir)?;
+    if let Some(p) = preset {
+        cfg.apply_preset(p)?;
+    }
+    if dir.is_some() || preset.is_some() {
         for line in cfg.origin_report() {
             eprintln!("config: {line}");
         }
@@ -358,7 +377,7 @@ fn load_run_config(dir: Option<&PathBuf>) -> Result<Config> {
 }
 
 fn run_generate(a: GenerateArgs) -> Result<()> {
-    let config = load_run_config(a.config.as_ref())?;
+    let config = load_run_config(a.config.as_ref(), a.preset.as_deref())?;
     let start = parse_start(&a, &config)?;
     let end = match (&a.end, a.duration_hours) {
         (Some(e), _) => parse_instant(e)
@@ -614,7 +633,7 @@ fn run_scenario(s: ScenarioArgs) -> Result<()> {
     if let Some(h) = a.duration_hours {
         checked_hours(h)?;
     }
-    let config = load_run_config(a.config.as_ref())?;
+    let config = load_run_config(a.config.as_ref(), a.preset.as_deref())?;
     let types: Vec<&str> = config
         .incidents
         .types

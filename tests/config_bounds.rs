@@ -996,3 +996,93 @@ fn errors_are_config_errors_with_positions() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `--preset low-prevalence`: checked, said, part of the digest; a run with it lists about
+/// two incidents a day; an unknown preset is refused with the list.
+#[test]
+fn the_low_prevalence_preset_is_checked_said_and_used() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let digest = |out: &Output| {
+        let s = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        s.rsplit("digest ")
+            .next()
+            .map(|d| d.trim().to_string())
+            .expect("digest")
+    };
+    let plain = obsgen(&["config", "check"], tmp.path());
+    let preset = obsgen(
+        &["config", "check", "--preset", "low-prevalence"],
+        tmp.path(),
+    );
+    let stdout = String::from_utf8_lossy(&preset.stdout).into_owned();
+    assert!(stdout.contains("preset low-prevalence"), "{stdout}");
+    assert_ne!(digest(&plain), digest(&preset));
+    let refused = obsgen(&["config", "check", "--preset", "busy"], tmp.path());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("low-prevalence"),
+        "{stderr}"
+    );
+    // Three days of Grafana only: the annotations name the incidents.
+    let o = tmp.path().join("out").display().to_string();
+    let run = obsgen(
+        &[
+            "generate",
+            "--preset",
+            "low-prevalence",
+            "--start",
+            "2026-11-02",
+            "--duration-hours",
+            "72",
+            "--sources",
+            "grafana",
+            "-o",
+            &o,
+        ],
+        tmp.path(),
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains("preset low-prevalence"), "{stderr}");
+    let manifest = std::fs::read_to_string(tmp.path().join("out/manifest.json")).expect("manifest");
+    let v: serde_json::Value = serde_json::from_str(&manifest).expect("json");
+    assert_eq!(v["config_digest"].as_str(), Some(digest(&preset).as_str()));
+    let file = std::fs::File::open(tmp.path().join("out/labels/incidents.parquet")).expect("open");
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet")
+        .build()
+        .expect("reader");
+    let mut minutes = Vec::new();
+    for batch in reader {
+        let batch = batch.expect("batch");
+        let col = |n: &str| batch.column(batch.schema().index_of(n).expect(n)).clone();
+        let before = col("began_before_range");
+        let before = before
+            .as_any()
+            .downcast_ref::<arrow::array::BooleanArray>()
+            .expect("bool");
+        let secs = col("duration_seconds");
+        let secs = secs
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .expect("i64");
+        for i in 0..batch.num_rows() {
+            if !before.value(i) {
+                minutes.push(secs.value(i) as f64 / 60.0);
+            }
+        }
+    }
+    // About two a day (Poisson: 6 expected in three days), about 14 minutes on average.
+    assert!(
+        (2..=12).contains(&minutes.len()),
+        "{} incidents",
+        minutes.len()
+    );
+    let mean = minutes.iter().sum::<f64>() / minutes.len() as f64;
+    assert!(mean >= 7.0, "mean {mean} min: {minutes:?}");
+}

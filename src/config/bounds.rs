@@ -10,7 +10,8 @@
 
 use super::locate::{Locations, Position};
 use super::{
-    ConfigError, GenerationConfig, IncidentPatterns, RootCauseKind, ServicesConfig, TrafficShape,
+    ConfigError, GenerationConfig, IncidentPatterns, IncidentSchedule, RootCauseKind,
+    ServicesConfig, TrafficShape,
 };
 use crate::time::{HOUR, Micros};
 use std::path::Path;
@@ -806,13 +807,8 @@ pub(super) fn check_services(c: &Checker, cfg: &ServicesConfig) -> Result<(), Co
     Ok(())
 }
 
-pub(super) fn check_incidents(
-    c: &Checker,
-    cfg: &IncidentPatterns,
-    services: &ServicesConfig,
-) -> Result<(), ConfigError> {
-    c.scalars()?;
-    let s = &cfg.schedule;
+/// The `schedule` section (of incident_patterns.yaml, or of a preset).
+pub(super) fn check_schedule(c: &Checker, s: &IncidentSchedule) -> Result<(), ConfigError> {
     c.num(
         &INCIDENTS_PER_DAY,
         "schedule.incidents_per_day",
@@ -824,6 +820,16 @@ pub(super) fn check_incidents(
         s.target_active_fraction.0,
     )?;
     c.num(&MAX_OVERLAP, "schedule.max_overlap", s.max_overlap as f64)?;
+    Ok(())
+}
+
+pub(super) fn check_incidents(
+    c: &Checker,
+    cfg: &IncidentPatterns,
+    services: &ServicesConfig,
+) -> Result<(), ConfigError> {
+    c.scalars()?;
+    check_schedule(c, &cfg.schedule)?;
     let bg = &cfg.background;
     c.num(
         &NEAR_MISSES_PER_DAY,

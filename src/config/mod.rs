@@ -48,6 +48,13 @@ pub const DEFAULT_FILES: [(&str, &str); 3] = [
     ),
 ];
 
+/// Named presets, as (name, file contents): each is a `schedule:` section that replaces
+/// incident_patterns.yaml's (`generate --preset NAME`).
+pub const PRESETS: [(&str, &str); 1] = [(
+    "low-prevalence",
+    include_str!("../../config/presets/low-prevalence.yaml"),
+)];
+
 /// Largest configuration file read (the defaults are about 20 KB).
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
@@ -141,6 +148,8 @@ pub struct Config {
     pub files: Vec<ConfigFile>,
     /// Other YAML files in the `--config` directory, which obsgen does not read.
     pub ignored: Vec<PathBuf>,
+    /// The preset applied on top of the files ([`Config::apply_preset`]), if any.
+    pub preset: Option<&'static str>,
 }
 
 impl Config {
@@ -273,6 +282,7 @@ impl Config {
                 file(GENERATION_FILE, gp, gl),
             ],
             ignored: Vec::new(),
+            preset: None,
         };
         // The run `config check` vouches for: a day from default_start at the file's scale.
         if let Some(start) = crate::time::parse_instant(&cfg.generation.default_start) {
@@ -285,6 +295,47 @@ impl Config {
             )?;
         }
         Ok(cfg)
+    }
+
+    /// Applies the preset `name` (one of [`PRESETS`]): its schedule replaces the
+    /// incident schedule, and the digest covers it.
+    pub fn apply_preset(&mut self, name: &str) -> Result<(), ConfigError> {
+        let Some(&(name, text)) = PRESETS.iter().find(|p| p.0 == name) else {
+            return Err(ConfigError::Run {
+                message: format!(
+                    "unknown preset `{name}` (presets: {})",
+                    PRESETS.map(|p| p.0).join(", ")
+                ),
+            });
+        };
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct PresetFile {
+            schedule: IncidentSchedule,
+        }
+        let path = PathBuf::from(format!("<embedded>/presets/{name}.yaml"));
+        let preset: PresetFile = parse_yaml(&path, text)?;
+        let loc = Locations::index(text);
+        bounds::check_schedule(
+            &Checker {
+                file: &path,
+                loc: &loc,
+            },
+            &preset.schedule,
+        )?;
+        self.incidents.schedule = preset.schedule;
+        let mut h = Sha256::new();
+        for t in [self.digest.as_str(), name, text] {
+            h.update((t.len() as u64).to_le_bytes());
+            h.update(t.as_bytes());
+        }
+        self.digest = h
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+        self.preset = Some(name);
+        Ok(())
     }
 
     /// A checker pointing into file `i` (0 services, 1 incidents, 2 generation).
@@ -314,6 +365,11 @@ impl Config {
             lines.push(format!(
                 "ignored {} (not one of {SERVICES_FILE}, {INCIDENTS_FILE}, {GENERATION_FILE})",
                 p.display()
+            ));
+        }
+        if let Some(p) = self.preset {
+            lines.push(format!(
+                "preset {p}: the schedule of <embedded>/presets/{p}.yaml replaces {INCIDENTS_FILE}'s"
             ));
         }
         lines

@@ -666,6 +666,46 @@ mod tests {
         assert_eq!(ids(&plan, start + 2 * DAY), ids(&other, start + 2 * DAY));
     }
 
+    /// The low-prevalence preset: a couple of incidents a day, active about 2% of the
+    /// time, each lasting longer than by default; near misses as by default.
+    #[test]
+    fn the_low_prevalence_preset_plans_rare_long_incidents() {
+        let mut cfg = Config::defaults().expect("defaults");
+        cfg.apply_preset("low-prevalence").expect("preset");
+        let topo = Topology::build(42, &cfg.services);
+        let start = parse_instant("2026-11-23").expect("date");
+        let days = 56;
+        let plan = IncidentPlan::plan(42, &cfg, &topo, start, start + days * DAY);
+        let real: Vec<&Incident> = plan.real().iter().filter(|i| i.start >= start).collect();
+        let per_day = real.len() as f64 / days as f64;
+        assert!((1.4..=2.7).contains(&per_day), "{per_day} a day");
+        let active =
+            real.iter().map(|i| (i.end - i.start) as f64).sum::<f64>() / (days * DAY) as f64;
+        assert!((0.01..=0.035).contains(&active), "active {active}");
+        let mean = real
+            .iter()
+            .map(|i| (i.end - i.start) as f64 / MINUTE as f64)
+            .sum::<f64>()
+            / real.len() as f64;
+        let default = Config::defaults().expect("defaults");
+        let usual = IncidentPlan::plan(42, &default, &topo, start, start + days * DAY);
+        let usual_mean = usual
+            .real()
+            .iter()
+            .map(|i| (i.end - i.start) as f64 / MINUTE as f64)
+            .sum::<f64>()
+            / usual.real().len() as f64;
+        assert!(
+            mean >= 1.5 * usual_mean,
+            "mean {mean} min, {usual_mean} by default"
+        );
+        assert_eq!(
+            plan.incidents.len() - plan.real().len(),
+            usual.incidents.len() - usual.real().len(),
+            "near misses as by default"
+        );
+    }
+
     /// Near misses: about `episodes_per_day` a day, short and mild, after the incidents in
     /// every iteration; the twin's history keeps all of them and none of the incidents
     /// that end after its cut.
