@@ -32,6 +32,7 @@
 use crate::error::Error;
 use crate::labels::label_fields;
 use crate::sink::Manifest;
+use crate::time::{HOUR, MINUTE};
 use arrow::array::{Array, ArrayRef, BooleanArray, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::{RecordBatch, RecordBatchReader};
@@ -422,14 +423,6 @@ struct Aftermath<'a> {
 }
 
 impl Aftermath<'_> {
-    /// Did an aftermath pod run on `node` in the hour of `ts`, or in the evaluation
-    /// window before it (an alarm reads the 15 minutes before its transition)?
-    fn node(&self, node: &str, ts: i64) -> bool {
-        [ts, ts - ALARM_LOOKBACK]
-            .iter()
-            .any(|&t| self.hosts.contains(&(node.to_string(), hour_key(t))))
-    }
-
     /// Was a node alarm over an aftermath node paging in the hour before `ts`?
     fn paged_before(&self, ts: i64) -> bool {
         let from = self.paged.partition_point(|&p| p < ts - PAGE_WINDOW);
@@ -456,10 +449,10 @@ impl Aftermath<'_> {
 }
 
 /// How far back an alarm's evaluation reads (three 5-minute periods, and the delay).
-const ALARM_LOOKBACK: i64 = 20 * 60 * 1_000_000;
+const ALARM_LOOKBACK: i64 = 20 * MINUTE;
 
 /// How long after a page engineers' Logs Insights queries follow it.
-const PAGE_WINDOW: i64 = 60 * 60 * 1_000_000;
+const PAGE_WINDOW: i64 = HOUR;
 
 /// The node each node alarm watches, and the instants of the alarm transitions (run and
 /// twin) over a node where aftermath pods ran: an EC2 instance's CPU sums its pods', so
@@ -468,55 +461,59 @@ fn aftermath_alarms(
     loaded: &[(String, String, Loaded, Loaded)],
     hosts: &HashSet<(String, String)>,
 ) -> (HashMap<String, String>, Vec<i64>) {
+    // Only the parts that name an instance: the EC2 series map it to their node, the
+    // alarms on it name it in their dimensions.
+    let parts = || {
+        loaded.iter().flat_map(|(_, table, a, b)| {
+            [a, b].into_iter().flat_map(move |l| {
+                l.parts
+                    .iter()
+                    .filter(|p| p.instance.is_some())
+                    .map(move |p| (table.as_str(), p))
+            })
+        })
+    };
     let mut node_of_instance: HashMap<String, String> = HashMap::new();
-    let mut alarm_nodes: HashMap<String, String> = HashMap::new();
-    for (_, table, a, b) in loaded {
-        for l in [a, b] {
-            for part in &l.parts {
-                for r in 0..part.ids.len() {
-                    let Some(instance) = value_at(&part.instance, r) else {
-                        continue;
-                    };
-                    if table == "metrics"
-                        && let Some(host) = value_at(&part.host, r)
-                    {
-                        node_of_instance
-                            .entry(instance.to_string())
-                            .or_insert_with(|| host.to_string());
-                    }
-                }
+    for (_, part) in parts().filter(|(table, _)| *table == "metrics") {
+        for r in 0..part.ids.len() {
+            if let (Some(instance), Some(host)) =
+                (value_at(&part.instance, r), value_at(&part.host, r))
+            {
+                node_of_instance
+                    .entry(instance.to_string())
+                    .or_insert_with(|| host.to_string());
             }
         }
     }
+    let mut alarm_nodes: HashMap<String, String> = HashMap::new();
     let mut paged = Vec::new();
-    for (_, _, a, b) in loaded {
-        for l in [a, b] {
-            for part in &l.parts {
-                for r in 0..part.ids.len() {
-                    let (Some(alarm), Some(instance)) =
-                        (value_at(&part.alarm, r), value_at(&part.instance, r))
-                    else {
-                        continue;
-                    };
-                    let Some(node) = node_of_instance.get(instance) else {
-                        continue;
-                    };
-                    alarm_nodes
-                        .entry(alarm.to_string())
-                        .or_insert_with(|| node.clone());
-                    let ts = part.ts.value(r);
-                    if [ts, ts - ALARM_LOOKBACK]
-                        .iter()
-                        .any(|&t| hosts.contains(&(node.clone(), hour_key(t))))
-                    {
-                        paged.push(ts);
-                    }
-                }
+    for (_, part) in parts().filter(|(_, p)| p.alarm.is_some()) {
+        for r in 0..part.ids.len() {
+            let (Some(alarm), Some(node)) = (
+                value_at(&part.alarm, r),
+                value_at(&part.instance, r).and_then(|i| node_of_instance.get(i)),
+            ) else {
+                continue;
+            };
+            alarm_nodes
+                .entry(alarm.to_string())
+                .or_insert_with(|| node.clone());
+            let ts = part.ts.value(r);
+            if hosted(hosts, node, ts) {
+                paged.push(ts);
             }
         }
     }
     paged.sort_unstable();
     (alarm_nodes, paged)
+}
+
+/// Did an aftermath pod run on `node` in the hour of the alarm transition at `ts`, or in
+/// the window its evaluation reads before it?
+fn hosted(hosts: &HashSet<(String, String)>, node: &str, ts: i64) -> bool {
+    [ts, ts - ALARM_LOOKBACK]
+        .iter()
+        .any(|&t| hosts.contains(&(node.to_string(), hour_key(t))))
 }
 
 /// The VPC-private IPv4 addresses (`10.x.x.x`) a text names.
@@ -698,7 +695,7 @@ fn compare_table(
                 .is_some_and(|h| aftermath.hosts.contains(&(h.to_string(), hour.to_string())))
                 || value_at(&part.alarm, r)
                     .and_then(|a| aftermath.alarm_nodes.get(a))
-                    .is_some_and(|n| aftermath.node(n, ts))
+                    .is_some_and(|n| hosted(aftermath.hosts, n, ts))
                 || (table == "insights_queries" && aftermath.paged_before(ts));
             if aftermath.pod(value_at(&part.pod, r), ts)
                 || aftermath.pod(twin_pod, ts)

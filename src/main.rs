@@ -317,10 +317,7 @@ fn run() -> Result<()> {
         Command::Config {
             command: ConfigCommand::Check { dir, preset },
         } => {
-            let mut cfg = load_config(dir.as_ref())?;
-            if let Some(p) = &preset {
-                cfg.apply_preset(p)?;
-            }
+            let cfg = load_config(dir.as_ref(), preset.as_deref())?;
             for line in cfg.origin_report() {
                 println!("{line}");
             }
@@ -355,19 +352,21 @@ fn run() -> Result<()> {
     }
 }
 
-fn load_config(dir: Option<&PathBuf>) -> Result<Config> {
-    Ok(match dir {
+/// The configuration in `dir` (or the embedded one), with `preset` applied on top.
+fn load_config(dir: Option<&PathBuf>, preset: Option<&str>) -> Result<Config> {
+    let mut cfg = match dir {
         Some(d) => Config::load(d)?,
         None => Config::defaults().context("the embedded default configuration is invalid")?,
-    })
+    };
+    if let Some(p) = preset {
+        cfg.apply_preset(p)?;
+    }
+    Ok(cfg)
 }
 
 /// `load_config` for a run: with `--config`, says on stderr which files it read.
 fn load_run_config(dir: Option<&PathBuf>, preset: Option<&str>) -> Result<Config> {
-    let mut cfg = load_config(dir)?;
-    if let Some(p) = preset {
-        cfg.apply_preset(p)?;
-    }
+    let cfg = load_config(dir, preset)?;
     if dir.is_some() || preset.is_some() {
         for line in cfg.origin_report() {
             eprintln!("config: {line}");

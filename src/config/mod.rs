@@ -250,16 +250,7 @@ impl Config {
             },
             &generation,
         )?;
-        let mut h = Sha256::new();
-        for t in [&st, &it, &gt] {
-            h.update((t.len() as u64).to_le_bytes());
-            h.update(t.as_bytes());
-        }
-        let digest = h
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>();
+        let digest = digest_of(&[&st, &it, &gt]);
         let file = |name, path: PathBuf, locations| ConfigFile {
             name,
             origin: if path.starts_with("<embedded>") {
@@ -324,16 +315,7 @@ impl Config {
             &preset.schedule,
         )?;
         self.incidents.schedule = preset.schedule;
-        let mut h = Sha256::new();
-        for t in [self.digest.as_str(), name, text] {
-            h.update((t.len() as u64).to_le_bytes());
-            h.update(t.as_bytes());
-        }
-        self.digest = h
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>();
+        self.digest = digest_of(&[&self.digest, name, text]);
         self.preset = Some(name);
         Ok(())
     }
@@ -374,6 +356,16 @@ impl Config {
         }
         lines
     }
+}
+
+/// SHA-256 (hex) over `texts` in order, each prefixed by its length.
+fn digest_of(texts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for t in texts {
+        h.update((t.len() as u64).to_le_bytes());
+        h.update(t.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Reads a configuration file: `None` if there is none at `path`. Refuses what is not a
