@@ -331,6 +331,20 @@ pub const WINDOW_SECONDS: Bound = value(
 pub const INCIDENTS_PER_DAY: Bound = value(I, "schedule.incidents_per_day", 0.0, 1000.0, "");
 pub const TARGET_ACTIVE: Bound = value(I, "schedule.target_active_fraction", 0.0, 1.0, "");
 pub const MAX_OVERLAP: Bound = value(I, "schedule.max_overlap", 1.0, 20.0, "");
+pub const OVERLAP_SHARE: Bound = value(
+    I,
+    "schedule.overlap_share",
+    0.0,
+    1.0,
+    "default 0; only with max_overlap >= 2",
+);
+pub const SAME_SERVICE_SHARE: Bound = value(
+    I,
+    "schedule.same_service_share",
+    0.0,
+    1.0,
+    "of the overlapping ones; default 0",
+);
 pub const NEAR_MISSES_PER_DAY: Bound = value(
     I,
     "background.episodes_per_day",
@@ -367,6 +381,13 @@ pub const DURATION_MINUTES: Bound = value(
     1.0,
     720.0,
     "min, median and max; incidents never cross midnight",
+);
+pub const DURATION_SPREAD: Bound = value(
+    I,
+    "types[].duration_minutes.spread",
+    0.05,
+    3.0,
+    "log-normal sigma; default 0.45",
 );
 pub const LAG_SECONDS: Bound = value(I, "types[].propagation.lag_seconds", 0.0, 3600.0, "");
 pub const MAX_DEPTH: Bound = value(I, "types[].propagation.max_depth", 0.0, 10.0, "");
@@ -423,6 +444,8 @@ pub const BOUNDS: &[Bound] = &[
     INCIDENTS_PER_DAY,
     TARGET_ACTIVE,
     MAX_OVERLAP,
+    OVERLAP_SHARE,
+    SAME_SERVICE_SHARE,
     NEAR_MISSES_PER_DAY,
     NEAR_MISS_STRENGTH,
     NEAR_MISS_MINUTES,
@@ -430,6 +453,7 @@ pub const BOUNDS: &[Bound] = &[
     WEIGHT,
     BACKGROUND_WEIGHT,
     DURATION_MINUTES,
+    DURATION_SPREAD,
     LAG_SECONDS,
     MAX_DEPTH,
 ];
@@ -820,6 +844,12 @@ pub(super) fn check_schedule(c: &Checker, s: &IncidentSchedule) -> Result<(), Co
         s.target_active_fraction.0,
     )?;
     c.num(&MAX_OVERLAP, "schedule.max_overlap", s.max_overlap as f64)?;
+    c.num(&OVERLAP_SHARE, "schedule.overlap_share", s.overlap_share.0)?;
+    c.num(
+        &SAME_SERVICE_SHARE,
+        "schedule.same_service_share",
+        s.same_service_share.0,
+    )?;
     Ok(())
 }
 
@@ -869,6 +899,13 @@ pub(super) fn check_incidents(
         let d = t.duration_minutes;
         for (k, v) in [("min", d.min.0), ("median", d.median.0), ("max", d.max.0)] {
             c.num(&DURATION_MINUTES, &format!("{p}.duration_minutes.{k}"), v)?;
+        }
+        if let Some(sp) = d.spread {
+            c.num(
+                &DURATION_SPREAD,
+                &format!("{p}.duration_minutes.spread"),
+                sp.0,
+            )?;
         }
         c.num(
             &LAG_SECONDS,

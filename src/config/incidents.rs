@@ -49,6 +49,7 @@ impl Default for NearMisses {
                 min: Positive(1.0),
                 median: Positive(3.0),
                 max: Positive(10.0),
+                spread: None,
             },
         }
     }
@@ -64,6 +65,14 @@ pub struct IncidentSchedule {
     pub incidents_per_day: NonNeg,
     pub target_active_fraction: Fraction,
     pub max_overlap: u32,
+    /// About this share of incidents overlap another (never more than `max_overlap` at
+    /// once); default 0: incidents avoid each other.
+    #[serde(default)]
+    pub overlap_share: Fraction,
+    /// Of the incidents placed to overlap another, the share that hit the same service
+    /// (where the type can); default 0.
+    #[serde(default)]
+    pub same_service_share: Fraction,
 }
 
 fn enabled_by_default() -> bool {
@@ -116,6 +125,17 @@ pub struct DurationDist {
     pub min: Positive,
     pub median: Positive,
     pub max: Positive,
+    /// Log-normal sigma around the median (default 0.45): above 1 the tail is long, a
+    /// few incidents lasting many times the median.
+    #[serde(default)]
+    pub spread: Option<Positive>,
+}
+
+impl DurationDist {
+    /// The log-normal sigma of the draw.
+    pub fn sigma(&self, default: f64) -> f64 {
+        self.spread.map_or(default, |s| s.0)
+    }
 }
 
 /// Share of the incident's duration spent in each phase (must sum to 1).

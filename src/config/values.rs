@@ -21,8 +21,8 @@ impl<'de> Deserialize<'de> for NonNeg {
     }
 }
 
-/// A finite number in `[0, 1]`.
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Serialize)]
+/// A finite number in `[0, 1]` (default 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, PartialOrd, serde::Serialize)]
 #[serde(transparent)]
 pub struct Fraction(pub f64);
 

@@ -10,7 +10,14 @@ pub use impact::{FailureKind, RequestImpact};
 use crate::config::{Config, IncidentType, PropagationDirection, RootCauseKind, Severity};
 use crate::labels::{AnomalyRole, Phase};
 use crate::rng::{Rng, str_key};
-use crate::time::{DAY, MINUTE, Micros, SECOND, civil};
+use crate::time::{DAY, HOUR, MINUTE, Micros, SECOND, civil};
+
+/// Log-normal sigma of an incident's duration when its type gives no `spread`.
+const DEFAULT_DURATION_SPREAD: f64 = 0.45;
+
+/// How far a bad release starts from its service's routine deploys (the pod plan drops a
+/// routine deploy closer than this, which the counterfactual twin would keep).
+pub const BAD_RELEASE_CLEARANCE: Micros = 10 * MINUTE;
 use crate::world::Topology;
 
 /// The entity an incident starts from.
@@ -69,6 +76,16 @@ pub struct Incident {
 }
 
 impl Incident {
+    /// Places it in `[start, end)`, its phases split as its type's.
+    fn set_span(&mut self, start: Micros, end: Micros, ph: &crate::config::PhaseSplit) {
+        let dur = (end - start) as f64;
+        self.start = start;
+        self.onset = start + (dur * ph.precursor.0) as Micros;
+        self.peak = self.onset + (dur * ph.onset.0) as Micros;
+        self.recovery = self.peak + (dur * ph.peak.0) as Micros;
+        self.end = end;
+    }
+
     pub fn active_at(&self, t: Micros) -> bool {
         t >= self.start && t < self.end
     }
@@ -187,69 +204,13 @@ impl IncidentPlan {
         start: Micros,
         end: Micros,
     ) -> IncidentPlan {
-        let patterns = &config.incidents;
-        let types = &patterns.types;
-        let cum = crate::rng::cumulative(types.iter().map(|t| t.weight.0));
-        let mut incidents = Vec::new();
         let first_day = start.div_euclid(DAY) - 1;
         let last_day = (end - 1).div_euclid(DAY);
+        let mut incidents = Vec::new();
+        let f = duration_scale(config);
         for day in first_day..=last_day {
-            let mut rng = Rng::derive(seed, &[str_key("incidents"), day as u64]);
-            let n = rng.poisson(patterns.schedule.incidents_per_day.0) as usize;
-            // Draw types and raw durations, then scale durations so that the day's active
-            // time matches the target fraction.
-            let mut drawn: Vec<(usize, f64)> = (0..n)
-                .map(|_| {
-                    let ti = rng.weighted(&cum);
-                    let d = types[ti].duration_minutes;
-                    let m = rng.lognormal(d.median.0, 0.45).clamp(d.min.0, d.max.0);
-                    (ti, m)
-                })
-                .collect();
-            let total: f64 = drawn.iter().map(|d| d.1).sum();
-            if total > 0.0 {
-                let target = patterns.schedule.target_active_fraction.0 * 1440.0;
-                let f = (target / total).clamp(0.5, 2.0);
-                for (ti, m) in drawn.iter_mut() {
-                    let d = types[*ti].duration_minutes;
-                    *m = (*m * f).clamp(d.min.0, d.max.0 * 1.5);
-                }
-            }
-            // Place them: a few tries to avoid overlaps, never more than max_overlap at once.
-            let mut placed: Vec<(Micros, Micros, usize)> = Vec::new();
-            for (ti, minutes) in drawn {
-                let dur = (minutes * MINUTE as f64) as Micros;
-                let latest = DAY - dur - MINUTE;
-                if latest <= 0 {
-                    continue;
-                }
-                let mut chosen = None;
-                for attempt in 0..12 {
-                    let s = day * DAY + rng.below(latest as u64) as Micros;
-                    let overlapping = placed
-                        .iter()
-                        .filter(|&&(a, b, _)| s < b && a < s + dur)
-                        .count();
-                    if overlapping == 0
-                        || (attempt >= 8 && overlapping < patterns.schedule.max_overlap as usize)
-                    {
-                        chosen = Some(s);
-                        break;
-                    }
-                }
-                if let Some(s) = chosen {
-                    placed.push((s, s + dur, ti));
-                }
-            }
-            placed.sort_by_key(|p| p.0);
-            for (k, (s, e, ti)) in placed.into_iter().enumerate() {
-                let key = crate::rng::stream(seed, &[str_key("incident"), day as u64, k as u64]);
-                if let Some(inc) = build_incident(key, &types[ti], ti, day, k, s, e, topo, config) {
-                    incidents.push(inc);
-                }
-            }
+            incidents.append(&mut plan_day(seed, config, topo, day, f));
         }
-        incidents.sort_by_key(|i| (i.start, i.key));
         let mut near = near_misses(seed, config, topo, first_day, last_day);
         near.sort_by_key(|i| (i.start, i.key));
         let mut plan = IncidentPlan {
@@ -353,6 +314,210 @@ fn overlapping_in(
         .filter(move |i| i.end > a)
 }
 
+/// Type weights for `day`: deploy-rooted types (bad releases) are drawn less at weekends,
+/// as releases are (`world.weekend_deploy_factor`).
+fn day_weights(config: &Config, day: i64, weight: impl Fn(&IncidentType) -> f64) -> Vec<f64> {
+    let weekend = crate::world::pods::is_weekend(day * DAY);
+    config
+        .incidents
+        .types
+        .iter()
+        .map(|t| {
+            let w = weight(t);
+            if weekend && t.root_cause == RootCauseKind::Deployment {
+                w * config.generation.world.weekend_deploy_factor.0
+            } else {
+                w
+            }
+        })
+        .collect()
+}
+
+/// Where an incident of type `t` lasting `dur` may start on `day`: anywhere (ending a
+/// minute before midnight), or, for a bad release, in the deploy hours, when releases
+/// happen.
+fn start_window(config: &Config, t: &IncidentType, day: i64, dur: Micros) -> (Micros, Micros) {
+    let (lo, hi) = (day * DAY, day * DAY + DAY - dur - MINUTE);
+    if t.root_cause != RootCauseKind::Deployment {
+        return (lo, hi);
+    }
+    let hours = config.generation.world.deploy_hours;
+    let a = (day * DAY + hours.start as i64 * HOUR).clamp(lo, hi);
+    let b = (day * DAY + hours.end as i64 * HOUR - dur).clamp(a, hi);
+    (a, b.max(a + 1))
+}
+
+/// Plans the incidents of `day`: Poisson arrivals of the types by weight, long-tailed
+/// durations scaled so the day is active about `target_active_fraction` of the time, and
+/// placed apart, except about `overlap_share` of them that start during another one
+/// (never more than `max_overlap` at once), some on the same service. A bad release starts
+/// in the deploy hours and at least 10 minutes from its service's routine deploys.
+fn plan_day(seed: u64, config: &Config, topo: &Topology, day: i64, f: f64) -> Vec<Incident> {
+    let patterns = &config.incidents;
+    let types = &patterns.types;
+    let sched = &patterns.schedule;
+    let weights = day_weights(config, day, |t| t.weight.0);
+    if weights.iter().all(|&w| w <= 0.0) {
+        return Vec::new();
+    }
+    let cum = crate::rng::cumulative(weights);
+    let mut rng = Rng::derive(seed, &[str_key("incidents"), day as u64]);
+    let n = rng.poisson(sched.incidents_per_day.0) as usize;
+    // Draw types and raw durations, then scale durations so that a day is active about
+    // the target fraction of the time on average (one factor for every day, so a day with
+    // an hour-long incident is a busier day, as it would be).
+    let mut drawn: Vec<(usize, f64)> = (0..n)
+        .map(|_| {
+            let ti = rng.weighted(&cum);
+            let d = types[ti].duration_minutes;
+            let m = rng
+                .lognormal(d.median.0, d.sigma(DEFAULT_DURATION_SPREAD))
+                .clamp(d.min.0, d.max.0);
+            (ti, m)
+        })
+        .collect();
+    for (ti, m) in drawn.iter_mut() {
+        let d = types[*ti].duration_minutes;
+        *m = (*m * f).clamp(d.min.0, d.max.0);
+    }
+    let max_overlap = sched.max_overlap as usize;
+    let mut placed: Vec<Incident> = Vec::new();
+    // Deliberate overlaps owed: `overlap_share / 2` per incident drawn.
+    let mut owed = rng.f64();
+    for (j, (ti, minutes)) in drawn.into_iter().enumerate() {
+        let t = &types[ti];
+        let dur = (minutes * MINUTE as f64) as Micros;
+        if DAY - dur - MINUTE <= 0 {
+            continue;
+        }
+        // Two incidents overlapping make two overlapping incidents: place half the share,
+        // each during one that overlaps nothing yet (owed until a placement succeeds).
+        owed += sched.overlap_share.0 / 2.0;
+        let partner = (max_overlap >= 2 && owed >= 1.0)
+            .then(|| {
+                let alone: Vec<usize> = (0..placed.len())
+                    .filter(|&i| {
+                        !placed.iter().any(|o| {
+                            o.start < placed[i].end
+                                && placed[i].start < o.end
+                                && o.key != placed[i].key
+                        })
+                    })
+                    .collect();
+                (!alone.is_empty()).then(|| alone[rng.index(alone.len())])
+            })
+            .flatten();
+        let prefer = partner
+            .filter(|_| rng.chance(sched.same_service_share.0))
+            .and_then(|p| placed[p].root_service);
+        let key = crate::rng::stream(seed, &[str_key("incident"), day as u64, j as u64]);
+        let Some(mut inc) = build_incident(key, t, ti, topo, config, prefer) else {
+            continue;
+        };
+        let (lo, hi) = start_window(config, t, day, dur);
+        let routine = match inc.root {
+            RootEntity::Deployment(s) => crate::world::pods::routine_deploys(
+                seed,
+                &topo.services[s],
+                &config.generation.world,
+                crate::world::pods::week_of(day * DAY),
+            ),
+            _ => Vec::new(),
+        };
+        let clear_of_deploys = |s: Micros| {
+            !routine
+                .iter()
+                .any(|&r| r >= s - BAD_RELEASE_CLEARANCE && r <= s + dur + BAD_RELEASE_CLEARANCE)
+        };
+        let concurrent = |s: Micros| {
+            placed
+                .iter()
+                .filter(|p| s < p.end && p.start < s + dur)
+                .count()
+        };
+        let mut chosen = None;
+        if let Some(p) = partner {
+            // Start during the partner, or shortly before it.
+            let (ps, pe) = (placed[p].start, placed[p].end);
+            let a = (ps - dur / 2).max(lo);
+            let b = (pe - MINUTE).min(hi);
+            for _ in 0..12 {
+                if b <= a {
+                    break;
+                }
+                let s = a + rng.below((b - a) as u64) as Micros;
+                if concurrent(s) < max_overlap && clear_of_deploys(s) {
+                    owed -= 1.0;
+                    chosen = Some(s);
+                    break;
+                }
+            }
+        }
+        if chosen.is_none() {
+            // Apart from the others: a few tries, then anywhere below max_overlap.
+            for attempt in 0..16 {
+                let s = lo + rng.below((hi - lo).max(1) as u64) as Micros;
+                let c = concurrent(s);
+                if clear_of_deploys(s) && (c == 0 || (attempt >= 12 && c < max_overlap)) {
+                    chosen = Some(s);
+                    break;
+                }
+            }
+        }
+        if let Some(s) = chosen {
+            inc.set_span(s, s + dur, &t.phases);
+            placed.push(inc);
+        }
+    }
+    placed.sort_by_key(|i| (i.start, i.key));
+    number(&mut placed, "INC", day);
+    placed
+}
+
+/// The factor that brings the expected active time of a day to `target_active_fraction`:
+/// the mean duration of the types (by weight, each a clamped log-normal) estimated from a
+/// fixed sample, so it depends on the configuration only.
+fn duration_scale(config: &Config) -> f64 {
+    let sched = &config.incidents.schedule;
+    let types = &config.incidents.types;
+    let total_weight: f64 = types.iter().map(|t| t.weight.0).sum();
+    if total_weight <= 0.0 || sched.incidents_per_day.0 <= 0.0 {
+        return 1.0;
+    }
+    const DRAWS: usize = 4096;
+    let mut rng = Rng::new(0x6475_7261_7469_6f6e);
+    let mean: f64 = types
+        .iter()
+        .map(|t| {
+            let d = t.duration_minutes;
+            let sum: f64 = (0..DRAWS)
+                .map(|_| {
+                    rng.lognormal(d.median.0, d.sigma(DEFAULT_DURATION_SPREAD))
+                        .clamp(d.min.0, d.max.0)
+                })
+                .sum();
+            t.weight.0 * sum / DRAWS as f64
+        })
+        .sum::<f64>()
+        / total_weight;
+    let target = sched.target_active_fraction.0 * 1440.0 / sched.incidents_per_day.0;
+    (target / mean).clamp(0.25, 4.0)
+}
+
+/// Names the incidents of `day` (sorted by start) `PREFIX-YYYYMMDD-NNN`.
+fn number(incidents: &mut [Incident], prefix: &str, day: i64) {
+    let c = civil(day * DAY);
+    for (k, inc) in incidents.iter_mut().enumerate() {
+        inc.id = format!(
+            "{prefix}-{:04}{:02}{:02}-{:03}",
+            c.year,
+            c.month,
+            c.day,
+            k + 1
+        );
+    }
+}
+
 /// The near misses of days `first_day..=last_day`: `background.episodes_per_day` a day
 /// (Poisson), of the types by `background_weight`, short (`background.duration_minutes`)
 /// and mild (`background.strength`), each from a stream of its own.
@@ -365,18 +530,18 @@ fn near_misses(
 ) -> Vec<Incident> {
     let bg = &config.incidents.background;
     let types = &config.incidents.types;
-    let weights: Vec<f64> = types
-        .iter()
-        .map(|t| t.background_weight.map_or(t.weight.0, |w| w.0))
-        .collect();
     let mut out = Vec::new();
-    if weights.iter().all(|&w| w <= 0.0) {
-        return out;
-    }
-    let cum = crate::rng::cumulative(weights.iter().copied());
     for day in first_day..=last_day {
+        let weights = day_weights(config, day, |t| {
+            t.background_weight.map_or(t.weight.0, |w| w.0)
+        });
+        if weights.iter().all(|&w| w <= 0.0) {
+            continue;
+        }
+        let cum = crate::rng::cumulative(weights);
         let mut rng = Rng::derive(seed, &[str_key("near-misses"), day as u64]);
         let n = rng.poisson(bg.episodes_per_day.0) as usize;
+        let mut today = Vec::with_capacity(n);
         for k in 0..n {
             let ti = rng.weighted(&cum);
             let d = bg.duration_minutes;
@@ -384,17 +549,19 @@ fn near_misses(
             let strength =
                 rng.range_f64(bg.strength.min.0, bg.strength.max.0.max(bg.strength.min.0));
             let dur = (minutes * MINUTE as f64) as Micros;
-            let s = day * DAY + rng.below((DAY - dur - MINUTE).max(1) as u64) as Micros;
+            let (lo, hi) = start_window(config, &types[ti], day, dur);
+            let s = lo + rng.below((hi - lo).max(1) as u64) as Micros;
             let key = crate::rng::stream(seed, &[str_key("near-miss"), day as u64, k as u64]);
-            if let Some(mut inc) =
-                build_incident(key, &types[ti], ti, day, k, s, s + dur, topo, config)
-            {
-                inc.id = format!("NEAR-{}", &inc.id[4..]);
+            if let Some(mut inc) = build_incident(key, &types[ti], ti, topo, config, None) {
+                inc.set_span(s, s + dur, &types[ti].phases);
                 inc.strength = strength;
                 inc.background = true;
-                out.push(inc);
+                today.push(inc);
             }
         }
+        today.sort_by_key(|i| (i.start, i.key));
+        number(&mut today, "NEAR", day);
+        out.append(&mut today);
     }
     out
 }
@@ -434,16 +601,16 @@ fn propagate_to_callers(
 }
 
 #[allow(clippy::too_many_arguments)]
+/// An incident of type `t` from its stream `key`: root cause (in `prefer`, a service,
+/// when the type can start there), the services it spreads to, severity and title. Its
+/// span is set by [`Incident::set_span`] and its id by the day's numbering.
 fn build_incident(
     key: u64,
     t: &IncidentType,
     ti: usize,
-    day: i64,
-    k: usize,
-    start: Micros,
-    end: Micros,
     topo: &Topology,
     config: &Config,
+    prefer: Option<usize>,
 ) -> Option<Incident> {
     let mut rng = Rng::new(key);
     let services = &topo.services;
@@ -465,18 +632,22 @@ fn build_incident(
     if needs_service && candidates.is_empty() {
         return None;
     }
+    let pick_service = |rng: &mut Rng| match prefer.filter(|p| candidates.contains(p)) {
+        Some(p) => p,
+        None => *rng.pick(&candidates),
+    };
     let (root, root_service) = match t.root_cause {
         RootCauseKind::Pod => {
-            let s = *rng.pick(&candidates);
+            let s = pick_service(&mut rng);
             let slot = rng.below(services[s].replicas as u64) as u32;
             (RootEntity::Pod { service: s, slot }, Some(s))
         }
         RootCauseKind::Deployment => {
-            let s = *rng.pick(&candidates);
+            let s = pick_service(&mut rng);
             (RootEntity::Deployment(s), Some(s))
         }
         RootCauseKind::Service => {
-            let s = *rng.pick(&candidates);
+            let s = pick_service(&mut rng);
             (RootEntity::Service(s), Some(s))
         }
         RootCauseKind::Node => (RootEntity::Node(rng.index(topo.nodes.len().max(1))), None),
@@ -566,12 +737,6 @@ fn build_incident(
         }
     }
     propagate_to_callers(&mut affected, frontier, t, topo, &mut rng);
-    let ph = t.phases;
-    let dur = (end - start) as f64;
-    let onset = start + (dur * ph.precursor.0) as Micros;
-    let peak = onset + (dur * ph.onset.0) as Micros;
-    let recovery = peak + (dur * ph.peak.0) as Micros;
-    let c = civil(day * DAY);
     let root_name = match &root {
         RootEntity::Pod { service, .. }
         | RootEntity::Deployment(service)
@@ -586,16 +751,16 @@ fn build_incident(
     let name = t.name.value.clone();
     Some(Incident {
         index: 0,
-        id: format!("INC-{:04}{:02}{:02}-{:03}", c.year, c.month, c.day, k + 1),
+        id: String::new(),
         type_index: ti,
         title: format!("{} on {}", name.replace('_', " "), root_name),
         incident_type: name,
         severity: *rng.pick(&t.severities),
-        start,
-        onset,
-        peak,
-        recovery,
-        end,
+        start: 0,
+        onset: 0,
+        peak: 0,
+        recovery: 0,
+        end: 0,
         root,
         root_service,
         affected,
@@ -625,34 +790,102 @@ mod tests {
         let cfg = Config::defaults().expect("defaults");
         let topo = Topology::build(42, &cfg.services);
         let start = parse_instant("2026-11-23").expect("date");
-        let plan = IncidentPlan::plan(42, &cfg, &topo, start, start + 7 * DAY);
-        for d in 0..7 {
+        let days = 28;
+        let plan = IncidentPlan::plan(42, &cfg, &topo, start, start + days * DAY);
+        let real: Vec<&Incident> = plan.real().iter().filter(|i| i.start >= start).collect();
+        let mut active_sum = 0.0;
+        for d in 0..days {
             let a = start + d * DAY;
-            let day: Vec<&Incident> = plan
-                .real()
-                .iter()
-                .filter(|i| i.start >= a && i.start < a + DAY)
-                .collect();
-            assert!(
-                (30..=75).contains(&day.len()),
-                "day {d}: {} incidents",
-                day.len()
-            );
             let active = (0..1440)
                 .filter(|m| plan.active_at(a + m * MINUTE).any(|i| !i.background))
                 .count() as f64
                 / 1440.0;
-            assert!((0.12..=0.3).contains(&active), "day {d}: active {active}");
-            for i in &day {
-                assert!(
-                    i.start < i.onset
-                        && i.onset < i.peak
-                        && i.peak < i.recovery
-                        && i.recovery < i.end,
-                    "{}",
-                    i.id
-                );
+            // A day with an hour-long incident is busier, but none is an outage day.
+            assert!((0.05..=0.5).contains(&active), "day {d}: active {active}");
+            active_sum += active;
+        }
+        let per_day = real.len() as f64 / days as f64;
+        assert!(
+            (42.0..=58.0).contains(&per_day),
+            "{per_day} incidents a day"
+        );
+        let active = active_sum / days as f64;
+        assert!((0.16..=0.26).contains(&active), "active {active}");
+        for i in &real {
+            assert!(
+                i.start < i.onset && i.onset < i.peak && i.peak < i.recovery && i.recovery < i.end,
+                "{}",
+                i.id
+            );
+        }
+        // Long-tailed durations: mostly minutes, a few over an hour.
+        let mut minutes: Vec<f64> = real
+            .iter()
+            .map(|i| (i.end - i.start) as f64 / MINUTE as f64)
+            .collect();
+        minutes.sort_by(f64::total_cmp);
+        let median = minutes[minutes.len() / 2];
+        assert!((2.0..=8.0).contains(&median), "median {median} min");
+        assert!(minutes.iter().any(|&m| m > 60.0), "none over an hour");
+        // About a tenth overlap another, some on the same service, never more than
+        // max_overlap at once.
+        let mut overlapping = std::collections::BTreeSet::new();
+        let mut same_service = 0;
+        for (k, a) in real.iter().enumerate() {
+            let others: Vec<&&Incident> = real[k + 1..]
+                .iter()
+                .take_while(|b| b.start < a.end)
+                .collect();
+            for b in &others {
+                overlapping.insert(a.index);
+                overlapping.insert(b.index);
+                same_service +=
+                    usize::from(a.root_service.is_some() && a.root_service == b.root_service);
             }
+            let at_once = real
+                .iter()
+                .filter(|b| b.start <= a.start && a.start < b.end)
+                .count();
+            assert!(
+                at_once <= cfg.incidents.schedule.max_overlap as usize,
+                "{}",
+                a.id
+            );
+        }
+        let share = overlapping.len() as f64 / real.len() as f64;
+        assert!((0.06..=0.15).contains(&share), "{share} overlap");
+        assert!(same_service >= 3, "{same_service} on the same service");
+        // Bad releases start when releases happen, clear of the routine deploys.
+        let world = &cfg.generation.world;
+        let bad: Vec<&&Incident> = real
+            .iter()
+            .filter(|i| matches!(i.root, RootEntity::Deployment(_)))
+            .collect();
+        assert!(bad.len() >= 20, "{} bad releases", bad.len());
+        for i in bad {
+            let RootEntity::Deployment(s) = i.root else {
+                continue;
+            };
+            let hour = i.start.rem_euclid(DAY) / HOUR;
+            assert!(
+                (world.deploy_hours.start as i64..world.deploy_hours.end as i64).contains(&hour),
+                "{} at hour {hour}",
+                i.id
+            );
+            let routine = crate::world::pods::routine_deploys(
+                42,
+                &topo.services[s],
+                world,
+                crate::world::pods::week_of(i.start),
+            );
+            assert!(
+                routine
+                    .iter()
+                    .all(|&r| r < i.start - BAD_RELEASE_CLEARANCE
+                        || r > i.end + BAD_RELEASE_CLEARANCE),
+                "{} next to a routine deploy",
+                i.id
+            );
         }
         // The same day planned inside another range is the same.
         let other = IncidentPlan::plan(42, &cfg, &topo, start + 2 * DAY, start + 3 * DAY);

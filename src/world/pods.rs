@@ -3,9 +3,9 @@
 //! absolute weeks and days, so a time window sees the same pods whatever range it is
 //! generated in.
 
-use super::topology::{Topology, push_k8s_suffix};
+use super::topology::{ServiceInfo, Topology, push_k8s_suffix};
 use crate::config::{Language, WorldRates};
-use crate::incidents::{Incident, IncidentPlan, RootEntity};
+use crate::incidents::{BAD_RELEASE_CLEARANCE, Incident, IncidentPlan, RootEntity};
 use crate::rng::{Rng, mix64, str_key, stream};
 use crate::time::{DAY, HOUR, MINUTE, Micros, SECOND, weekday};
 
@@ -215,7 +215,7 @@ struct SlotPod {
 }
 
 /// Absolute week index (weeks since the Monday 1969-12-29).
-fn week_of(t: Micros) -> i64 {
+pub fn week_of(t: Micros) -> i64 {
     (t.div_euclid(DAY) + 3).div_euclid(7)
 }
 
@@ -232,6 +232,35 @@ fn startup_time(lang: Language, rng: &mut Rng) -> Micros {
         Language::Go => (1.0, 4.0),
     };
     (rng.range_f64(lo, hi) * SECOND as f64) as Micros
+}
+
+/// The routine deploys of `svc` in week `w`, sorted: in deploy hours, fewer at weekends,
+/// at least one a week. A pure function of the seed, the service and the week (incidents
+/// do not move them; the incident schedule reads them to start bad releases between them).
+pub fn routine_deploys(seed: u64, svc: &ServiceInfo, rates: &WorldRates, w: i64) -> Vec<Micros> {
+    let mut rng = Rng::derive(seed, &[str_key("rollouts"), svc.key, w as u64]);
+    let per_week = svc.deploys_per_day * (5.0 + 2.0 * rates.weekend_deploy_factor.0);
+    let n = rng.poisson(per_week).max(1);
+    let day_weights: Vec<f64> = (0..7)
+        .map(|d| {
+            if d >= 5 {
+                rates.weekend_deploy_factor.0
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    let cum = crate::rng::cumulative(day_weights);
+    let h0 = rates.deploy_hours.start as f64;
+    let h1 = rates.deploy_hours.end as f64;
+    let mut times: Vec<Micros> = (0..n)
+        .map(|_| {
+            let d = rng.weighted(&cum) as i64;
+            week_start(w) + d * DAY + (rng.range_f64(h0, h1) * HOUR as f64) as Micros
+        })
+        .collect();
+    times.sort_unstable();
+    times
 }
 
 /// Weeks of 2024 onwards give the minor version, so versions grow over time.
@@ -257,46 +286,25 @@ impl PodPlan {
             let mut svc_rollouts: Vec<usize> = Vec::new();
             // The rollout in place before the plan: from the week before the first.
             for w in (first_week - 1)..=last_week {
-                let mut rng = Rng::derive(seed, &[str_key("rollouts"), svc.key, w as u64]);
                 // (time, cause, ordinal): a routine deploy's ordinal is its rank among the
                 // week's routine deploys as drawn, so its ReplicaSet hash, version and
                 // revision are those of the counterfactual twin whatever incidents add or
                 // suppress around it; a bad release and its rollback sit between the
                 // routine deploys before and after them (`ordinal` = routine deploys
                 // drawn before it).
-                let mut times: Vec<(Micros, RolloutCause, u64)> = Vec::new();
-                let per_week = svc.deploys_per_day * (5.0 + 2.0 * rates.weekend_deploy_factor.0);
-                let n = rng.poisson(per_week).max(1);
-                let day_weights: Vec<f64> = (0..7)
-                    .map(|d| {
-                        if d >= 5 {
-                            rates.weekend_deploy_factor.0
-                        } else {
-                            1.0
-                        }
-                    })
+                let routine = routine_deploys(seed, svc, rates, w);
+                let mut times: Vec<(Micros, RolloutCause, u64)> = routine
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &t)| (t, RolloutCause::Routine, k as u64))
                     .collect();
-                let cum = crate::rng::cumulative(day_weights);
-                for _ in 0..n {
-                    let d = rng.weighted(&cum) as i64;
-                    let h0 = rates.deploy_hours.start as f64;
-                    let h1 = rates.deploy_hours.end as f64;
-                    let at =
-                        week_start(w) + d * DAY + (rng.range_f64(h0, h1) * HOUR as f64) as Micros;
-                    times.push((at, RolloutCause::Routine, 0));
-                }
-                times.sort_unstable_by_key(|&(t, _, _)| t);
-                for (k, t) in times.iter_mut().enumerate() {
-                    t.2 = k as u64;
-                }
-                let routine: Vec<Micros> = times.iter().map(|t| t.0).collect();
                 let before = |t: Micros| routine.partition_point(|&r| r < t) as u64;
                 // Bad releases and their rollbacks; no routine deploy during one.
                 for inc in incidents.incidents.iter().filter(|i| {
                     i.root == RootEntity::Deployment(svc.index) && week_of(i.start) == w
                 }) {
                     times.retain(|&(t, _, _)| {
-                        t < inc.start - 10 * MINUTE || t > inc.end + 10 * MINUTE
+                        t < inc.start - BAD_RELEASE_CLEARANCE || t > inc.end + BAD_RELEASE_CLEARANCE
                     });
                     let bad = inc.start + 2 * SECOND;
                     times.push((bad, RolloutCause::Bad(inc.index), before(bad)));

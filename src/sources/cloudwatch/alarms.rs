@@ -368,6 +368,26 @@ impl<'c, 'w> Evaluator<'c, 'w> {
         None
     }
 
+    /// The incident that changed a datapoint of the ALARM episode the alarm is in at
+    /// period end `end`, latest first: an episode that started without an incident (a
+    /// near miss breached) and that an incident then prolonged ends when the incident
+    /// lets it, not when the twin's does.
+    fn episode_changed_by(&self, end: Micros) -> IncidentLabel {
+        let p = self.period();
+        let mut e = end;
+        while e > end - EPISODE_HORIZON {
+            let ev = self.eval(e);
+            if ev.state != AlarmState::Alarm {
+                return None;
+            }
+            if let Some(l) = self.label_among(&ev, false) {
+                return Some(l);
+            }
+            e -= p;
+        }
+        None
+    }
+
     /// The label of a transition to `state` at period end `end` from `previous`: the
     /// incident behind the breaching datapoints (or behind the episode it ends), else
     /// one that changed a datapoint it evaluates (a transition the twin may lack; the
@@ -376,7 +396,9 @@ impl<'c, 'w> Evaluator<'c, 'w> {
         if e.state == AlarmState::Alarm {
             self.label_of(e)
         } else if previous == AlarmState::Alarm {
-            self.episode_label(e.end - self.period())
+            let before = e.end - self.period();
+            self.episode_label(before)
+                .or_else(|| self.episode_changed_by(before))
         } else {
             None
         }

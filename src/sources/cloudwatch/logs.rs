@@ -380,6 +380,7 @@ impl Table for Logs {
                 );
             }
             let twin = unserved[k].map(|inc| Twin {
+                world: world.twin_at(minute),
                 visits: twin_visits,
                 roots: &twin_roots,
                 incident: inc,
@@ -771,6 +772,8 @@ fn alb_private_ip(out: &mut impl Write, root_key: u64) {
 
 /// The twin's requests of a minute where an incident left some without a pod.
 struct Twin<'a> {
+    /// The counterfactual twin's world (its own pods).
+    world: &'a World,
     visits: &'a [Visit],
     /// Indices of the root visits in `visits`.
     roots: &'a [u32],
@@ -804,6 +807,63 @@ fn flow_path(visits: &[Visit], roots: &[u32], rk: u64) -> Option<u32> {
     Some(i)
 }
 
+/// The other end of the flow a record of call `v` shows (`x`: the record's first draw).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FlowPeer {
+    /// A root request, from the load balancer.
+    LoadBalancer,
+    /// The pod's database traffic.
+    Database,
+    /// AWS API endpoints (SQS, DynamoDB, Lambda).
+    AwsApi,
+    /// DNS lookups to the VPC resolver.
+    Dns,
+    /// The calling pod.
+    Caller,
+}
+
+fn flow_peer(v: &Visit, svc: &crate::world::ServiceInfo, x: f64) -> FlowPeer {
+    if v.is_root() {
+        FlowPeer::LoadBalancer
+    } else if x < 0.25 && !svc.rds.is_empty() {
+        FlowPeer::Database
+    } else if x < 0.4 && (!svc.sqs.is_empty() || !svc.dynamodb.is_empty() || !svc.lambda.is_empty())
+    {
+        FlowPeer::AwsApi
+    } else if x < 0.5 {
+        FlowPeer::Dns
+    } else {
+        FlowPeer::Caller
+    }
+}
+
+/// What the record with key `key` of call `i` shows of it: the service, its pod's
+/// address and the other end (the caller's pod's address, or the load balancer's
+/// address of the request), so two calls that make the same record compare equal.
+fn flow_ends<'a>(
+    world: &'a World,
+    visits: &[Visit],
+    i: u32,
+    key: u64,
+) -> (u16, &'a str, &'a str, u64) {
+    let v = &visits[i as usize];
+    let svc = world.service(v.service as usize);
+    let dst = world.pod(v.pod as usize).ip.as_str();
+    match flow_peer(v, svc, Rng::new(key).f64()) {
+        FlowPeer::LoadBalancer => (v.service, dst, "", v.root_key),
+        FlowPeer::Caller => (
+            v.service,
+            dst,
+            world
+                .pod(visits[v.parent as usize].pod as usize)
+                .ip
+                .as_str(),
+            0,
+        ),
+        _ => (v.service, dst, "", 0),
+    }
+}
+
 /// Plans one VPC flow record of minute `minute` from the requests of that minute (`roots`:
 /// the indices of its root visits in `visits`).
 ///
@@ -830,8 +890,9 @@ fn plan_flow(
     let mut pick = || -> Option<u32> {
         let i = flow_path(visits, roots, rk);
         if let Some(t) = twin {
-            let theirs = flow_path(t.visits, t.roots, rk).map(|j| t.visits[j as usize].key);
-            if i.map(|i| visits[i as usize].key) != theirs {
+            let theirs =
+                flow_path(t.visits, t.roots, rk).map(|j| flow_ends(t.world, t.visits, j, key));
+            if i.map(|i| flow_ends(world, visits, i, key)) != theirs {
                 inc = t.incident;
                 role = i
                     .and_then(|i| {
@@ -1220,10 +1281,11 @@ fn write_rows(
                         let packets = (rng.lognormal(14.0, 1.0) as u64).max(1);
                         let bytes = packets * (120 + rng.below(1_300));
                         let sport = 32_768 + rng.below(28_000);
-                        if v.is_root() {
+                        let peer = flow_peer(v, svc, x);
+                        if peer == FlowPeer::LoadBalancer {
                             alb_private_ip(m, v.root_key);
                             text::text(m, (' ', dst, ' ', sport, ' ', (svc.port, " 6")));
-                        } else if x < 0.25 && !svc.rds.is_empty() {
+                        } else if peer == FlowPeer::Database {
                             // The pod's database traffic.
                             let ri = model
                                 .rds
@@ -1237,11 +1299,7 @@ fn write_rows(
                                 3306
                             };
                             text::text(m, (dst, ' ', &d.ip, ' ', sport, (' ', port, " 6")));
-                        } else if x < 0.4
-                            && (!svc.sqs.is_empty()
-                                || !svc.dynamodb.is_empty()
-                                || !svc.lambda.is_empty())
-                        {
+                        } else if peer == FlowPeer::AwsApi {
                             // AWS API endpoints (through the NAT gateway / VPC endpoints).
                             let _ = write!(
                                 m,
@@ -1251,7 +1309,7 @@ fn write_rows(
                                 (r.key >> 16) % 256,
                                 1 + (r.key >> 24) % 254
                             );
-                        } else if x < 0.5 {
+                        } else if peer == FlowPeer::Dns {
                             // DNS lookups to the VPC resolver.
                             text::text(m, (dst, " 10.0.0.2 ", sport, " 53 17"));
                         } else {
