@@ -413,8 +413,8 @@ const REGRESSIONS: &[Regression] = &[
     ),
     r(
         INCIDENTS,
-        "{ min: 4, median: 7, max: 30 }",
-        "{ min: 4, median: 7, max: 5000 }",
+        "{ min: 4, median: 5, max: 180, spread: 1.5 }",
+        "{ min: 4, median: 5, max: 5000, spread: 1.5 }",
         "types[0].duration_minutes.max",
         "must be between 1 and 720, got 5000",
         "max: 5000",

@@ -112,6 +112,10 @@ pub struct IncidentType {
     pub background_weight: Option<NonNeg>,
     pub severities: Vec<Severity>,
     pub duration_minutes: DurationDist,
+    /// Load-driven (a pool, a queue, a CPU limit gives way under load): starts follow the
+    /// day's traffic curve rather than the clock. Default false.
+    #[serde(default)]
+    pub follows_traffic: bool,
     pub phases: PhaseSplit,
     #[serde(default)]
     pub targets: Targets,

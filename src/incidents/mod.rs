@@ -381,6 +381,9 @@ fn plan_day(seed: u64, config: &Config, topo: &Topology, day: i64, f: f64) -> Ve
         *m = (*m * f).clamp(d.min.0, d.max.0);
     }
     let max_overlap = sched.max_overlap as usize;
+    // Load-driven types start where traffic is: a candidate start is kept with the
+    // probability of its minute's share of the day's busiest minute.
+    let busy = crate::world::traffic::diurnal_share(&config.generation.traffic);
     let mut placed: Vec<Incident> = Vec::new();
     // Deliberate overlaps owed: `overlap_share / 2` per incident drawn.
     let mut owed = rng.f64();
@@ -435,6 +438,9 @@ fn plan_day(seed: u64, config: &Config, topo: &Topology, day: i64, f: f64) -> Ve
                 .filter(|p| s < p.end && p.start < s + dur)
                 .count()
         };
+        let busy_enough = |s: Micros, rng: &mut Rng| {
+            !t.follows_traffic || rng.chance(busy[(s.rem_euclid(DAY) / MINUTE) as usize % 1440])
+        };
         let mut chosen = None;
         if let Some(p) = partner {
             // Start during the partner, or shortly before it.
@@ -446,7 +452,7 @@ fn plan_day(seed: u64, config: &Config, topo: &Topology, day: i64, f: f64) -> Ve
                     break;
                 }
                 let s = a + rng.below((b - a) as u64) as Micros;
-                if concurrent(s) < max_overlap && clear_of_deploys(s) {
+                if concurrent(s) < max_overlap && clear_of_deploys(s) && busy_enough(s, &mut rng) {
                     owed -= 1.0;
                     chosen = Some(s);
                     break;
@@ -455,10 +461,13 @@ fn plan_day(seed: u64, config: &Config, topo: &Topology, day: i64, f: f64) -> Ve
         }
         if chosen.is_none() {
             // Apart from the others: a few tries, then anywhere below max_overlap.
-            for attempt in 0..16 {
+            for attempt in 0..32 {
                 let s = lo + rng.below((hi - lo).max(1) as u64) as Micros;
                 let c = concurrent(s);
-                if clear_of_deploys(s) && (c == 0 || (attempt >= 12 && c < max_overlap)) {
+                if clear_of_deploys(s)
+                    && (c == 0 || (attempt >= 24 && c < max_overlap))
+                    && busy_enough(s, &mut rng)
+                {
                     chosen = Some(s);
                     break;
                 }
@@ -530,6 +539,7 @@ fn near_misses(
 ) -> Vec<Incident> {
     let bg = &config.incidents.background;
     let types = &config.incidents.types;
+    let busy = crate::world::traffic::diurnal_share(&config.generation.traffic);
     let mut out = Vec::new();
     for day in first_day..=last_day {
         let weights = day_weights(config, day, |t| {
@@ -550,7 +560,16 @@ fn near_misses(
                 rng.range_f64(bg.strength.min.0, bg.strength.max.0.max(bg.strength.min.0));
             let dur = (minutes * MINUTE as f64) as Micros;
             let (lo, hi) = start_window(config, &types[ti], day, dur);
-            let s = lo + rng.below((hi - lo).max(1) as u64) as Micros;
+            let mut s = lo + rng.below((hi - lo).max(1) as u64) as Micros;
+            // Load-driven types where traffic is (see `plan_day`).
+            for _ in 0..16 {
+                if !types[ti].follows_traffic
+                    || rng.chance(busy[(s.rem_euclid(DAY) / MINUTE) as usize % 1440])
+                {
+                    break;
+                }
+                s = lo + rng.below((hi - lo).max(1) as u64) as Micros;
+            }
             let key = crate::rng::stream(seed, &[str_key("near-miss"), day as u64, k as u64]);
             if let Some(mut inc) = build_incident(key, &types[ti], ti, topo, config, None) {
                 inc.set_span(s, s + dur, &types[ti].phases);

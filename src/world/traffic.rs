@@ -64,6 +64,17 @@ fn bursts_of_day(seed: u64, shape: &TrafficShape, day: i64) -> Vec<Burst> {
         .collect()
 }
 
+/// The diurnal curve at each minute of a day, as a share of its busiest minute (0 – 1).
+pub fn diurnal_share(shape: &TrafficShape) -> Vec<f64> {
+    let raw: Vec<f64> = (0..1440)
+        .map(|m| diurnal_raw(shape, m as f64 / 60.0))
+        .collect();
+    let peak = raw.iter().copied().fold(0.0, f64::max);
+    raw.iter()
+        .map(|v| if peak > 0.0 { v / peak } else { 1.0 })
+        .collect()
+}
+
 /// The diurnal curve, not normalised: night floor plus Gaussian bumps (wrapping at 24h).
 fn diurnal_raw(shape: &TrafficShape, h: f64) -> f64 {
     let mut v = shape.night_level.0;
