@@ -427,10 +427,19 @@ fn plan_day(seed: u64, config: &Config, topo: &Topology, day: i64, f: f64) -> Ve
             ),
             _ => Vec::new(),
         };
+        // Clear of the service's routine deploys and of its other bad releases (one
+        // release at a time: a second bad release during the first has no rollback of
+        // its own).
         let clear_of_deploys = |s: Micros| {
-            !routine
-                .iter()
-                .any(|&r| r >= s - BAD_RELEASE_CLEARANCE && r <= s + dur + BAD_RELEASE_CLEARANCE)
+            let near = |a: Micros, b: Micros| {
+                a <= s + dur + BAD_RELEASE_CLEARANCE && b >= s - BAD_RELEASE_CLEARANCE
+            };
+            !routine.iter().any(|&r| near(r, r))
+                && !placed.iter().any(|p| {
+                    matches!(inc.root, RootEntity::Deployment(_))
+                        && p.root == inc.root
+                        && near(p.start, p.end)
+                })
         };
         let concurrent = |s: Micros| {
             placed
