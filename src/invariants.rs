@@ -844,9 +844,10 @@ fn alb_request_count(
         "cloudwatch/metrics × cloudwatch/logs",
         "alb_request_count_is_access_lines",
         "an ALB's RequestCount (Sum, 60 s) of each minute equals the access-log lines of that \
-         load balancer whose request_creation_time falls in that minute (a minute without \
-         requests has no datapoint; the range's last minute is skipped, as its responses \
-         can be logged after the range)",
+         load balancer whose request_creation_time falls in that minute and that reached a \
+         target (requests rejected before a target is chosen, such as a 503 with no healthy \
+         target, are logged but not counted; a minute without requests has no datapoint; the \
+         range's last minute is skipped, as its responses can be logged after the range)",
     );
     // (load balancer, minute) → (RequestCount, access lines).
     let mut counts: BTreeMap<(String, i64), (f64, u64)> = BTreeMap::new();
@@ -928,6 +929,10 @@ fn alb_request_count(
                 });
                 continue;
             };
+            // `target:port` is `-` when no target was chosen: not in RequestCount.
+            if fields.get(4) == Some(&"-") {
+                continue;
+            }
             let key = (lb.to_string(), created.div_euclid(MINUTE_US));
             counts.entry(key).or_default().1 += 1;
         }

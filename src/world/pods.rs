@@ -303,8 +303,12 @@ impl PodPlan {
                 for inc in incidents.incidents.iter().filter(|i| {
                     i.root == RootEntity::Deployment(svc.index) && week_of(i.start) == w
                 }) {
-                    times.retain(|&(t, _, _)| {
-                        t < inc.start - BAD_RELEASE_CLEARANCE || t > inc.end + BAD_RELEASE_CLEARANCE
+                    // Routine deploys only: another bad release's rollout and rollback
+                    // stay (placement keeps bad releases of a service apart).
+                    times.retain(|&(t, cause, _)| {
+                        cause != RolloutCause::Routine
+                            || t < inc.start - BAD_RELEASE_CLEARANCE
+                            || t > inc.end + BAD_RELEASE_CLEARANCE
                     });
                     let bad = inc.start + 2 * SECOND;
                     times.push((bad, RolloutCause::Bad(inc.index), before(bad)));

@@ -1016,7 +1016,11 @@ impl<'w> DatapointCache<'w> {
                         &m.queues[r.r].consumers,
                     ),
                 };
-                direct.or_else(|| self.services_incident(clients, minute))
+                // (A near miss acting on the resource changes the twin alike: the change
+                // is another incident's.)
+                direct
+                    .filter(|&i| !self.world.incidents.incidents[i as usize].background)
+                    .or_else(|| self.services_incident(clients, minute))
             }
             // A node's incident effects, where they change the value.
             Kind::Node => match r.m {

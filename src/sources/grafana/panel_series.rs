@@ -243,10 +243,11 @@ fn prometheus_points(
             if samples.is_empty() {
                 continue;
             }
-            // What the twin's samples show, for a pod an incident acts on (the same pod
-            // in the twin world, if it has it): a point takes a label only where its
-            // value differs from the twin's.
-            let twin: Option<Vec<f64>> =
+            // What the twin's samples show (at the twin pod's own scrapes: an incident's
+            // restart leaves gaps the twin does not have), for a pod an incident acts on
+            // (the same pod in the twin world, if it has it): a point takes a label only
+            // where its value differs from the twin's point.
+            let twin: Option<Vec<(Micros, f64)>> =
                 samples.iter().any(|s| s.3 != AnomalyRole::None).then(|| {
                     let tw = world.twin_at(hour);
                     let pod = world.pod(p);
@@ -259,16 +260,15 @@ fn prometheus_points(
                     match same {
                         Some(q) => {
                             let model = container_model(tw, q);
-                            samples
-                                .iter()
-                                .map(|s| {
-                                    let x = container_sample(tw, &model, q, s.0);
-                                    prom_value(metric, &x, svc.memory_limit_bytes)
+                            scrape_times(tw, q, hour - reach, end)
+                                .map(|t| {
+                                    let x = container_sample(tw, &model, q, t);
+                                    (t, prom_value(metric, &x, svc.memory_limit_bytes))
                                 })
                                 .collect()
                         }
-                        // Not in the twin: every value differs.
-                        None => vec![f64::NAN; samples.len()],
+                        // Not in the twin: every point differs.
+                        None => Vec::new(),
                     }
                 });
             let mut t = hour;
@@ -288,8 +288,14 @@ fn prometheus_points(
                     };
                     let changed = || {
                         twin.as_ref().is_none_or(|twin| {
-                            evaluate(panel.function, times(), twin[lo..hi].iter().copied())
-                                != Some(value)
+                            let hi = twin.partition_point(|s| s.0 <= t);
+                            let lo = twin.partition_point(|s| s.0 <= t - reach);
+                            let seen = &twin[lo..hi];
+                            evaluate(
+                                panel.function,
+                                seen.iter().map(|s| s.0),
+                                seen.iter().map(|s| s.1),
+                            ) != Some(value)
                         })
                     };
                     let (incident, role) = match labelled {
