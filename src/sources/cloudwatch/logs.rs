@@ -678,9 +678,9 @@ fn plan_rds(
     }
 }
 
-/// The lines of a connection pool exhaustion on instance `ri` in `minute`: the
-/// connections the filling pools open (PostgreSQL logs them), then, once the instance is
-/// full (intensity above 0.75), the connection attempts it refuses.
+/// The lines of a connection pool exhaustion on instance `ri` in `minute` (see
+/// [`exhaustion_lines`]), labelled where the twin does not write the same line (a near
+/// miss on the instance writes some of them there too).
 fn plan_exhaustion(
     world: &World,
     cache: &DatapointCache,
@@ -690,20 +690,53 @@ fn plan_exhaustion(
     conns_series: Option<super::series::Resolved>,
     push: &mut dyn FnMut(Micros, Kind, u64, u32),
 ) {
+    let lines = exhaustion_lines(world, cache, ri, rds, minute, conns_series);
+    if lines.is_empty() {
+        return;
+    }
+    let twin: Vec<(Micros, Kind, u64, u32)> = match cache.twin(minute) {
+        Some(t) => exhaustion_lines(t.world(), &t, ri, rds, minute, conns_series),
+        None => Vec::new(),
+    };
+    for (ts, kind, k, inc) in lines {
+        let shared = twin
+            .iter()
+            .any(|&(t2, k2, key2, _)| t2 == ts && k2 == kind && key2 == k);
+        push(ts, kind, k, if shared { NONE } else { inc });
+    }
+}
+
+/// The lines of a connection pool exhaustion (or a near miss of one) on instance `ri` in
+/// `minute`: the connections the filling pools open (PostgreSQL logs them), then, once the
+/// instance is full (intensity above 0.75), the connection attempts it refuses. Each line
+/// draws its key from a stream of its own (kind, minute, ordinal), so the lines a near miss
+/// writes in the twin are the first ones an incident on top of it writes.
+fn exhaustion_lines(
+    world: &World,
+    cache: &DatapointCache,
+    ri: usize,
+    rds: &super::model::Rds,
+    minute: Micros,
+    conns_series: Option<super::series::Resolved>,
+) -> Vec<(Micros, Kind, u64, u32)> {
+    let mut out = Vec::new();
     let mid = minute + 30 * SECOND;
     let Some((inc, i)) = cache
         .effect(Effect::RdsConnections, ResKind::Rds, ri, mid)
         .filter(|x| x.1 > LABEL_MIN_INTENSITY)
     else {
-        return;
+        return out;
     };
     let pg = rds.engine == DbEngine::Postgres;
-    let mut rng = Rng::derive(rds.key, &[str_key("rds-exhaustion"), minute as u64]);
-    // Nothing before the incident starts (its first minute may begin earlier).
-    let from = world.incidents.incidents[inc as usize].start;
-    let mut push = |ts: Micros, kind: Kind, k: u64, inc: u32| {
+    let key = |name: &str, j: u64| stream(rds.key, &[str_key(name), minute as u64, j]);
+    // Nothing before the first episode acting here starts (its first minute may begin
+    // earlier).
+    let from = cache
+        .effect_start(Effect::RdsConnections, ResKind::Rds, ri, minute)
+        .unwrap_or(minute);
+    let mut push = |ts: Micros, kind: Kind, k: u64| {
         if ts >= from {
-            push(ts, kind, k, inc)
+            out.push((ts, kind, k, inc))
         }
     };
     let conns = |m: Micros| {
@@ -713,21 +746,20 @@ fn plan_exhaustion(
     };
     if pg {
         let grown = (conns(minute) - conns(minute - MINUTE)).max(0.0) as u64;
-        for _ in 0..grown {
-            let k = rng.next_u64();
+        for j in 0..grown {
+            let k = key("rds-exhaustion-grown", j);
             let ts = minute + (k % MINUTE as u64) as Micros;
-            push(ts, Kind::PgConnReceived, k, inc);
+            push(ts, Kind::PgConnReceived, k);
             push(
                 ts + 2_500 + (k >> 40) as Micros % 9_000,
                 Kind::PgConnAuthorized,
                 k,
-                inc,
             );
         }
     }
     let full = ((i - 0.75) / 0.25).clamp(0.0, 1.0);
     if full <= 0.0 {
-        return;
+        return out;
     }
     let pods: usize = rds
         .services
@@ -740,21 +772,23 @@ fn plan_exhaustion(
                 .count()
         })
         .sum();
-    for _ in 0..rng.poisson(full * 1.5 * pods as f64) {
-        let k = rng.next_u64();
+    let mut rng = Rng::derive(rds.key, &[str_key("rds-exhaustion"), minute as u64]);
+    for j in 0..rng.poisson(full * 1.5 * pods as f64) {
+        let k = key("rds-exhaustion-refused", j);
         let ts = minute + (k % MINUTE as u64) as Micros;
         if pg {
-            push(ts, Kind::PgConnReceived, k, inc);
+            push(ts, Kind::PgConnReceived, k);
             let kind = if (k >> 12) % 10 < 7 {
                 Kind::PgFatalReserved
             } else {
                 Kind::PgFatalTooMany
             };
-            push(ts + 1_200 + (k >> 40) as Micros % 3_000, kind, k, inc);
+            push(ts + 1_200 + (k >> 40) as Micros % 3_000, kind, k);
         } else {
-            push(ts, Kind::MyAbortedTimeout, k, inc);
+            push(ts, Kind::MyAbortedTimeout, k);
         }
     }
+    out
 }
 
 /// ALB node address seen by the pods (the `client_ip` of root requests in pod_logs).

@@ -1095,6 +1095,25 @@ impl<'w> DatapointCache<'w> {
         best.map(|(i, v)| (real.map_or(i, |r| r.0), v))
     }
 
+    /// The earliest start of the episodes (incidents or near misses) with effect `e` on
+    /// resource `r` of `kind` that overlap `minute`.
+    pub(crate) fn effect_start(
+        &self,
+        e: Effect,
+        kind: Kind,
+        r: usize,
+        minute: Micros,
+    ) -> Option<Micros> {
+        self.effects
+            .get(&(kind, r))?
+            .iter()
+            .filter(|&&(_, x)| x == e)
+            .map(|&(i, _)| &self.world.incidents.incidents[i as usize])
+            .filter(|inc| inc.start < minute + MINUTE && inc.end > minute)
+            .map(|inc| inc.start)
+            .min()
+    }
+
     /// The node-failure incident whose instance fails its status checks during `minute`
     /// (from the onset to the recovery).
     fn status_failed(&self, n: usize, minute: Micros) -> Option<u32> {
