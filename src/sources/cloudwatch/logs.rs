@@ -698,11 +698,22 @@ fn plan_exhaustion(
         Some(t) => exhaustion_lines(t.world(), &t, ri, rds, minute, conns_series),
         None => Vec::new(),
     };
+    // A line the twin lacks where only a near miss acts on the instance: another incident
+    // changed its connections (a pod it replaced opening its pool).
+    let changed_by = |inc: u32| {
+        if world.incidents.incidents[inc as usize].background {
+            conns_series
+                .and_then(|r| cache.period_label(r, 60, minute))
+                .map_or(NONE, |x| x.0)
+        } else {
+            inc
+        }
+    };
     for (ts, kind, k, inc) in lines {
         let shared = twin
             .iter()
             .any(|&(t2, k2, key2, _)| t2 == ts && k2 == kind && key2 == k);
-        push(ts, kind, k, if shared { NONE } else { inc });
+        push(ts, kind, k, if shared { NONE } else { changed_by(inc) });
     }
 }
 
