@@ -660,9 +660,10 @@ fn most_alarm_incidents_fire_a_labelled_alarm_and_flaps_are_rare() {
         caused.len()
     );
     assert!(
-        // (At most two in five: real alert streams carry many pages no incident explains,
-        // and with long-tailed durations many incidents are a few minutes long.)
-        !normal.is_empty() && flaps.len() * 5 <= to_alarm.len() * 2,
+        // (At most half: real alert streams carry many pages no incident explains, and
+        // an alarm that fires only in incidents is a one-line rule for them (issue 12);
+        // with near misses about 40% of a day's ALARM transitions are of normal time.)
+        !normal.is_empty() && flaps.len() * 2 <= to_alarm.len(),
         "{} of {} ALARM transitions outside incidents ({} of normal time)",
         flaps.len(),
         to_alarm.len(),
