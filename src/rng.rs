@@ -43,6 +43,29 @@ pub fn unit(key: u64) -> f64 {
     (mix64(key) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
+/// Noise with memory: the value at step `i` of stream `key` of a unit-variance AR(1)
+/// process whose lag-1 autocorrelation is `phi` (0 – 0.9). Computed from the innovations
+/// of the steps up to `i` whose weight `phi^k` is above 1e-4, each a uniform value from
+/// the key and the step, so any step is the same whichever range asks for it, and the
+/// values are near-Gaussian (bounded: at most about 4 for `phi` 0.7).
+pub fn ar1(key: u64, i: i64, phi: f64) -> f64 {
+    let phi = phi.clamp(0.0, 0.9);
+    // sqrt(12) * (u - 0.5) has variance 1.
+    let innovation = |j: i64| (unit(stream(key, &[j as u64])) - 0.5) * 12f64.sqrt();
+    if phi == 0.0 {
+        return innovation(i);
+    }
+    let mut acc = 0.0;
+    let mut w = 1.0;
+    let mut k = 0;
+    while w > 1e-4 {
+        acc += w * innovation(i - k);
+        w *= phi;
+        k += 1;
+    }
+    acc * (1.0 - phi * phi).sqrt()
+}
+
 /// A small, fast, value-stable pseudo-random generator (SplitMix64).
 #[derive(Clone, Debug)]
 pub struct Rng {
@@ -191,6 +214,27 @@ pub fn cumulative(weights: impl IntoIterator<Item = f64>) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ar1_has_unit_variance_and_the_asked_memory() {
+        for phi in [0.0, 0.5, 0.7, 0.9] {
+            let xs: Vec<f64> = (0..200_000).map(|i| ar1(7, i, phi)).collect();
+            let n = xs.len() as f64;
+            let mean = xs.iter().sum::<f64>() / n;
+            let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+            let lag1 = xs
+                .windows(2)
+                .map(|w| (w[0] - mean) * (w[1] - mean))
+                .sum::<f64>()
+                / (n - 1.0)
+                / var;
+            assert!(mean.abs() < 0.05, "phi {phi}: mean {mean}");
+            assert!((var - 1.0).abs() < 0.05, "phi {phi}: variance {var}");
+            assert!((lag1 - phi).abs() < 0.02, "phi {phi}: lag-1 {lag1}");
+        }
+        // The same step whatever else was asked before.
+        assert_eq!(ar1(9, 1_000, 0.7).to_bits(), ar1(9, 1_000, 0.7).to_bits());
+    }
 
     #[test]
     fn values_are_stable_across_releases() {

@@ -194,6 +194,13 @@ pub const SERVICE_NOISE_SIGMA: Bound = value(
     1.0,
     "log-scale sigma of the per-service jitter: 0.05 is about ±5%",
 );
+pub const NOISE_MEMORY: Bound = value(
+    G,
+    "traffic.noise_memory",
+    0.0,
+    0.9,
+    "lag-1 autocorrelation of the noise and jitter (AR(1)), default 0.7; 0 is white",
+);
 pub const BURSTS_PER_DAY: Bound = value(G, "traffic.bursts.per_day", 0.0, 100.0, "");
 pub const BURST_MULTIPLIER: Bound = value(G, "traffic.bursts.multiplier", 0.0, 10.0, "min and max");
 pub const BURST_MINUTES: Bound = value(G, "traffic.bursts.minutes", 1.0, 240.0, "min and max");
@@ -402,6 +409,7 @@ pub const BOUNDS: &[Bound] = &[
     WEEKLY,
     NOISE_SIGMA,
     SERVICE_NOISE_SIGMA,
+    NOISE_MEMORY,
     BURSTS_PER_DAY,
     BURST_MULTIPLIER,
     BURST_MINUTES,
@@ -1002,6 +1010,7 @@ pub(super) fn check_generation(c: &Checker, g: &GenerationConfig) -> Result<(), 
         "traffic.service_noise_sigma",
         t.service_noise_sigma.0,
     )?;
+    c.num(&NOISE_MEMORY, "traffic.noise_memory", t.noise_memory.0)?;
     let b = &t.bursts;
     c.num(&BURSTS_PER_DAY, "traffic.bursts.per_day", b.per_day.0)?;
     for (k, v) in [("min", b.multiplier.min), ("max", b.multiplier.max)] {
@@ -1159,10 +1168,8 @@ pub(super) fn traffic_peak(c: &Checker, t: &TrafficShape) -> Result<TrafficPeak,
     } else {
         1.0
     };
-    let jitter = {
-        let x = 1.7 * t.service_noise_sigma.0;
-        if x > 0.0 { x.sinh() / x } else { 1.0 }
-    };
+    // The jitter is log-normal now (AR(1) with unit variance), as the noise is.
+    let jitter = (t.service_noise_sigma.0.powi(2) / 2.0).exp();
     let noise = (t.noise_sigma.0.powi(2) / 2.0).exp() * jitter * (0.08f64.powi(2) / 2.0).exp();
     let peak = TrafficPeak {
         diurnal,

@@ -26,7 +26,15 @@ pub struct TrafficShape {
     pub weekly: Vec<NonNeg>,
     pub noise_sigma: NonNeg,
     pub service_noise_sigma: NonNeg,
+    /// Lag-1 autocorrelation of the per-minute noise and the per-service jitter (AR(1));
+    /// 0 makes them white. Default 0.7.
+    #[serde(default = "default_noise_memory")]
+    pub noise_memory: NonNeg,
     pub bursts: Bursts,
+}
+
+fn default_noise_memory() -> NonNeg {
+    NonNeg(0.7)
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -7,7 +7,7 @@
 
 use crate::config::TrafficShape;
 use crate::config::bounds::MAX_TRAFFIC_FACTOR as MAX_FACTOR;
-use crate::rng::{Rng, str_key, stream, unit};
+use crate::rng::{Rng, ar1, str_key, stream};
 use crate::time::{DAY, MINUTE, Micros, hour_of_day, weekday};
 
 #[derive(Debug, Clone)]
@@ -137,7 +137,7 @@ impl Traffic {
             let frac = m.rem_euclid(15) as f64 / 15.0;
             let kn = |i: i64| Rng::derive(wander_key, &[i as u64]).normal();
             let wander = (0.08 * (kn(knot) * (1.0 - frac) + kn(knot + 1) * frac)).exp();
-            let noise = (shape.noise_sigma.0 * Rng::derive(noise_key, &[m as u64]).normal()).exp();
+            let noise = (shape.noise_sigma.0 * ar1(noise_key, m, shape.noise_memory.0)).exp();
             // Bursts of this day and the day before (a burst may cross midnight).
             let mut burst = 1.0;
             for d in [day - 1, day] {
@@ -180,10 +180,8 @@ impl Traffic {
             p.push(0);
             for (k, g) in global.iter().enumerate() {
                 let m = first_minute + k as u64 as i64;
-                let jitter = (shape.service_noise_sigma.0
-                    * (2.0 * unit(stream(key, &[m as u64])) - 1.0)
-                    * 1.7)
-                    .exp();
+                let jitter =
+                    (shape.service_noise_sigma.0 * ar1(key, m, shape.noise_memory.0)).exp();
                 let v = (*g as f64 * jitter).min(MAX_FACTOR) as f32;
                 f.push(v);
                 acc += fixed(v);

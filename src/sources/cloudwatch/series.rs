@@ -29,7 +29,7 @@ use super::model::{
 use crate::config::{Language, Statistic};
 use crate::incidents::RootEntity;
 use crate::labels::{AnomalyRole, Label};
-use crate::rng::{Rng, mix64, str_key, unit};
+use crate::rng::{Rng, mix64, str_key, stream, unit};
 use crate::time::{DAY, HOUR, MINUTE, Micros, SECOND};
 use crate::world::{Visit, World};
 use std::cell::{OnceCell, RefCell};
@@ -1384,6 +1384,17 @@ impl<'w> DatapointCache<'w> {
         Rng::derive(key, &[str_key("cw-noise"), m as u64, minute as u64])
     }
 
+    /// Unit-variance noise with memory (AR(1), lag-1 autocorrelation `phi`) of the
+    /// series of metric `m` of the resource `key`, at `minute`: a database's CPU or free
+    /// memory drifts from minute to minute rather than jumping.
+    fn drift(&self, key: u64, m: M, minute: Micros, phi: f64) -> f64 {
+        crate::rng::ar1(
+            stream(key, &[str_key("cw-drift"), m as u64]),
+            minute.div_euclid(MINUTE),
+            phi,
+        )
+    }
+
     /// Samples of one metric in one minute.
     fn minute(&self, r: Resolved, minute: Micros) -> Option<StatSet> {
         match r.kind {
@@ -1471,7 +1482,7 @@ impl<'w> DatapointCache<'w> {
                 (2.6 + rds.cpu_per_load * load
                     + vacuum
                     + checkpoint
-                    + 0.7 * rng.normal()
+                    + 0.9 * self.drift(rds.key, r.m, minute, 0.8)
                     + 38.0 * exhaustion)
                     .clamp(0.5, 100.0)
             }
@@ -1510,18 +1521,26 @@ impl<'w> DatapointCache<'w> {
                     )
                     .map_or(0.0, |s| s.sum);
                 (rds.memory_bytes * (0.34 + 0.015 * day_phase.sin()) - conns * 9.5e6 - load * 120e6
-                    + 40e6 * rng.normal())
+                    + 40e6 * self.drift(rds.key, r.m, minute, 0.9))
                 .max(rds.memory_bytes * 0.02)
                 .round()
             }
             M::RdsReadLatency => {
-                (0.00042 + 0.00011 * load + 0.00004 * rng.normal().abs()) * (1.0 + 9.0 * exhaustion)
+                (0.00042 + 0.00011 * load + 0.00004 * self.drift(rds.key, r.m, minute, 0.6).abs())
+                    * (1.0 + 9.0 * exhaustion)
             }
             M::RdsWriteLatency => {
-                (0.00105 + 0.00028 * load + 0.00012 * rng.normal().abs()) * (1.0 + 6.0 * exhaustion)
+                (0.00105 + 0.00028 * load + 0.00012 * self.drift(rds.key, r.m, minute, 0.6).abs())
+                    * (1.0 + 6.0 * exhaustion)
             }
-            M::RdsReadIops => 1.2 + 0.055 * visits + 0.8 * rng.normal().abs(),
-            M::RdsWriteIops => 3.5 + 0.09 * writes + 0.012 * visits + 1.5 * rng.normal().abs(),
+            M::RdsReadIops => {
+                1.2 + 0.055 * visits + 0.8 * self.drift(rds.key, r.m, minute, 0.5).abs()
+            }
+            M::RdsWriteIops => {
+                3.5 + 0.09 * writes
+                    + 0.012 * visits
+                    + 1.5 * self.drift(rds.key, r.m, minute, 0.5).abs()
+            }
             M::RdsFreeStorage => {
                 let days = minute.div_euclid(DAY);
                 let within = ((days.rem_euclid(30)) as f64
@@ -1874,7 +1893,7 @@ impl<'w> DatapointCache<'w> {
         let cycle = (2.0 + 3.0 * unit(mix64(key ^ 1))) * DAY as f64;
         let phase = ((minute as f64 + unit(mix64(key ^ 2)) * cycle) / cycle).fract();
         let mut rng = self.noise(key, r.m, minute);
-        let mut v = base + 6.0 * phase + 0.04 * rng.normal();
+        let mut v = base + 6.0 * phase + 0.04 * self.drift(key, r.m, minute, 0.9);
         if let Some((_, i)) = self.effect(Effect::Ec2Disk, Kind::Node, r.r, minute + 30 * SECOND) {
             v += (95.4 + 0.3 * rng.normal() - v) * i;
         }

@@ -168,7 +168,8 @@ pub fn container_sample(
     let up = (t - cstart).max(0) as f64 / SECOND as f64;
     let tm = world.traffic.integral_capped(s, cstart, t);
     let traffic_now = world.traffic.service(s, t);
-    let noise = Rng::derive(pod.key, &[t as u64]).normal();
+    // Memory wanders between scrapes (AR(1) over 15-second steps) rather than jumping.
+    let noise = crate::rng::ar1(pod.key ^ 0x6d65_6d6e, t.div_euclid(15 * SECOND), 0.9);
     let per = (up * 10.0) as i64;
     // Working set: warm-up after start, traffic-driven part, GC sawtooth, noise.
     // Past two hours exp(-up / 180) < 2^-54, so the difference rounds to exactly 1.0.
