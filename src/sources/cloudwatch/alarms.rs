@@ -330,9 +330,19 @@ impl<'c, 'w> Evaluator<'c, 'w> {
     /// The incident behind most of the datapoints of an evaluation (breaching only, or
     /// all of them).
     fn label_among(&self, e: &Evaluation, breaching: bool) -> IncidentLabel {
+        self.label_over(e, e.evaluated.iter().copied(), breaching)
+    }
+
+    /// The incident behind most of the datapoints `indices` of an evaluation's range.
+    fn label_over(
+        &self,
+        e: &Evaluation,
+        indices: impl Iterator<Item = usize>,
+        breaching: bool,
+    ) -> IncidentLabel {
         self.res?;
         let mut counts: Vec<((u32, AnomalyRole), u32)> = Vec::new();
-        for &i in &e.evaluated {
+        for i in indices {
             let (start, s) = &e.range[i];
             let Some(s) = s else { continue };
             if breaching && !self.breaches(s) {
@@ -390,8 +400,9 @@ impl<'c, 'w> Evaluator<'c, 'w> {
 
     /// The label of a transition to `state` at period end `end` from `previous`: the
     /// incident behind the breaching datapoints (or behind the episode it ends), else
-    /// one that changed a datapoint it evaluates (a transition the twin may lack; the
-    /// tables take the label off where the twin has the same row).
+    /// one that changed a datapoint it quotes (evaluated, or among the recent ones of its
+    /// reason data: a transition the twin may lack or quote otherwise; the tables take the
+    /// label off where the twin has the same row).
     fn transition_label(&self, e: &Evaluation, previous: AlarmState) -> IncidentLabel {
         if e.state == AlarmState::Alarm {
             self.label_of(e)
@@ -402,7 +413,7 @@ impl<'c, 'w> Evaluator<'c, 'w> {
         } else {
             None
         }
-        .or_else(|| self.label_among(e, false))
+        .or_else(|| self.label_over(e, 0..e.range.len(), false))
     }
 
     /// When the evaluation of the period ending at `end` is recorded.
