@@ -710,7 +710,8 @@ fn log_lines(
         let trace = col::<StringArray>(&b, "trace_id")?;
         let span = col::<StringArray>(&b, "span_id")?;
         for r in 0..b.num_rows() {
-            let (m, lv, tp) = (msg.value(r), level.value(r), template.value(r));
+            let (m, lv) = (msg.value(r), level.value(r));
+            let tp = crate::sources::kubernetes::templates::event_of(template.value(r));
             if let Some(w) = written_level(m) {
                 written.check(w == lv, || {
                     format!("{}: level {lv}, the line writes {w}: {m}", id.value(r))

@@ -11,6 +11,7 @@ pub mod incidents;
 pub mod interrupt;
 pub mod invariants;
 pub mod labels;
+pub mod log_templates;
 pub mod pipeline;
 pub mod rng;
 pub mod sink;

@@ -697,7 +697,8 @@ fn alb_request_counts_equal_access_logs_and_pod_log_roots() {
         );
         let ts = times(b, "timestamp");
         for (i, &t) in ts.iter().enumerate() {
-            if !trace.is_valid(i) || !access.contains(tmpl.value(i)) {
+            let event = obsgen::sources::kubernetes::templates::event_of(tmpl.value(i));
+            if !trace.is_valid(i) || !access.contains(event) {
                 continue;
             }
             let e = latest
@@ -800,7 +801,14 @@ fn lambda_log_lines_match_the_invocation_metrics() {
                 .or_default()
                 .entry(id.to_string())
                 .or_default();
-            match tmpl.value(i) {
+            let kind = tmpl.value(i);
+            // Error lines have an id per runtime and function.
+            let kind = if kind.starts_with("lambda.error.") {
+                "lambda.error"
+            } else {
+                kind
+            };
+            match kind {
                 "lambda.start" => {
                     assert!(e.0.is_none(), "two START lines for {id}");
                     assert_eq!(

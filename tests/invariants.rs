@@ -146,11 +146,15 @@ fn validate_checks_every_rule_and_finds_tampered_physics() {
             .as_string::<i32>();
         let quiet: StringArray = (0..b.num_rows())
             .map(|r| {
-                Some(if template.value(r).ends_with(".access") {
-                    "debug"
-                } else {
-                    level.value(r)
-                })
+                Some(
+                    if obsgen::sources::kubernetes::templates::event_of(template.value(r))
+                        .ends_with(".access")
+                    {
+                        "debug"
+                    } else {
+                        level.value(r)
+                    },
+                )
             })
             .collect();
         replace(b, "level", Arc::new(quiet))

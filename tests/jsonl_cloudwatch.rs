@@ -612,6 +612,11 @@ fn emf_documents_validate_and_report_their_invocations() {
             // Every JSON message is an EMF document, and every EMF row is JSON.
             let emf = m.starts_with('{');
             assert_eq!(emf, t.starts_with("lambda.emf."), "{}: {t} {m}", at());
+            // Application, error and metric lines have an id per runtime and function.
+            let t = ["lambda.error", "lambda.app.info", "lambda.emf.cold_start"]
+                .into_iter()
+                .find(|p| t.starts_with(p))
+                .unwrap_or(t);
             match t {
                 "lambda.start" => inv.start = true,
                 "lambda.error" => inv.error = true,

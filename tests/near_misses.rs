@@ -47,7 +47,14 @@ fn counts(dir: &Path, table: &str, column: &str) -> BTreeMap<String, (u64, u64)>
             if values.is_null(r) {
                 continue;
             }
-            let e = out.entry(values.value(r).to_string()).or_default();
+            let v = values.value(r);
+            // pod_logs ids are per layout: count per event.
+            let key = if column == "template_id" {
+                obsgen::sources::kubernetes::templates::event_of(v)
+            } else {
+                v
+            };
+            let e = out.entry(key.to_string()).or_default();
             e.0 += 1;
             e.1 += u64::from(!anomaly.value(r));
         }

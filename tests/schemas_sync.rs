@@ -1,6 +1,6 @@
 //! Keeps `schemas/<source>/<table>.yaml` in sync with the Arrow schemas of the tables in
 //! `obsgen::sources::registry()` and of the ground-truth tables (`schemas/labels/records.yaml`,
-//! `incidents.yaml`, `incident_edges.yaml`): every table has a file, every file has a table,
+//! `incidents.yaml`, `incident_edges.yaml`, `templates.yaml`): every table has a file, every file has a table,
 //! and each file lists exactly the table's columns (names, order, Arrow types as printed by
 //! `Display`, nullability), each with a non-empty description and example.
 
@@ -22,6 +22,11 @@ fn label_tables() -> Vec<(&'static str, &'static str, SchemaRef)> {
             "labels",
             "incident_edges",
             obsgen::incidents::report::edges_schema(),
+        ),
+        (
+            "labels",
+            "templates",
+            obsgen::log_templates::templates_schema(),
         ),
     ]
 }

@@ -18,6 +18,17 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    pub const ALL: [FailureKind; 8] = [
+        FailureKind::OutOfMemory,
+        FailureKind::Regression,
+        FailureKind::PoolTimeout,
+        FailureKind::ConnectionRefused,
+        FailureKind::Timeout,
+        FailureKind::Tls,
+        FailureKind::Io,
+        FailureKind::JobTimeout,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FailureKind::OutOfMemory => "out_of_memory",

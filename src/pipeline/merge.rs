@@ -6,8 +6,8 @@
 //! and refused when a reader would take them for table data.
 
 use super::{
-    CORRELATION_PATH, EDGES_PATH, GenerateOptions, INCIDENTS_PATH, finish, jsonl_path,
-    partition_path, report_list,
+    CORRELATION_PATH, EDGES_PATH, GenerateOptions, INCIDENTS_PATH, TEMPLATES_PATH, finish,
+    jsonl_path, partition_path, report_list,
 };
 use crate::config::Config;
 use crate::error::Error;
@@ -282,7 +282,7 @@ pub fn merge_parts(
         &checks.unreadable,
     );
     let mut known: BTreeSet<String> = files.keys().cloned().collect();
-    known.extend([INCIDENTS_PATH, EDGES_PATH, CORRELATION_PATH].map(String::from));
+    known.extend([INCIDENTS_PATH, EDGES_PATH, TEMPLATES_PATH, CORRELATION_PATH].map(String::from));
     let strays = strays(dir, &known)?;
     let data: Vec<String> = strays
         .iter()

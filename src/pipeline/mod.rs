@@ -120,6 +120,7 @@ pub struct ResumeReport {
 /// The incident tables of a complete run, relative to the output directory.
 const INCIDENTS_PATH: &str = "labels/incidents.parquet";
 const EDGES_PATH: &str = "labels/incident_edges.parquet";
+const TEMPLATES_PATH: &str = "labels/templates.parquet";
 const CORRELATION_PATH: &str = "correlation/incidents.json";
 
 /// `<source>/<table>/date=YYYY-MM-DD/hour=HH/part-00000.parquet`
@@ -171,7 +172,8 @@ pub fn validate_range(range: TimeRange) -> Result<(), Error> {
 }
 
 /// Writes the incident ground truth: `labels/incidents.parquet`,
-/// `labels/incident_edges.parquet` and `correlation/incidents.json`.
+/// `labels/incident_edges.parquet` and `correlation/incidents.json`, and the log template
+/// ground truth `labels/templates.parquet` (see `log_templates`).
 fn write_incident_tables(
     world: &World,
     opts: &GenerateOptions,
@@ -188,6 +190,10 @@ fn write_incident_tables(
     for (rel, batch) in [
         (INCIDENTS_PATH, incidents_batch(&records)?),
         (EDGES_PATH, edges_batch(&edges)?),
+        (
+            TEMPLATES_PATH,
+            crate::log_templates::templates_batch(&crate::log_templates::world_templates(world))?,
+        ),
     ] {
         let sum = write_parquet(&opts.output_dir.join(rel), &batch, opts.compression, rg)?;
         let table = rel
@@ -695,6 +701,7 @@ fn planned_files(
         [
             INCIDENTS_PATH,
             EDGES_PATH,
+            TEMPLATES_PATH,
             CORRELATION_PATH,
             "manifest.json",
         ]

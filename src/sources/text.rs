@@ -154,6 +154,56 @@ impl Text for IsoZ {
     }
 }
 
+/// A parameter of a log template: written as its value, or as `<*>` (Loghub's variable
+/// marker) while [`as_template`] renders the template's text. Everything a line writes
+/// outside a `P` (or [`param`]) is the template's constant text.
+#[derive(Clone, Copy)]
+pub struct P<T>(pub T);
+
+impl<T: Text> Text for P<T> {
+    #[inline]
+    fn put_to<W: Write + ?Sized>(&self, out: &mut W) {
+        if templating() {
+            let _ = out.write_str("<*>");
+        } else {
+            self.0.put_to(out)
+        }
+    }
+}
+
+thread_local! {
+    static TEMPLATING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is rendering template text (see [`P`]).
+#[inline]
+pub fn templating() -> bool {
+    TEMPLATING.with(|t| t.get())
+}
+
+/// Runs `f` with every parameter written as `<*>`: renderers called inside write the
+/// template text of the line they would write.
+pub fn as_template<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            TEMPLATING.with(|t| t.set(self.0));
+        }
+    }
+    let _reset = Reset(TEMPLATING.with(|t| t.replace(true)));
+    f()
+}
+
+/// Writes a parameter with `write` (or `<*>` while templating).
+#[inline]
+pub fn param<W: Write + ?Sized>(out: &mut W, write: impl FnOnce(&mut W)) {
+    if templating() {
+        let _ = out.write_str("<*>");
+    } else {
+        write(out)
+    }
+}
+
 /// Writes `s`.
 #[inline]
 pub fn text<W: Write + ?Sized>(out: &mut W, s: impl Text) {

@@ -43,9 +43,10 @@ use crate::labels::{AnomalyRole, Label};
 use crate::rng::{Rng, mix64, str_key, stream};
 use crate::sink::JsonLines;
 use crate::sources::kubernetes::logfmt::write_trace;
+use crate::sources::kubernetes::templates::TemplateDef;
 use crate::sources::kubernetes::templates::{USER_AGENTS, route_method, write_path};
 use crate::sources::kubernetes::{created_by, deleted_by};
-use crate::sources::text::{self, Fixed, Hex, Pad};
+use crate::sources::text::{self, Fixed, Hex, P, Pad, param};
 use crate::sources::{CommonColumns, Source, Table, table_schema, timestamp_type};
 use crate::time::{HOUR, MINUTE, Micros, SECOND, civil};
 use crate::world::{Visit, World};
@@ -1072,6 +1073,7 @@ fn write_rows(
         let ingest: Micros;
         let service: &str;
         let tmpl: &'static str;
+        let mut suffix: [&'static str; 3] = ["", "", ""];
         let mut trace: Option<(u64, u64)> = None;
         match r.kind {
             Kind::AlbAccess => {
@@ -1251,6 +1253,7 @@ fn write_rows(
                 };
                 trace = visit.map(|v| (v.trace_hi, v.trace_lo));
                 let python = func.runtime.starts_with("python");
+                suffix = lambda_id_suffix(r.kind, python, LambdaWork::of(&func.id), inv.error);
                 let m = &mut message;
                 tmpl = match r.kind {
                     Kind::LambdaStart => {
@@ -1459,7 +1462,11 @@ fn write_rows(
             }
             None => trace_id.append_null(),
         }
-        template.append_value(tmpl);
+        template.write_str(tmpl).ok();
+        for x in suffix {
+            template.write_str(x).ok();
+        }
+        template.append_value("");
     }
     let own: Vec<ArrayRef> = vec![
         Arc::new(group.finish()),
@@ -1544,42 +1551,98 @@ fn write_lambda_stream(out: &mut impl Write, fkey: u64, inv: &Invocation) {
 fn write_lambda_prefix(out: &mut impl Write, python: bool, level: &str, t: Micros, key: u64) {
     if python {
         text::text(out, ('[', level, "]\t"));
-        iso(out, t, 3);
+        param(out, |o| iso(o, t, 3));
         out.write_char('\t').ok();
-        text::uuid_from_key(out, key);
+        param(out, |o| text::uuid_from_key(o, key));
         out.write_char('\t').ok();
     } else {
-        iso(out, t, 3);
+        param(out, |o| iso(o, t, 3));
         out.write_char('\t').ok();
-        text::uuid_from_key(out, key);
+        param(out, |o| text::uuid_from_key(o, key));
         text::text(out, ('\t', level, '\t'));
+    }
+}
+
+/// What a Lambda function does, from its name: its application line, error and metrics.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LambdaWork {
+    ResizeImage,
+    RenderInvoice,
+    ProcessRecords,
+}
+
+impl LambdaWork {
+    fn of(fid: &str) -> LambdaWork {
+        if fid.contains("image") || fid.contains("resize") {
+            LambdaWork::ResizeImage
+        } else if fid.contains("pdf") || fid.contains("invoice") {
+            LambdaWork::RenderInvoice
+        } else {
+            LambdaWork::ProcessRecords
+        }
+    }
+}
+
+/// The template id suffixes of a Lambda line: the runtime's layout and, for application,
+/// error and metric lines, what the function does (their text depends on both).
+fn lambda_id_suffix(kind: Kind, python: bool, work: LambdaWork, error: bool) -> [&'static str; 3] {
+    let rt = if python { ".python" } else { ".nodejs" };
+    let w = match work {
+        LambdaWork::ResizeImage => ".image",
+        LambdaWork::RenderInvoice => ".invoice",
+        LambdaWork::ProcessRecords => ".records",
+    };
+    match kind {
+        Kind::LambdaApp => [rt, w, ""],
+        Kind::LambdaError => [
+            rt,
+            match (python, work) {
+                (true, LambdaWork::ResizeImage) => ".unidentified_image",
+                (true, _) => ".client_error",
+                (false, LambdaWork::RenderInvoice) => ".timeout",
+                (false, _) => ".socket_hang_up",
+            },
+            "",
+        ],
+        Kind::LambdaMetrics => [rt, w, if error { ".failed" } else { "" }],
+        Kind::LambdaColdStartMetric => [rt, "", ""],
+        _ => ["", "", ""],
     }
 }
 
 fn write_lambda_app(out: &mut impl Write, fid: &str, inv: &Invocation, rng: &mut Rng) {
     let k = rng.next_u64();
-    if fid.contains("image") || fid.contains("resize") {
-        let _ = write!(
+    match LambdaWork::of(fid) {
+        LambdaWork::ResizeImage => text::text(
             out,
-            "Resized s3://media-uploads-prod/products/{:08x}.jpg into 3 variants (1600, 800, 320 px) in {} ms",
-            (k >> 32) as u32,
-            (inv.duration_ms * 0.8) as u64
-        );
-    } else if fid.contains("pdf") || fid.contains("invoice") {
-        let _ = write!(
+            (
+                "Resized s3://media-uploads-prod/products/",
+                P(Hex((k >> 32) as u32 as u64, 8)),
+                ".jpg into 3 variants (1600, 800, 320 px) in ",
+                P((inv.duration_ms * 0.8) as u64),
+                " ms",
+            ),
+        ),
+        LambdaWork::RenderInvoice => text::text(
             out,
-            "Rendered invoice INV-2026-{:06} ({} pages) to s3://billing-documents-prod/invoices/ in {} ms",
-            k % 1_000_000,
-            1 + (k >> 20) % 4,
-            (inv.duration_ms * 0.85) as u64
-        );
-    } else {
-        let _ = write!(
+            (
+                ("Rendered invoice INV-2026-", P(Pad(k % 1_000_000, 6))),
+                (" (", P(1 + (k >> 20) % 4), " pages)"),
+                " to s3://billing-documents-prod/invoices/ in ",
+                P((inv.duration_ms * 0.85) as u64),
+                " ms",
+            ),
+        ),
+        LambdaWork::ProcessRecords => text::text(
             out,
-            "Processed {} record(s) in {} ms",
-            1 + k % 10,
-            (inv.duration_ms * 0.8) as u64
-        );
+            (
+                "Processed ",
+                P(1 + k % 10),
+                " record(s) in ",
+                P((inv.duration_ms * 0.8) as u64),
+                " ms",
+            ),
+        ),
     }
 }
 
@@ -1664,10 +1727,15 @@ fn write_lambda_emf(
     }
     let metrics = &list[..n];
     let ns = lambda_namespace(world, func);
-    let _ = write!(
+    text::text(
         out,
-        "{{\"_aws\":{{\"Timestamp\":{},\"CloudWatchMetrics\":[{{\"Namespace\":\"{ns}\",\"Dimensions\":[[",
-        t.div_euclid(1000)
+        (
+            "{\"_aws\":{\"Timestamp\":",
+            P(t.div_euclid(1000)),
+            ",\"CloudWatchMetrics\":[{\"Namespace\":\"",
+            P(ns),
+            "\",\"Dimensions\":[[",
+        ),
     );
     // Python: ["function_name","service"]; TypeScript: ["service","function_name"].
     out.write_str(match (cold, python) {
@@ -1685,20 +1753,27 @@ fn write_lambda_emf(
     }
     out.write_str("]}]}").ok();
     if cold && python {
-        let _ = write!(out, ",\"function_name\":\"{fid}\"");
+        text::text(out, (",\"function_name\":\"", P(fid), '"'));
     }
-    let _ = write!(out, ",\"service\":\"{fid}\"");
+    text::text(out, (",\"service\":\"", P(fid), '"'));
     if cold && !python {
-        let _ = write!(out, ",\"function_name\":\"{fid}\"");
+        text::text(out, (",\"function_name\":\"", P(fid), '"'));
     }
     for (name, _, v) in metrics {
         // Python json.dumps writes floats with a fraction, in a list; JSON.stringify
         // writes integral numbers bare.
-        let _ = if python {
-            write!(out, ",\"{name}\":[{v:?}]")
+        text::text(out, (",\"", *name, "\":"));
+        if python {
+            let _ = out.write_char('[');
+            param(out, |o| {
+                let _ = write!(o, "{v:?}");
+            });
+            let _ = out.write_char(']');
         } else {
-            write!(out, ",\"{name}\":{v}")
-        };
+            param(out, |o| {
+                let _ = write!(o, "{v}");
+            });
+        }
     }
     out.write_char('}').ok();
 }
@@ -1712,34 +1787,46 @@ fn write_lambda_error(
     rng: &mut Rng,
 ) {
     let k = rng.next_u64();
+    let work = LambdaWork::of(fid);
     if python {
-        let (ty, msg) = if fid.contains("image") || fid.contains("resize") {
-            (
-                "UnidentifiedImageError",
-                format!("cannot identify image file '/tmp/{:08x}.jpg'", k as u32),
-            )
+        let ty = if work == LambdaWork::ResizeImage {
+            text::text(
+                out,
+                (
+                    "[ERROR] UnidentifiedImageError: cannot identify image file '/tmp/",
+                    P(Hex(k as u32 as u64, 8)),
+                    ".jpg'",
+                ),
+            );
+            "UnidentifiedImageError"
         } else {
-            ("ClientError", "An error occurred (SlowDown) when calling the PutObject operation (reached max retries: 4): Please reduce your request rate.".to_string())
+            out.write_str("[ERROR] ClientError: An error occurred (SlowDown) when calling the PutObject operation (reached max retries: 4): Please reduce your request rate.").ok();
+            "ClientError"
         };
-        let _ = write!(
+        text::text(
             out,
-            "[ERROR] {ty}: {msg}\nTraceback (most recent call last):\n  File \"/var/task/handler.py\", line {}, in handler\n    result = process(event[\"Records\"][0])\n  File \"/var/task/handler.py\", line {}, in process\n    raise {ty}(msg)",
-            20 + k % 30,
-            60 + (k >> 8) % 80
+            (
+                "\nTraceback (most recent call last):\n  File \"/var/task/handler.py\", line ",
+                P(20 + k % 30),
+                ", in handler\n    result = process(event[\"Records\"][0])\n  File \"/var/task/handler.py\", line ",
+                P(60 + (k >> 8) % 80),
+                ", in process\n    raise ",
+                (ty, "(msg)"),
+            ),
         );
     } else {
         write_lambda_prefix(out, false, "ERROR", t, key);
-        let (ty, msg) = if fid.contains("pdf") || fid.contains("invoice") {
+        let (ty, msg) = if work == LambdaWork::RenderInvoice {
             ("TimeoutError", "Navigation timeout of 20000 ms exceeded")
         } else {
             ("Error", "socket hang up")
         };
         let _ = write!(
             out,
-            "Invoke Error \t{{\"errorType\":\"{ty}\",\"errorMessage\":\"{msg}\",\"stack\":[\"{ty}: {msg}\",\"    at /var/task/index.js:{}:{}\",\"    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)\"]}}",
-            30 + k % 90,
-            9 + (k >> 8) % 20
+            "Invoke Error \t{{\"errorType\":\"{ty}\",\"errorMessage\":\"{msg}\",\"stack\":[\"{ty}: {msg}\",\"    at /var/task/index.js:"
         );
+        text::text(out, (P(30 + k % 90), ':', P(9 + (k >> 8) % 20)));
+        out.write_str("\",\"    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)\"]}").ok();
     }
 }
 
@@ -1911,16 +1998,12 @@ fn write_rds(
         }
         Kind::PgError => {
             client_prefix(m);
-            let msg = match k % 3 {
-                0 => "canceling statement due to statement timeout",
-                1 => "could not serialize access due to concurrent update",
-                _ => "deadlock detected",
-            };
+            let (msg, id) = PG_STATEMENT_ERRORS[(k % 3) as usize];
             let _ = writeln!(m, "ERROR:  {msg}");
             client_prefix(m);
             m.write_str("STATEMENT:  ").ok();
             write_statement(m, &rds.db_name, k >> 3, true);
-            "rds.postgres.statement_error"
+            id
         }
         Kind::PgAuthFailed => {
             write_pg_time(m, t);
@@ -2003,4 +2086,211 @@ fn write_rds(
             "rds.mysql.slow_query"
         }
     }
+}
+
+/// The statement errors PostgreSQL logs for failed requests: message and template id.
+const PG_STATEMENT_ERRORS: [(&str, &str); 3] = [
+    (
+        "canceling statement due to statement timeout",
+        "rds.postgres.statement_timeout",
+    ),
+    (
+        "could not serialize access due to concurrent update",
+        "rds.postgres.serialization_failure",
+    ),
+    ("deadlock detected", "rds.postgres.deadlock_detected"),
+];
+
+/// `%t:%r:%u@%d:[%p]:` of a client backend, as a template.
+const PG_CLIENT: &str = "<*> UTC:<*>(<*>):<*>@<*>:[<*>]:";
+/// `%t:%r:%u@%d:[%p]:` of a background process (no client), as a template.
+const PG_BACKGROUND: &str = "<*> UTC::@:[<*>]:";
+
+/// The templates of the lines whose layout has no per-resource variation: (id, layout,
+/// level, text). Resource names, addresses, ids, times and figures are parameters.
+const FIXED_TEMPLATES: &[(&str, &str, &str, &str)] = &[
+    (
+        "alb.access",
+        "alb",
+        "info",
+        "<*> <*> <*> <*>:<*> <*>:<*> <*> <*> <*> <*> <*> <*> <*> \"<*> https://<*>:443<*> HTTP/<*>\" \"<*>\" <*> <*> <*> \"<*>\" \"<*>\" \"arn:aws:acm:<*>:<*>:certificate/<*>\" <*> <*> \"forward\" \"-\" \"-\" \"<*>:<*>\" \"<*>\" \"-\" \"-\" TID_<*>",
+    ),
+    (
+        "alb.access.no_target",
+        "alb",
+        "error",
+        "https <*> <*> <*>:<*> - -1 -1 -1 503 - <*> 306 \"<*> https://<*>:443<*> HTTP/1.1\" \"<*>\" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 <*> \"<*>\" \"<*>\" \"arn:aws:acm:<*>:<*>:certificate/<*>\" <*> <*> \"forward\" \"-\" \"-\" \"-\" \"-\" \"-\" \"-\" TID_<*>",
+    ),
+    (
+        "lambda.start",
+        "lambda",
+        "info",
+        "START RequestId: <*> Version: $LATEST",
+    ),
+    ("lambda.end", "lambda", "info", "END RequestId: <*>"),
+    (
+        "lambda.report",
+        "lambda",
+        "info",
+        "REPORT RequestId: <*>\tDuration: <*> ms\tBilled Duration: <*> ms\tMemory Size: <*> MB\tMax Memory Used: <*> MB\t",
+    ),
+    (
+        "lambda.report.cold_start",
+        "lambda",
+        "info",
+        "REPORT RequestId: <*>\tDuration: <*> ms\tBilled Duration: <*> ms\tMemory Size: <*> MB\tMax Memory Used: <*> MB\tInit Duration: <*> ms\t",
+    ),
+    (
+        "vpc.flow.accept",
+        "vpc-flow",
+        "info",
+        "2 <*> <*> <*> <*> <*> <*> <*> <*> <*> <*> <*> ACCEPT OK",
+    ),
+    (
+        "vpc.flow.reject",
+        "vpc-flow",
+        "info",
+        "2 <*> <*> <*> <*> <*> <*> <*> <*> <*> <*> <*> REJECT OK",
+    ),
+    (
+        "vpc.flow.nodata",
+        "vpc-flow",
+        "info",
+        "2 <*> <*> - - - - - - - <*> <*> - NODATA",
+    ),
+];
+
+/// Every template `cloudwatch/logs` can write in this world, with its text: the fixed
+/// ones, the Lambda lines of each function (rendered by the writers with their parameters
+/// as `<*>`) and the database lines of each engine.
+pub fn log_templates(world: &World) -> Vec<TemplateDef> {
+    let model = super::model::shared_model(world);
+    let mut out = Vec::new();
+    let mut def = |id: String, layout: &'static str, level: &'static str, text: String| {
+        out.push(TemplateDef {
+            event: id.clone(),
+            id,
+            layout,
+            level,
+            logger: None,
+            text,
+        });
+    };
+    for &(id, layout, level, t) in FIXED_TEMPLATES {
+        def(id.into(), layout, level, t.into());
+    }
+    for f in &model.functions {
+        let python = f.runtime.starts_with("python");
+        let work = LambdaWork::of(&f.id);
+        let layout = if python {
+            "lambda-python"
+        } else {
+            "lambda-nodejs"
+        };
+        let id = |base: &str, kind: Kind, error: bool| {
+            let mut s = base.to_string();
+            for x in lambda_id_suffix(kind, python, work, error) {
+                s.push_str(x);
+            }
+            s
+        };
+        let render = |f2: &dyn Fn(&mut String)| {
+            let mut m = String::new();
+            text::as_template(|| f2(&mut m));
+            m
+        };
+        let inv = |error: bool| Invocation {
+            start: 0,
+            duration_ms: 100.0,
+            max_memory_mb: 128,
+            init_ms: None,
+            error,
+            key: 1,
+        };
+        let app = render(&|m| {
+            write_lambda_prefix(m, python, "INFO", 0, 1);
+            write_lambda_app(m, &f.id, &inv(false), &mut Rng::new(1));
+        });
+        def(
+            id("lambda.app.info", Kind::LambdaApp, false),
+            layout,
+            "info",
+            app,
+        );
+        let err = render(&|m| write_lambda_error(m, &f.id, python, 0, 1, &mut Rng::new(1)));
+        def(
+            id("lambda.error", Kind::LambdaError, true),
+            layout,
+            "error",
+            err,
+        );
+        for error in [false, true] {
+            let emf = render(&|m| write_lambda_emf(m, world, f, &inv(error), 0, false));
+            let kind = Kind::LambdaMetrics;
+            def(id("lambda.emf.metrics", kind, error), layout, "info", emf);
+        }
+        let cold = render(&|m| write_lambda_emf(m, world, f, &inv(false), 0, true));
+        let kind = Kind::LambdaColdStartMetric;
+        def(
+            id("lambda.emf.cold_start", kind, false),
+            layout,
+            "info",
+            cold,
+        );
+    }
+    let (pg, my) = (
+        model.rds.iter().any(|r| r.engine == DbEngine::Postgres),
+        model.rds.iter().any(|r| r.engine != DbEngine::Postgres),
+    );
+    if pg {
+        let c = PG_CLIENT;
+        let b = PG_BACKGROUND;
+        let lines: Vec<(&str, &str, String)> = vec![
+            ("rds.postgres.checkpoint_starting", "info", format!("{b}LOG:  checkpoint starting: time")),
+            ("rds.postgres.checkpoint_complete", "info", format!("{b}LOG:  checkpoint complete: wrote <*> buffers (<*>%); 0 WAL file(s) added, 0 removed, <*> recycled; write=<*> s, sync=<*> s, total=<*> s; sync files=<*>, longest=0.00<*> s, average=0.001 s; distance=<*> kB, estimate=<*> kB")),
+            ("rds.postgres.connection_received", "info", "<*> UTC:<*>(<*>):[unknown]@[unknown]:[<*>]:LOG:  connection received: host=<*> port=<*>".into()),
+            ("rds.postgres.connection_authorized", "info", format!("{c}LOG:  connection authorized: user=<*> database=<*> SSL enabled (protocol=TLSv1.3, cipher=TLS_AES_256_GCM_SHA384, bits=256)")),
+            ("rds.postgres.disconnection", "info", format!("{c}LOG:  disconnection: session time: <*> user=<*> database=<*> host=<*> port=<*>")),
+            ("rds.postgres.slow_statement", "warn", format!("{c}LOG:  duration: <*> ms  execute <unnamed>: <*>")),
+            ("rds.postgres.autovacuum", "info", format!("{b}LOG:  automatic vacuum of table \"<*>\": index scans: 1\n\tpages: 0 removed, <*> remain, <*> scanned (<*>% of total)\n\ttuples: <*> removed, <*> remain, 0 are dead but not yet removable\n\tsystem usage: CPU: user: <*> s, system: <*> s, elapsed: <*> s")),
+            ("rds.postgres.autoanalyze", "info", format!("{b}LOG:  automatic analyze of table \"<*>\"\n\tsystem usage: CPU: user: <*> s, system: <*> s, elapsed: <*> s")),
+            ("rds.postgres.auth_failed", "error", "<*> UTC:<*>(<*>):readonly@<*>:[<*>]:FATAL:  password authentication failed for user \"readonly\"".into()),
+            ("rds.postgres.connection_reset", "info", format!("{c}LOG:  could not receive data from client: Connection reset by peer")),
+            ("rds.postgres.connection_slots_reserved", "error", format!("{c}FATAL:  remaining connection slots are reserved for non-replication superuser connections")),
+            ("rds.postgres.too_many_clients", "error", format!("{c}FATAL:  sorry, too many clients already")),
+        ];
+        for (id, level, t) in lines {
+            def(id.into(), "postgresql", level, t);
+        }
+        for (msg, id) in PG_STATEMENT_ERRORS {
+            def(
+                id.into(),
+                "postgresql",
+                "error",
+                format!("{c}ERROR:  {msg}\n{c}STATEMENT:  <*>"),
+            );
+        }
+    }
+    if my {
+        let aborted = |why: &str| {
+            format!(
+                "<*> <*> [Note] [MY-010914] [Server] Aborted connection <*> to db: '<*>' user: '<*>' host: '<*>' ({why})."
+            )
+        };
+        def(
+            "rds.mysql.aborted_connection".into(),
+            "mysql",
+            "info",
+            aborted("Got an error reading communication packets"),
+        );
+        def(
+            "rds.mysql.aborted_connection_timeout".into(),
+            "mysql",
+            "info",
+            aborted("Got timeout reading communication packets"),
+        );
+        def("rds.mysql.page_cleaner".into(), "mysql", "info", "<*> 0 [Note] [MY-011953] [InnoDB] Page cleaner took <*>ms to flush <*> and evict 0 pages".into());
+        def("rds.mysql.slow_query".into(), "mysql-slowquery", "warn", "# Time: <*>\n# User@Host: <*>[<*>] @  [<*>]  Id: <*>\n# Query_time: <*>  Lock_time: 0.<*> Rows_sent: <*>  Rows_examined: <*>\nSET timestamp=<*>;\n<*>;".into());
+    }
+    out
 }

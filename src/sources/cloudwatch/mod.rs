@@ -32,7 +32,7 @@ pub use alarms::{
     AlarmInstance, AlarmState, AlarmTransition, Alarms, alarm_instances, alarm_transitions,
 };
 pub use insights::InsightsQueries;
-pub use logs::Logs;
+pub use logs::{Logs, log_templates};
 pub use metrics::Metrics;
 pub use series::{DatapointCache, MetricSeries, all_series, datapoint};
 

@@ -2,7 +2,7 @@
 //! straight into the message column's buffer.
 
 use crate::config::Language;
-use crate::sources::text::{self, Pad, Text};
+use crate::sources::text::{self, P, Pad, Text, param};
 use crate::time::Micros;
 use crate::world::LogStyle;
 use std::fmt::Write;
@@ -51,6 +51,62 @@ impl Level {
             Level::Warn => 40,
             Level::Error => 50,
             Level::Fatal => 60,
+        }
+    }
+}
+
+/// A logger layout: how a line is laid out around its message and fields. Template ids
+/// are per (layout, event), `<layout>/<event>`, so one id never covers two layouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Layout {
+    /// Go services: zap's production JSON encoder.
+    Zap,
+    /// Node services: pino's JSON.
+    Pino,
+    /// FastAPI services: structlog's JSON renderer.
+    Structlog,
+    /// Micronaut services: logstash-logback-encoder JSON.
+    Logstash,
+    /// Spring Boot services: the default console pattern with correlation ids.
+    Spring,
+    /// Django and Flask services: Python logging's text format.
+    Python,
+    /// Django and Flask access lines: gunicorn's access log format.
+    Gunicorn,
+}
+
+impl Layout {
+    pub const ALL: [Layout; 7] = [
+        Layout::Zap,
+        Layout::Pino,
+        Layout::Structlog,
+        Layout::Logstash,
+        Layout::Spring,
+        Layout::Python,
+        Layout::Gunicorn,
+    ];
+
+    /// The layout of a service's application lines (gunicorn's is chosen per template).
+    pub fn of(lang: Language, style: LogStyle) -> Layout {
+        match (lang, style) {
+            (Language::Go, LogStyle::Json) => Layout::Zap,
+            (Language::Node, LogStyle::Json) => Layout::Pino,
+            (Language::Python, LogStyle::Json) => Layout::Structlog,
+            (Language::Java, LogStyle::Json) => Layout::Logstash,
+            (Language::Java, LogStyle::Text) => Layout::Spring,
+            (_, LogStyle::Text) => Layout::Python,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Zap => "zap",
+            Layout::Pino => "pino",
+            Layout::Structlog => "structlog",
+            Layout::Logstash => "logstash",
+            Layout::Spring => "spring",
+            Layout::Python => "python",
+            Layout::Gunicorn => "gunicorn",
         }
     }
 }
@@ -168,25 +224,23 @@ pub fn write_line<W: Write>(
             match env.lang {
                 Language::Go => {
                     // {"level":"..","ts":<s>.<us>,"caller":"..","msg":".."
+                    text::text(out, ("{\"level\":\"", env.level.as_str(), "\",\"ts\":"));
                     text::text(
                         out,
-                        (
-                            "{\"level\":\"",
-                            env.level.as_str(),
-                            "\",\"ts\":",
+                        P((
                             env.ts.div_euclid(1_000_000),
                             '.',
                             Pad(env.ts.rem_euclid(1_000_000) as u64, 6),
-                        ),
+                        )),
                     );
                     text::text(out, (",\"caller\":\"", env.logger, "\",\"msg\":\""));
                     msg.put_to(out);
                     let _ = out.write_char('"');
                     if let Some((hi, lo, span)) = env.trace {
                         let _ = out.write_str(",\"trace_id\":\"");
-                        write_trace(out, hi, lo);
+                        param(out, |o| write_trace(o, hi, lo));
                         let _ = out.write_str("\",\"span_id\":\"");
-                        text::hex16(out, span);
+                        param(out, |o| text::hex16(o, span));
                         let _ = out.write_char('"');
                     }
                 }
@@ -197,19 +251,19 @@ pub fn write_line<W: Write>(
                             "{\"level\":",
                             env.level.pino(),
                             ",\"time\":",
-                            env.ts.div_euclid(1000),
+                            P(env.ts.div_euclid(1000)),
                             ",\"pid\":1,\"hostname\":\"",
-                            env.pod,
+                            P(env.pod),
                         ),
                     );
-                    text::text(out, ("\",\"name\":\"", env.service, "\",\"msg\":\""));
+                    text::text(out, ("\",\"name\":\"", P(env.service), "\",\"msg\":\""));
                     msg.put_to(out);
                     let _ = out.write_char('"');
                     if let Some((hi, lo, span)) = env.trace {
                         let _ = out.write_str(",\"trace_id\":\"");
-                        write_trace(out, hi, lo);
+                        param(out, |o| write_trace(o, hi, lo));
                         let _ = out.write_str("\",\"span_id\":\"");
-                        text::hex16(out, span);
+                        param(out, |o| text::hex16(o, span));
                         let _ = out.write_str("\",\"trace_flags\":\"01\"");
                     }
                 }
@@ -226,20 +280,26 @@ pub fn write_line<W: Write>(
                             "\",\"timestamp\":\"",
                         ),
                     );
-                    text::timestamp(out, env.ts, b'T', '.', 6);
-                    let _ = out.write_str("Z\"");
+                    param(out, |o| {
+                        text::timestamp(o, env.ts, b'T', '.', 6);
+                        let _ = o.write_char('Z');
+                    });
+                    let _ = out.write_char('"');
                     if let Some((hi, lo, span)) = env.trace {
                         let _ = out.write_str(",\"trace_id\":\"");
-                        write_trace(out, hi, lo);
+                        param(out, |o| write_trace(o, hi, lo));
                         let _ = out.write_str("\",\"span_id\":\"");
-                        text::hex16(out, span);
+                        param(out, |o| text::hex16(o, span));
                         let _ = out.write_char('"');
                     }
                 }
                 Language::Java => {
                     let _ = out.write_str("{\"@timestamp\":\"");
-                    write_iso_ms(out, env.ts, b'T', false);
-                    let _ = out.write_str("Z\",\"@version\":\"1\",\"message\":\"");
+                    param(out, |o| {
+                        write_iso_ms(o, env.ts, b'T', false);
+                        let _ = o.write_char('Z');
+                    });
+                    let _ = out.write_str("\",\"@version\":\"1\",\"message\":\"");
                     msg.put_to(out);
                     text::text(
                         out,
@@ -247,7 +307,7 @@ pub fn write_line<W: Write>(
                             "\",\"logger_name\":\"",
                             env.logger,
                             "\",\"thread_name\":\"default-nioEventLoopGroup-1-",
-                            1 + env.thread % 8,
+                            P(1 + env.thread % 8),
                             "\",\"level\":\"",
                             env.level.upper(),
                         ),
@@ -258,9 +318,9 @@ pub fn write_line<W: Write>(
                     );
                     if let Some((hi, lo, span)) = env.trace {
                         let _ = out.write_str(",\"traceId\":\"");
-                        write_trace(out, hi, lo);
+                        param(out, |o| write_trace(o, hi, lo));
                         let _ = out.write_str("\",\"spanId\":\"");
-                        text::hex16(out, span);
+                        param(out, |o| text::hex16(o, span));
                         let _ = out.write_char('"');
                     }
                 }
@@ -273,27 +333,30 @@ pub fn write_line<W: Write>(
             match env.lang {
                 Language::Java => {
                     // Spring Boot 3 console layout with correlation ids.
-                    write_iso_ms(out, env.ts, b'T', false);
+                    param(out, |o| {
+                        write_iso_ms(o, env.ts, b'T', false);
+                        let _ = o.write_char('Z');
+                    });
                     // `{:>5}` of the level.
                     let upper = env.level.upper();
-                    let _ = out.write_str(&"Z      "[..2 + 5usize.saturating_sub(upper.len())]);
+                    let _ = out.write_str(&"      "[..1 + 5usize.saturating_sub(upper.len())]);
                     text::text(
                         out,
                         (
                             upper,
                             " 1 --- [",
-                            env.service,
+                            P(env.service),
                             "] [nio-8080-exec-",
-                            1 + env.thread % 10,
+                            P(1 + env.thread % 10),
                             "] ",
                         ),
                     );
                     match env.trace {
                         Some((hi, lo, span)) => {
                             let _ = out.write_char('[');
-                            write_trace(out, hi, lo);
+                            param(out, |o| write_trace(o, hi, lo));
                             let _ = out.write_char('-');
-                            text::hex16(out, span);
+                            param(out, |o| text::hex16(o, span));
                             let _ = out.write_str("] ");
                         }
                         None => {
@@ -315,13 +378,13 @@ pub fn write_line<W: Write>(
                 }
                 _ => {
                     // Python logging: "%(asctime)s %(levelname)s [%(name)s] [trace_id=... span_id=...] %(message)s"
-                    write_iso_ms(out, env.ts, b' ', true);
+                    param(out, |o| write_iso_ms(o, env.ts, b' ', true));
                     text::text(out, (' ', env.level.python(), " [", env.logger, "] "));
                     if let Some((hi, lo, span)) = env.trace {
                         let _ = out.write_str("[trace_id=");
-                        write_trace(out, hi, lo);
+                        param(out, |o| write_trace(o, hi, lo));
                         let _ = out.write_str(" span_id=");
-                        text::hex16(out, span);
+                        param(out, |o| text::hex16(o, span));
                         let _ = out.write_str("] ");
                     }
                     msg.put_to(out);

@@ -6,6 +6,7 @@ mod metrics;
 mod native;
 mod pod_logs;
 pub mod templates;
+pub mod vocabulary;
 
 pub use events::Events;
 pub(crate) use events::{created_by, deleted_by};

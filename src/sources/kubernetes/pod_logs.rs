@@ -8,7 +8,9 @@ use super::logfmt::{Envelope, stream_for, write_trace};
 use super::native::write_pod_logs;
 use super::templates::{
     LineCtx, SymptomLine, Tmpl, USER_AGENTS, client_user_agent, domain_event, logger_for, render,
+    write_template_id,
 };
+use super::vocabulary;
 use crate::config::{Language, ServiceKind};
 use crate::error::Error;
 use crate::labels::{AnomalyRole, Label};
@@ -25,6 +27,10 @@ use arrow::record_batch::RecordBatch;
 use std::sync::Arc;
 
 pub struct PodLogs;
+
+/// Share of the background lines drawn from the vocabulary (the rest are probes, GC,
+/// pool and runtime statistics, schedulers and flags).
+const VOCABULARY_SHARE: f64 = 0.5;
 
 /// Stream tag of the lifecycle lines' record keys.
 const LIFECYCLE_LINE: u64 = str_key("lifecycle");
@@ -115,6 +121,8 @@ impl Table for PodLogs {
         let warn_rate = cfg.world.benign_warning_rate.0;
         for s in 0..world.topology.services.len() {
             let svc = world.service(s);
+            let (vocab_cum, vocab) = vocabulary::background_choices(svc);
+            let start_lines = vocabulary::start_entries(svc);
             for p in world.pods.pods_overlapping(s, hour, end) {
                 let pod = world.pod(p);
                 let mut rng = Rng::derive(key, &[str_key("background"), pod.key]);
@@ -125,7 +133,11 @@ impl Table for PodLogs {
                         // Every draw is made whether or not the line is written, so the
                         // lines an incident does not touch stay those of the twin.
                         let ts = m + rng.below(MINUTE as u64) as Micros;
-                        let tmpl = background_template(svc.language, svc.kind, warn_rate, &mut rng);
+                        let tmpl = if !vocab.is_empty() && rng.chance(VOCABULARY_SHARE) {
+                            Tmpl::Vocab(vocab[rng.weighted(&vocab_cum)])
+                        } else {
+                            background_template(svc.language, svc.kind, warn_rate, &mut rng)
+                        };
                         let key = rng.next_u64();
                         if !pod.serving_at(ts) {
                             continue;
@@ -135,7 +147,7 @@ impl Table for PodLogs {
                             pod: p as u32,
                             tmpl,
                             visit: u32::MAX,
-                            upstream: u16::MAX,
+                            upstream: vocabulary_peer(svc, tmpl, key),
                             key,
                             incident: u32::MAX,
                             labelled_by: u32::MAX,
@@ -174,6 +186,13 @@ impl Table for PodLogs {
                 for (started, ready, inc) in starts {
                     lc(started + 150_000, Tmpl::Starting, inc, &mut rows);
                     let listening = started + (ready - started) * 3 / 4;
+                    // The framework's start-up lines, spread between the two.
+                    let gap = (listening - started - 150_000).max(0);
+                    let n = start_lines.len() as i64 + 1;
+                    for (j, &e) in start_lines.iter().enumerate() {
+                        let at = started + 150_000 + gap * (j as i64 + 1) / n;
+                        lc(at, Tmpl::Vocab(e), inc, &mut rows);
+                    }
                     lc(listening, Tmpl::Listening, inc, &mut rows);
                     lc(ready - 5_000, Tmpl::Started, inc, &mut rows);
                 }
@@ -394,6 +413,18 @@ fn plan_visit_lines(
     push(v.end(), Tmpl::Access, u16::MAX, slot(5), by, rows);
 }
 
+/// The dependency a vocabulary line names (`{peer}`), drawn from the line's key.
+fn vocabulary_peer(svc: &crate::world::ServiceInfo, tmpl: Tmpl, key: u64) -> u16 {
+    match tmpl {
+        Tmpl::Vocab(i)
+            if !svc.deps.is_empty() && vocabulary::vocabulary()[i as usize].uses_peer() =>
+        {
+            svc.deps[(key % svc.deps.len() as u64) as usize] as u16
+        }
+        _ => u16::MAX,
+    }
+}
+
 fn background_template(lang: Language, kind: ServiceKind, warn_rate: f64, rng: &mut Rng) -> Tmpl {
     if rng.chance(warn_rate * 3.0) {
         return *rng.pick(&[
@@ -453,7 +484,7 @@ fn write_rows(
     let mut stream_col = StringBuilder::with_capacity(n, n * 6);
     let mut level = StringBuilder::with_capacity(n, n * 5);
     let mut message = StringBuilder::with_capacity(n, n * 220);
-    let mut template = StringBuilder::with_capacity(n, n * 16);
+    let mut template = StringBuilder::with_capacity(n, n * 24);
     let mut trace = StringBuilder::with_capacity(n, n * 32);
     let mut span = StringBuilder::with_capacity(n, n * 16);
     let mut client_buf = String::with_capacity(16);
@@ -528,11 +559,13 @@ fn write_rows(
         node.append_value(&node_info.name);
         stream_col.append_value(stream_for(svc.language, svc.log_style, lvl));
         level.append_value(lvl.as_str());
-        template.append_value(match r.tmpl {
+        let event = match r.tmpl {
             Tmpl::Access => per_svc[pod.service].0,
             Tmpl::Domain => per_svc[pod.service].1.0,
             t => t.id(svc),
-        });
+        };
+        write_template_id(&mut template, r.tmpl.layout(svc), event, r.tmpl, lvl);
+        template.append_value("");
         match trace_ids {
             Some((hi, lo, sp)) => {
                 write_trace(&mut trace, hi, lo);

@@ -1,11 +1,12 @@
 //! Container log templates: each is a ground-truth log key (`template_id`) with a level and
 //! a renderer that writes the line in the service's own logger layout.
 
-use super::logfmt::{Body, Envelope, Level, write_line};
+use super::logfmt::{Body, Envelope, Layout, Level, write_line};
+use super::vocabulary::{self, VocabCtx};
 use crate::config::{Language, ServiceKind};
 use crate::incidents::FailureKind;
 use crate::rng::Rng;
-use crate::sources::text::{self, Fixed, Hex, IsoZ, Pad};
+use crate::sources::text::{self, Fixed, Hex, IsoZ, P, Pad, param};
 use crate::world::{LogStyle, ServiceInfo, Visit};
 use std::fmt::Write;
 
@@ -48,6 +49,9 @@ pub enum Tmpl {
     Failure(FailureKind),
     /// A line an incident makes a pod write besides its requests.
     Symptom(SymptomLine),
+    /// A background or start-up line of the vocabulary (index into
+    /// [`vocabulary::vocabulary`]).
+    Vocab(u16),
 }
 
 /// Lines incidents add to the logs of the pods they hit (named after the effects in
@@ -69,6 +73,15 @@ pub enum SymptomLine {
 }
 
 impl SymptomLine {
+    pub const ALL: [SymptomLine; 6] = [
+        SymptomLine::GcPressure,
+        SymptomLine::PoolExhausted,
+        SymptomLine::ConsumerLag,
+        SymptomLine::DiskFull,
+        SymptomLine::TlsHandshake,
+        SymptomLine::SlowRequest,
+    ];
+
     /// The line for a Kubernetes effect name, if that effect writes log lines.
     pub fn for_effect(name: &str) -> Option<SymptomLine> {
         Some(match name {
@@ -153,6 +166,17 @@ impl Tmpl {
                 SymptomLine::TlsHandshake => "tls.certificate_expired",
                 SymptomLine::SlowRequest => "http.slow_request",
             },
+            Vocab(i) => vocabulary::vocabulary()[i as usize].event.as_str(),
+        }
+    }
+
+    /// The layout a service writes this template in: gunicorn's access format for the
+    /// access lines of Python services with text logs, the service's logger otherwise.
+    pub fn layout(self, s: &ServiceInfo) -> Layout {
+        if self == Tmpl::Access && s.language == Language::Python && s.log_style == LogStyle::Text {
+            Layout::Gunicorn
+        } else {
+            Layout::of(s.language, s.log_style)
         }
     }
 
@@ -169,6 +193,7 @@ impl Tmpl {
             | ConnectionReset => Level::Warn,
             UpstreamError | UnhandledError | Failure(_) => Level::Error,
             CrashOom | CrashError => Level::Fatal,
+            Vocab(i) => vocabulary::vocabulary()[i as usize].level,
             Symptom(SymptomLine::DiskFull) => Level::Error,
             Symptom(_) => Level::Warn,
             _ => Level::Info,
@@ -287,9 +312,39 @@ pub fn route_method(route: &str) -> &str {
     }
 }
 
+/// The ground-truth template id of a line: `<layout>/<event>`; access lines written at
+/// warn or error level (the level is part of the line) end in `.client_error` or
+/// `.server_error`.
+pub fn write_template_id(out: &mut impl Write, layout: Layout, event: &str, t: Tmpl, level: Level) {
+    let _ = out.write_str(layout.name());
+    let _ = out.write_char('/');
+    let _ = out.write_str(event);
+    if t == Tmpl::Access {
+        let _ = out.write_str(match level {
+            Level::Warn => ".client_error",
+            Level::Error | Level::Fatal => ".server_error",
+            _ => "",
+        });
+    }
+}
+
+/// The event of a pod_logs template id: `<layout>/<event>` without the layout and without
+/// an access line's level suffix (`zap/gin.access.server_error` → `gin.access`).
+pub fn event_of(template_id: &str) -> &str {
+    let e = template_id.split_once('/').map_or(template_id, |(_, e)| e);
+    e.strip_suffix(".client_error")
+        .or_else(|| e.strip_suffix(".server_error"))
+        .unwrap_or(e)
+}
+
 /// The logger name a service uses for a template.
 pub fn logger_for(s: &ServiceInfo, t: Tmpl) -> &'static str {
     use Tmpl::*;
+    if let Vocab(i) = t
+        && let Some(l) = &vocabulary::vocabulary()[i as usize].logger
+    {
+        return l.as_str();
+    }
     match (s.language, t) {
         (Language::Java, Access) => "o.s.web.filter.RequestLoggingFilter",
         (Language::Java, DbQuery | SlowQuery) => "org.hibernate.SQL",
@@ -346,43 +401,55 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
     let status = v.map(|v| v.status).unwrap_or(200);
     let vkey = v.map(|v| v.key).unwrap_or(0);
     match t {
+        Vocab(i) => {
+            let ctx = VocabCtx {
+                key: rng.next_u64(),
+                svc: s,
+                peer: c.upstream.unwrap_or(&s.name),
+                pod: c.env.pod,
+                version: c.version,
+            };
+            vocabulary::render(out, &vocabulary::vocabulary()[i as usize], &c.env, &ctx);
+        }
         Access => {
             if !json && s.language == Language::Python {
                 // gunicorn access log layout, with the request's correlation ids up front.
                 let ua = c.client_ua;
                 let bytes = 200 + rng.below(24_000);
-                write_line(out, &c.env, (c.client_ip, " - - ["), |b| {
+                write_line(out, &c.env, (P(c.client_ip), " - - ["), |b| {
                     let o = b.out();
-                    let cv = crate::time::civil(c.env.ts);
-                    let month = [
-                        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-                        "Nov", "Dec",
-                    ][cv.month as usize - 1];
-                    text::text(
-                        o,
-                        (
-                            Pad(cv.day as u64, 2),
-                            '/',
-                            month,
-                            '/',
-                            Pad(cv.year as u64, 4),
-                            ':',
-                        ),
-                    );
-                    text::text(
-                        o,
-                        (
-                            Pad(cv.hour as u64, 2),
-                            ':',
-                            Pad(cv.minute as u64, 2),
-                            ':',
-                            Pad(cv.second as u64, 2),
-                        ),
-                    );
-                    text::text(o, (" +0000] \"", route_method(route), ' '));
-                    write_path(o, route, vkey);
-                    text::text(o, (" HTTP/1.1\" ", status, ' ', bytes, " \"-\" \""));
-                    text::text(o, (ua, "\" ", (dur_ms * 1000.0) as u64));
+                    param(o, |o| {
+                        let cv = crate::time::civil(c.env.ts);
+                        let month = [
+                            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                            "Nov", "Dec",
+                        ][cv.month as usize - 1];
+                        text::text(
+                            o,
+                            (
+                                Pad(cv.day as u64, 2),
+                                '/',
+                                month,
+                                '/',
+                                Pad(cv.year as u64, 4),
+                                ':',
+                            ),
+                        );
+                        text::text(
+                            o,
+                            (
+                                Pad(cv.hour as u64, 2),
+                                ':',
+                                Pad(cv.minute as u64, 2),
+                                ':',
+                                Pad(cv.second as u64, 2),
+                            ),
+                        );
+                    });
+                    text::text(o, (" +0000] \"", P(route_method(route)), ' '));
+                    param(o, |o| write_path(o, route, vkey));
+                    text::text(o, (" HTTP/1.1\" ", P(status), ' ', P(bytes), " \"-\" \""));
+                    text::text(o, (P(ua), "\" ", P((dur_ms * 1000.0) as u64)));
                 });
             } else if s.kind == ServiceKind::Worker {
                 let queue = s.sqs.first().map(|q| q.as_str()).unwrap_or("jobs");
@@ -392,19 +459,19 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                     "message processed"
                 };
                 write_line(out, &c.env, msg, |b| {
-                    b.str_field("queue", queue)
-                        .str_field("task", route)
-                        .field("duration_ms", Fixed(dur_ms, 1));
+                    b.str_field("queue", P(queue))
+                        .str_field("task", P(route))
+                        .field("duration_ms", P(Fixed(dur_ms, 1)));
                     b.str_field(
                         "message_id",
-                        (
+                        P((
                             (Hex(vkey >> 32, 8), '-', Hex(vkey & 0xffff, 4), "-4"),
                             (Hex((vkey >> 16) & 0xfff, 3), "-a"),
                             (Hex((vkey >> 28) & 0xfff, 3), '-'),
                             Hex((vkey >> 16) & 0xffff_ffff_ffff, 12),
-                        ),
+                        )),
                     );
-                    b.str_field("status", if status >= 500 { "failed" } else { "ok" });
+                    b.str_field("status", P(if status >= 500 { "failed" } else { "ok" }));
                 });
             } else if s.framework == "grpc-go" {
                 let method = route.rsplit('/').next().unwrap_or(route);
@@ -417,13 +484,16 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                     _ => "OK",
                 };
                 write_line(out, &c.env, "finished unary call with code", |b| {
-                    b.str_field("grpc.start_time", IsoZ(c.env.ts - (dur_ms * 1000.0) as i64));
+                    b.str_field(
+                        "grpc.start_time",
+                        P(IsoZ(c.env.ts - (dur_ms * 1000.0) as i64)),
+                    );
                     b.str_field("system", "grpc")
                         .str_field("span.kind", "server")
                         .str_field("grpc.service", "inventory.v1.Inventory")
-                        .str_field("grpc.method", method);
-                    b.str_field("grpc.code", code)
-                        .field("grpc.time_ms", Fixed(dur_ms, 3));
+                        .str_field("grpc.method", P(method));
+                    b.str_field("grpc.code", P(code))
+                        .field("grpc.time_ms", P(Fixed(dur_ms, 3)));
                 });
             } else {
                 let method = route_method(route);
@@ -438,22 +508,28 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                     |b| {
                         if b.is_json() {
                             let o = b.out();
-                            text::text(o, (",\"method\":\"", method, "\",\"path\":\""));
-                            write_path(o, route, vkey);
+                            text::text(o, (",\"method\":\"", P(method), "\",\"path\":\""));
+                            param(o, |o| write_path(o, route, vkey));
                             let _ = o.write_char('"');
-                            b.field("status", status)
-                                .field("duration_ms", Fixed(dur_ms, 2));
-                            b.field("bytes", 120 + rng.below(30_000)).str_field(
+                            b.field("status", P(status))
+                                .field("duration_ms", P(Fixed(dur_ms, 2)));
+                            b.field("bytes", P(120 + rng.below(30_000))).str_field(
                                 "remote_addr",
-                                ("10.0.", rng.below(96), '.', 2 + rng.below(250)),
+                                P(("10.0.", rng.below(96), '.', 2 + rng.below(250))),
                             );
                         } else {
                             let o = b.out();
-                            text::text(o, (' ', method, ' '));
-                            write_path(o, route, vkey);
+                            text::text(o, (' ', P(method), ' '));
+                            param(o, |o| write_path(o, route, vkey));
                             text::text(
                                 o,
-                                (" status=", status, " duration=", Fixed(dur_ms, 0), "ms"),
+                                (
+                                    " status=",
+                                    P(status),
+                                    " duration=",
+                                    P(Fixed(dur_ms, 0)),
+                                    "ms",
+                                ),
                             );
                         }
                     },
@@ -473,10 +549,13 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                 "query executed"
             };
             write_line(out, &c.env, msg, |b| {
-                b.str_field("db", s.rds.first().map(|x| x.as_str()).unwrap_or("primary"));
-                b.str_field("statement", ("SELECT * FROM ", table, " WHERE id = $1"));
-                b.field("rows", rng.below(40))
-                    .field("duration_ms", Fixed(ms, 2));
+                b.str_field(
+                    "db",
+                    P(s.rds.first().map(|x| x.as_str()).unwrap_or("primary")),
+                );
+                b.str_field("statement", ("SELECT * FROM ", P(table), " WHERE id = $1"));
+                b.field("rows", P(rng.below(40)))
+                    .field("duration_ms", P(Fixed(ms, 2)));
             });
         }
         CacheHit | CacheMiss => {
@@ -488,11 +567,11 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
             write_line(out, &c.env, msg, |b| {
                 b.str_field("cache", "redis").str_field(
                     "key",
-                    (
+                    P((
                         s.name.split('-').next().unwrap_or("k"),
                         ':',
                         1000 + vkey % 90_000,
-                    ),
+                    )),
                 );
             });
         }
@@ -504,15 +583,15 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                 _ => "upstream request failed",
             };
             write_line(out, &c.env, msg, |b| {
-                b.str_field("upstream", up).str_field(
+                b.str_field("upstream", P(up)).str_field(
                     "url",
-                    (
+                    P((
                         "http://",
                         up,
                         '.',
                         s.namespace.as_str(),
                         ".svc.cluster.local",
-                    ),
+                    )),
                 );
                 match t {
                     UpstreamRetry => {
@@ -521,8 +600,8 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                             .str_field("error", "context deadline exceeded");
                     }
                     UpstreamError => {
-                        b.field("status", status.max(502))
-                            .field("duration_ms", Fixed(dur_ms, 1));
+                        b.field("status", P(status.max(502)))
+                            .field("duration_ms", P(Fixed(dur_ms, 1)));
                     }
                     _ => {}
                 }
@@ -533,10 +612,10 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
             write_line(out, &c.env, msg, |b| {
                 b.str_field(
                     "user_id",
-                    ("usr_", v.map(|v| v.root_key % 250_000).unwrap_or(0)),
+                    P(("usr_", v.map(|v| v.root_key % 250_000).unwrap_or(0))),
                 );
-                b.field("items", 1 + vkey % 6)
-                    .field("amount_cents", 500 + vkey % 40_000);
+                b.field("items", P(1 + vkey % 6))
+                    .field("amount_cents", P(500 + vkey % 40_000));
             });
         }
         UnhandledError => {
@@ -546,7 +625,7 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                 &c.env,
                 ("Unhandled exception: ", class, ": ", text),
                 |b| {
-                    b.str_field("exception", class).field("status", status);
+                    b.str_field("exception", class).field("status", P(status));
                 },
             );
         }
@@ -558,14 +637,14 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                 _ => "not found",
             };
             write_line(out, &c.env, "request rejected", |b| {
-                b.field("status", status).str_field("reason", reason);
+                b.field("status", P(status)).str_field("reason", P(reason));
             });
         }
         ProbeAccess => {
             write_line(out, &c.env, "GET /healthz", |b| {
                 b.field("status", 200)
                     .str_field("user_agent", "kube-probe/1.30")
-                    .str_field("remote_addr", c.node_ip);
+                    .str_field("remote_addr", P(c.node_ip));
             });
         }
         GcPause => {
@@ -578,11 +657,11 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                 (
                     (
                         "GC(",
-                        rng.below(90_000),
+                        P(rng.below(90_000)),
                         ") Pause Young (Normal) (G1 Evacuation Pause) ",
                     ),
-                    (before, "M->", after, "M(", limit_mb, "M) "),
-                    (Fixed(rng.lognormal(6.0, 0.5), 3), "ms"),
+                    (P(before), "M->", P(after), "M(", P(limit_mb), "M) "),
+                    (P(Fixed(rng.lognormal(6.0, 0.5), 3)), "ms"),
                 ),
                 |_| {},
             );
@@ -596,11 +675,11 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                 (
                     (
                         "HikariPool-1 - Pool stats (total=",
-                        total,
+                        P(total),
                         ", active=",
-                        active,
+                        P(active),
                     ),
-                    (", idle=", total - active, ", waiting=0)"),
+                    (", idle=", P(total - active), ", waiting=", P(0), ")"),
                 ),
                 |_| {},
             );
@@ -609,41 +688,41 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
             write_line(out, &c.env, "scheduled job finished", |b| {
                 b.str_field(
                     "job",
-                    [
+                    P([
                         "refresh_exchange_rates",
                         "purge_expired_sessions",
                         "sync_catalog_index",
                         "emit_usage_metrics",
-                    ][rng.index(4)],
+                    ][rng.index(4)]),
                 );
-                b.field("duration_ms", Fixed(rng.lognormal(120.0, 0.7), 1));
+                b.field("duration_ms", P(Fixed(rng.lognormal(120.0, 0.7), 1)));
             });
         }
         FeatureFlags => {
             write_line(out, &c.env, "feature flags refreshed", |b| {
-                b.field("flags", 40 + rng.below(30))
+                b.field("flags", P(40 + rng.below(30)))
                     .str_field("source", "launchdarkly")
-                    .field("changed", rng.below(2));
+                    .field("changed", P(rng.below(2)));
             });
         }
         EventLoopLag => {
             write_line(out, &c.env, "event loop lag detected", |b| {
-                b.field("lag_ms", 60 + rng.below(140))
+                b.field("lag_ms", P(60 + rng.below(140)))
                     .field("threshold_ms", 50);
             });
         }
         RuntimeStats => {
             write_line(out, &c.env, "runtime stats", |b| {
-                b.field("goroutines", 40 + rng.below(200))
-                    .field("heap_alloc_mb", 20 + rng.below(80))
-                    .field("gc_cycles", 1000 + rng.below(90_000));
+                b.field("goroutines", P(40 + rng.below(200)))
+                    .field("heap_alloc_mb", P(20 + rng.below(80)))
+                    .field("gc_cycles", P(1000 + rng.below(90_000)));
             });
         }
         QueuePoll => {
             let queue = s.sqs.first().map(|q| q.as_str()).unwrap_or("jobs");
             write_line(out, &c.env, "polled queue", |b| {
-                b.str_field("queue", queue)
-                    .field("received", rng.below(11))
+                b.str_field("queue", P(queue))
+                    .field("received", P(rng.below(11)))
                     .field("wait_time_seconds", 20);
             });
         }
@@ -655,14 +734,14 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                 ("metrics.statsd.enabled", "otel.metrics.exporter"),
             ][rng.index(4)];
             write_line(out, &c.env, "configuration key is deprecated", |b| {
-                b.str_field("key", key).str_field("replacement", repl);
+                b.str_field("key", P(key)).str_field("replacement", P(repl));
             });
         }
         ConnectionReset => {
             write_line(out, &c.env, "connection reset by peer, reconnecting", |b| {
                 b.str_field(
                     "peer",
-                    ("10.0.", rng.below(96), '.', 2 + rng.below(250), ":6379"),
+                    P(("10.0.", rng.below(96), '.', 2 + rng.below(250), ":6379")),
                 )
                 .field("attempt", 1);
             });
@@ -675,19 +754,19 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                 Language::Go => ("starting server", "go1.22.5"),
             };
             write_line(out, &c.env, msg, |b| {
-                b.str_field("version", c.version)
+                b.str_field("version", P(c.version))
                     .str_field("runtime", runtime)
                     .field("pid", 1);
             });
         }
         Listening => {
             write_line(out, &c.env, "listening", |b| {
-                b.str_field("addr", ("0.0.0.0:", s.port));
+                b.str_field("addr", ("0.0.0.0:", P(s.port)));
             });
         }
         Started => {
             write_line(out, &c.env, "application ready", |b| {
-                b.field("startup_seconds", Fixed(rng.range_f64(1.0, 30.0), 3));
+                b.field("startup_seconds", P(Fixed(rng.range_f64(1.0, 30.0), 3)));
             });
         }
         ShutdownSignal => {
@@ -696,7 +775,7 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                 &c.env,
                 "received SIGTERM, shutting down gracefully",
                 |b| {
-                    b.field("in_flight", rng.below(5));
+                    b.field("in_flight", P(rng.below(5)));
                 },
             );
         }
@@ -718,8 +797,8 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
             let (class, text): (&str, &str) = failure_text(f, s.language);
             write_line(out, &c.env, (class, ": ", text), |b| {
                 b.str_field("exception", class)
-                    .field("status", status)
-                    .field("duration_ms", Fixed(dur_ms, 1));
+                    .field("status", P(status))
+                    .field("duration_ms", P(Fixed(dur_ms, 1)));
             });
         }
         Symptom(l) => {
@@ -730,23 +809,29 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                     &c.env,
                     "heap usage above threshold, GC cannot keep up",
                     |b| {
-                        b.field("heap_used_mb", limit_mb * (85 + rng.below(14)) / 100)
-                            .field("heap_max_mb", limit_mb)
-                            .field("gc_time_ratio", Fixed(rng.range_f64(0.2, 0.6), 2));
+                        b.field("heap_used_mb", P(limit_mb * (85 + rng.below(14)) / 100))
+                            .field("heap_max_mb", P(limit_mb))
+                            .field("gc_time_ratio", P(Fixed(rng.range_f64(0.2, 0.6), 2)));
                     },
                 ),
                 SymptomLine::PoolExhausted => {
                     write_line(out, &c.env, "connection pool exhausted", |b| {
-                        b.str_field("db", s.rds.first().map(|x| x.as_str()).unwrap_or("primary"))
-                            .field("active", 10)
-                            .field("idle", 0)
-                            .field("waiting", 5 + rng.below(60));
+                        b.str_field(
+                            "db",
+                            P(s.rds.first().map(|x| x.as_str()).unwrap_or("primary")),
+                        )
+                        .field("active", P(10))
+                        .field("idle", P(0))
+                        .field("waiting", P(5 + rng.below(60)));
                     })
                 }
                 SymptomLine::ConsumerLag => write_line(out, &c.env, "consumer lag growing", |b| {
-                    b.str_field("queue", s.sqs.first().map(|q| q.as_str()).unwrap_or("jobs"))
-                        .field("approximate_backlog", 500 + rng.below(20_000))
-                        .field("oldest_message_age_s", 60 + rng.below(1200));
+                    b.str_field(
+                        "queue",
+                        P(s.sqs.first().map(|q| q.as_str()).unwrap_or("jobs")),
+                    )
+                    .field("approximate_backlog", P(500 + rng.below(20_000)))
+                    .field("oldest_message_age_s", P(60 + rng.below(1200)));
                 }),
                 SymptomLine::DiskFull => write_line(
                     out,
@@ -762,12 +847,12 @@ pub fn render(out: &mut impl Write, t: Tmpl, mut c: LineCtx) {
                     &c.env,
                     "TLS handshake error: remote error: tls: bad certificate",
                     |b| {
-                        b.str_field("remote_addr", c.client_ip)
+                        b.str_field("remote_addr", P(c.client_ip))
                             .str_field("reason", "certificate has expired");
                     },
                 ),
                 SymptomLine::SlowRequest => write_line(out, &c.env, "slow request", |b| {
-                    b.field("duration_ms", Fixed(rng.range_f64(1500.0, 9000.0), 0))
+                    b.field("duration_ms", P(Fixed(rng.range_f64(1500.0, 9000.0), 0)))
                         .field("threshold_ms", 1000);
                 }),
             }
@@ -886,5 +971,174 @@ pub fn unhandled_text(lang: Language) -> (&'static str, &'static str) {
             "*errors.errorString",
             "sql: transaction has already been committed or rolled back",
         ),
+    }
+}
+
+/// One log template of the ground truth (`labels/templates.parquet`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateDef {
+    /// `<layout>/<event>` (pod_logs) or the dotted id (cloudwatch/logs).
+    pub id: String,
+    pub layout: &'static str,
+    pub event: String,
+    pub level: &'static str,
+    /// The logger or caller named in the line, if the layout writes one.
+    pub logger: Option<String>,
+    /// The line with `<*>` for each parameter.
+    pub text: String,
+}
+
+/// Every template service `s` can write to pod_logs, with its text (rendered with every
+/// parameter as `<*>`).
+pub fn service_templates(s: &ServiceInfo, out: &mut Vec<TemplateDef>) {
+    use Tmpl::*;
+    let lang = s.language;
+    let mut all: Vec<(Tmpl, u16)> = vec![(Access, 200), (Access, 404), (Access, 503)];
+    let mut push = |t: Tmpl| all.push((t, 200));
+    if !s.rds.is_empty() {
+        push(DbQuery);
+        push(SlowQuery);
+    }
+    push(CacheHit);
+    push(CacheMiss);
+    if !s.deps.is_empty() {
+        push(UpstreamCall);
+        push(UpstreamRetry);
+        push(UpstreamError);
+    }
+    for t in [
+        Domain,
+        UnhandledError,
+        ProbeAccess,
+        SchedulerJob,
+        FeatureFlags,
+        DeprecationWarning,
+        ConnectionReset,
+        Starting,
+        Listening,
+        Started,
+        ShutdownSignal,
+        ShutdownDone,
+        CrashOom,
+        CrashError,
+    ] {
+        push(t);
+    }
+    match lang {
+        Language::Java => {
+            push(GcPause);
+            push(PoolStats);
+        }
+        Language::Go => push(RuntimeStats),
+        Language::Node => push(EventLoopLag),
+        Language::Python => {}
+    }
+    if s.kind == ServiceKind::Worker {
+        push(QueuePoll);
+    }
+    for f in FailureKind::ALL {
+        push(Failure(f));
+    }
+    for l in SymptomLine::ALL {
+        push(Symptom(l));
+    }
+    for (i, e) in vocabulary::vocabulary().iter().enumerate() {
+        if e.applies(s) {
+            push(Vocab(i as u16));
+        }
+    }
+    all.push((ClientRejected, 429));
+    for (t, status) in all {
+        let request = matches!(
+            t,
+            Access
+                | DbQuery
+                | SlowQuery
+                | CacheHit
+                | CacheMiss
+                | UpstreamCall
+                | UpstreamRetry
+                | UpstreamError
+                | Domain
+                | UnhandledError
+                | ClientRejected
+                | Failure(_)
+        );
+        let visit = request.then_some(Visit {
+            service: s.index as u16,
+            route: 0,
+            pod: 0,
+            depth: 0,
+            parent: u32::MAX,
+            start: 0,
+            duration: 1_000,
+            status,
+            trace_hi: 1,
+            trace_lo: 2,
+            span_id: 3,
+            parent_span_id: 0,
+            root_key: 4,
+            key: 5,
+            own_error: false,
+            incident: u32::MAX,
+            role: crate::labels::AnomalyRole::None,
+            failure: None,
+            base_failure: None,
+            base_duration: 1_000,
+            base_status: status,
+            base_own_error: false,
+            lost_call: false,
+        });
+        let level = t.level(visit.as_ref());
+        let layout = t.layout(s);
+        let logger = logger_for(s, t);
+        let env = Envelope {
+            lang,
+            style: s.log_style,
+            framework: &s.framework,
+            service: &s.name,
+            pod: "pod",
+            ts: 0,
+            level,
+            logger,
+            trace: visit.map(|v| (v.trace_hi, v.trace_lo, v.span_id)),
+            thread: 0,
+        };
+        let ctx = LineCtx {
+            env,
+            svc: s,
+            visit: visit.as_ref(),
+            upstream: Some("upstream"),
+            version: "v1",
+            node_ip: "10.0.0.1",
+            client_ip: "10.0.0.2",
+            client_ua: "ua",
+            domain: domain_event(s),
+            rng: Rng::new(1),
+        };
+        let mut text = String::new();
+        text::as_template(|| render(&mut text, t, ctx));
+        let event = match t {
+            Access => Access.id(s),
+            Domain => domain_event(s).0,
+            t => t.id(s),
+        };
+        let mut id = String::new();
+        write_template_id(&mut id, layout, event, t, level);
+        let mut event = event.to_string();
+        if let Some(suffix) = id
+            .strip_prefix(layout.name())
+            .and_then(|r| r.strip_prefix('/'))
+        {
+            event = suffix.to_string();
+        }
+        out.push(TemplateDef {
+            id,
+            layout: layout.name(),
+            event,
+            level: level.as_str(),
+            logger: (layout != Layout::Pino).then(|| logger.to_string()),
+            text,
+        });
     }
 }
