@@ -98,6 +98,22 @@ fn incident_symptoms_occur_in_normal_time_too() {
             "{t}: only {normal} of {n} rows of the run are normal"
         );
     }
+    // The database refuses connections at its limit on ordinary days too.
+    let twin_db = counts(&twin, "cloudwatch/logs", "template_id");
+    let run_db = counts(&run, "cloudwatch/logs", "template_id");
+    for t in [
+        "rds.postgres.too_many_clients",
+        "rds.postgres.connection_slots_reserved",
+        "rds.mysql.aborted_connection_timeout",
+    ] {
+        let (n, normal) = twin_db.get(t).copied().unwrap_or_default();
+        assert!(n > 0 && n == normal, "{t}: {n} lines in the twin");
+        let (n, normal) = run_db.get(t).copied().unwrap_or_default();
+        assert!(
+            normal > 0 && normal <= n,
+            "{t}: {normal} of {n} lines normal"
+        );
+    }
     let twin_events = counts(&twin, "kubernetes/events", "reason");
     for r in EVENT_REASONS {
         let (n, normal) = twin_events.get(r).copied().unwrap_or_default();

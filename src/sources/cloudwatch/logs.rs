@@ -9,7 +9,8 @@
 //!   (MySQL), stream `<id>`: checkpoints every five minutes, connections opened by the
 //!   callers' pools (log_connections), slow statements of the callers' slow requests
 //!   (log_min_duration_statement = 1 s, long_query_time = 1), autovacuum runs (the same
-//!   minutes the CPU shows them), errors of some failed requests, benign noise.
+//!   minutes the CPU shows them), errors of some failed requests, benign noise (among it
+//!   about two connection storms a day refused at the limit, and MySQL wait_timeout aborts).
 //! - `/aws/alb/<name>`: one ALB access-log line per root request to the services behind
 //!   the load balancer (flag `alb_access_logs`), in the real format, plus a line per
 //!   request the ALB rejected itself (503, no healthy target). ALB access logs are
@@ -112,6 +113,13 @@ struct Row {
 }
 
 const NONE: u32 = u32::MAX;
+
+/// Connection storms an instance refuses at its limit on an ordinary day (PostgreSQL's
+/// `too many clients` / `remaining connection slots` lines outside any incident).
+const NORMAL_CONNECTION_STORMS_PER_DAY: f64 = 2.0;
+/// MySQL `Aborted connection ... (Got timeout reading communication packets)` lines a day
+/// from idle clients outside the pools.
+const NORMAL_WAIT_TIMEOUTS_PER_DAY: f64 = 8.0;
 
 /// Common first octets of residential and mobile client addresses.
 const CLIENT_OCTETS: [u8; 16] = [
@@ -620,6 +628,22 @@ fn plan_rds(
                         k,
                     );
                 }
+                // A connection storm on an ordinary day (a batch client, pools warming
+                // up while a rollout's old pods still hold theirs): a few connections
+                // refused at the limit within seconds, about twice a day per instance.
+                let mut rng = sub("rds-conn-storm");
+                if rng.chance(NORMAL_CONNECTION_STORMS_PER_DAY / 1440.0) {
+                    let at = minute + rng.below(50 * SECOND as u64) as Micros;
+                    for _ in 0..1 + rng.below(4) {
+                        let k = rng.next_u64();
+                        let kind = if k.is_multiple_of(3) {
+                            Kind::PgFatalTooMany
+                        } else {
+                            Kind::PgFatalReserved
+                        };
+                        push(rows, at + (k % 8_000_000) as Micros, kind, NONE, k);
+                    }
+                }
             } else {
                 // Connections cut off for no visible reason, and the pools of deleted pods
                 // (the incident's, for a pod an incident deleted).
@@ -628,6 +652,14 @@ fn plan_rds(
                     let k = rng.next_u64();
                     let ts = minute + (k % MINUTE as u64) as Micros;
                     push(rows, ts, Kind::MyAborted, NONE, k);
+                }
+                // Idle connections of clients outside the pools (consoles, cron jobs)
+                // closed by wait_timeout: a handful a day.
+                let mut rng = sub("rds-aborted-timeout");
+                for _ in 0..rng.poisson(NORMAL_WAIT_TIMEOUTS_PER_DAY / 1440.0) {
+                    let k = rng.next_u64();
+                    let ts = minute + (k % MINUTE as u64) as Micros;
+                    push(rows, ts, Kind::MyAbortedTimeout, NONE, k);
                 }
                 for &s in &rds.services {
                     for p in world.pods.pods_overlapping(s, minute, minute + MINUTE) {
