@@ -76,7 +76,15 @@ const POD_LOG_TEMPLATES: [&str; 10] = [
     "tls.certificate_expired",
     "tls.handshake_error",
 ];
-const EVENT_REASONS: [&str; 3] = ["OOMKilling", "BackOff", "Unhealthy"];
+const EVENT_REASONS: [&str; 6] = [
+    "OOMKilling",
+    "BackOff",
+    "Unhealthy",
+    // A kubelet restart on an ordinary day writes what a node back from a failure writes.
+    "Starting",
+    "NodeHasNoDiskPressure",
+    "NodeReady",
+];
 
 #[test]
 fn incident_symptoms_occur_in_normal_time_too() {

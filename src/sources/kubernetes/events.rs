@@ -391,6 +391,7 @@ impl Table for Events {
         probe_failures(world, &mut c);
         node_conditions(world, &mut c);
         background(world, &mut c);
+        kubelet_restarts(world, &mut c);
         let mut rows = c.rows;
         rows.sort_by_key(|r| (r.ts, r.pod, r.node, r.kind, r.key));
         self.write(world, hour, &rows)
@@ -753,6 +754,56 @@ fn background(world: &World, c: &mut Collector) {
                         rollout: pod.rollout as u32,
                         key,
                         count: k + 1,
+                        first: ts,
+                        incident: NONE,
+                        role: AnomalyRole::None,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Kubelet restarts per node and day on ordinary days (a configuration rollout, a
+/// certificate rotation, a package update): the kubelet starts again, reports its
+/// conditions and Ready within seconds, and the node's pods keep running.
+const KUBELET_RESTARTS_PER_NODE_DAY: f64 = 0.3;
+
+/// The events of a kubelet restart: `Starting kubelet.`, the disk condition it reports
+/// when it comes up (`NodeHasNoDiskPressure`) and `NodeReady`, the same events a node
+/// coming back from a failure writes. Draws of the previous hour may reach into this one.
+fn kubelet_restarts(world: &World, c: &mut Collector) {
+    for h in [c.hour - HOUR, c.hour] {
+        for (n, node) in world.topology.nodes.iter().enumerate() {
+            let mut rng = Rng::derive(
+                world.seed,
+                &[
+                    str_key("kubernetes/events/kubelet-restart"),
+                    h as u64,
+                    str_key(&node.name),
+                ],
+            );
+            if !rng.chance(KUBELET_RESTARTS_PER_NODE_DAY / 24.0) {
+                continue;
+            }
+            let start = h + rng.below(HOUR as u64) as Micros;
+            let key = rng.next_u64();
+            let conditions = start + 800_000 + rng.below(1_500_000) as Micros;
+            let ready = start + 4 * SECOND + rng.below(8 * SECOND as u64) as Micros;
+            for (kind, ts) in [
+                (Kind::StartingKubelet, start),
+                (Kind::NodeHasNoDiskPressure, conditions),
+                (Kind::NodeReady, ready),
+            ] {
+                if c.inside(ts) {
+                    c.rows.push(Row {
+                        ts,
+                        kind,
+                        pod: NONE,
+                        node: n as u32,
+                        rollout: 0,
+                        key: stream(key, &[kind_code(kind)]),
+                        count: 1,
                         first: ts,
                         incident: NONE,
                         role: AnomalyRole::None,
