@@ -32,6 +32,9 @@ pub struct PodLogs;
 /// pool and runtime statistics, schedulers and flags).
 const VOCABULARY_SHARE: f64 = 0.5;
 
+/// Share of the background lines that are a lone "no space left on device" write failure.
+const LONE_DISK_FULL_SHARE: f64 = 1e-4;
+
 /// Stream tag of the lifecycle lines' record keys.
 const LIFECYCLE_LINE: u64 = str_key("lifecycle");
 
@@ -426,6 +429,11 @@ fn vocabulary_peer(svc: &crate::world::ServiceInfo, tmpl: Tmpl, key: u64) -> u16
 }
 
 fn background_template(lang: Language, kind: ServiceKind, warn_rate: f64, rng: &mut Rng) -> Tmpl {
+    // A log volume that fills up on an ordinary day: a lone write failing for lack of
+    // space (about ten lines a day on the default platform).
+    if rng.chance(LONE_DISK_FULL_SHARE) {
+        return Tmpl::Symptom(SymptomLine::DiskFull);
+    }
     if rng.chance(warn_rate * 3.0) {
         return *rng.pick(&[
             Tmpl::DeprecationWarning,
