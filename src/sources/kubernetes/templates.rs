@@ -340,10 +340,14 @@ pub fn event_of(template_id: &str) -> &str {
 /// The logger name a service uses for a template.
 pub fn logger_for(s: &ServiceInfo, t: Tmpl) -> &'static str {
     use Tmpl::*;
-    if let Vocab(i) = t
-        && let Some(l) = &vocabulary::vocabulary()[i as usize].logger
-    {
-        return l.as_str();
+    if let Vocab(i) = t {
+        let e = &vocabulary::vocabulary()[i as usize];
+        if s.language == Language::Go {
+            return e.go_caller.as_str();
+        }
+        if let Some(l) = &e.logger {
+            return l.as_str();
+        }
     }
     match (s.language, t) {
         (Language::Java, Access) => "o.s.web.filter.RequestLoggingFilter",

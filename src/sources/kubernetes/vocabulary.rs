@@ -169,6 +169,9 @@ pub struct Entry {
     pub needs: Needs,
     pub level: Level,
     pub logger: Option<String>,
+    /// The caller zap names for the line in a Go service (`<pkg>/<file>.go:<line>`): the
+    /// logger when it is one, else derived from it (`app.health` → `health/health.go:57`).
+    pub go_caller: String,
     pub weight: f64,
     pub at_start: bool,
     pub message: Vec<Seg>,
@@ -243,7 +246,11 @@ fn parse_entry(r: RawEntry) -> Result<Entry, String> {
                 .split_once('=')
                 .ok_or_else(|| at(format!("field {f:?}: key=value expected")))?;
             let value = parse_segs(value).map_err(at)?;
-            let numeric = matches!(value.as_slice(), [Seg::Gen(g)] if g.numeric());
+            let numeric = match value.as_slice() {
+                [Seg::Gen(g)] => g.numeric(),
+                [Seg::Lit(l)] => l.parse::<f64>().is_ok(),
+                _ => false,
+            };
             Ok(FieldSpec {
                 key: key.to_string(),
                 value,
@@ -257,7 +264,19 @@ fn parse_entry(r: RawEntry) -> Result<Entry, String> {
     if !r.at_start && r.weight <= 0.0 {
         return Err(at("weight must be positive".into()));
     }
+    let go_caller = match &r.logger {
+        Some(l) if l.contains(".go:") => l.clone(),
+        l => {
+            let name = l.as_deref().unwrap_or(&r.event);
+            let pkg = name.rsplit(['.', '/']).next().unwrap_or(name);
+            format!(
+                "{pkg}/{pkg}.go:{}",
+                20 + crate::rng::str_key(&r.event) % 180
+            )
+        }
+    };
     Ok(Entry {
+        go_caller,
         message: parse_segs(&r.message).map_err(at)?,
         event: r.event,
         languages,
@@ -417,6 +436,14 @@ mod tests {
     fn the_embedded_vocabulary_parses_and_is_large() {
         let v = parse(VOCABULARY).unwrap_or_else(|e| panic!("{e}"));
         assert!(v.len() >= 150, "{} entries", v.len());
+        for e in &v {
+            assert!(
+                e.go_caller.contains(".go:"),
+                "{}: caller {}",
+                e.event,
+                e.go_caller
+            );
+        }
         for l in 0..4 {
             assert!(
                 v.iter().filter(|e| e.languages[l] && !e.at_start).count() >= 25,
