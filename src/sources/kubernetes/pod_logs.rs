@@ -420,7 +420,7 @@ fn plan_visit_lines(
 fn vocabulary_peer(svc: &crate::world::ServiceInfo, tmpl: Tmpl, key: u64) -> u16 {
     match tmpl {
         Tmpl::Vocab(i)
-            if !svc.deps.is_empty() && vocabulary::vocabulary()[i as usize].uses_peer() =>
+            if !svc.deps.is_empty() && vocabulary::vocabulary()[i as usize].uses_peer =>
         {
             svc.deps[(key % svc.deps.len() as u64) as usize] as u16
         }

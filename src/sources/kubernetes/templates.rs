@@ -1122,20 +1122,10 @@ pub fn service_templates(s: &ServiceInfo, out: &mut Vec<TemplateDef>) {
         };
         let mut text = String::new();
         text::as_template(|| render(&mut text, t, ctx));
-        let event = match t {
-            Access => Access.id(s),
-            Domain => domain_event(s).0,
-            t => t.id(s),
-        };
         let mut id = String::new();
-        write_template_id(&mut id, layout, event, t, level);
-        let mut event = event.to_string();
-        if let Some(suffix) = id
-            .strip_prefix(layout.name())
-            .and_then(|r| r.strip_prefix('/'))
-        {
-            event = suffix.to_string();
-        }
+        write_template_id(&mut id, layout, t.id(s), t, level);
+        // The event: the id without its layout (an access line's level suffix kept).
+        let event = id[layout.name().len() + 1..].to_string();
         out.push(TemplateDef {
             id,
             layout: layout.name(),

@@ -7,8 +7,8 @@
 
 use super::logfmt::{Level, write_line};
 use crate::config::{Language, ServiceKind};
-use crate::rng::{mix64, stream};
-use crate::sources::text::{self, Hex, Text, param};
+use crate::rng::{Rng, mix64, stream};
+use crate::sources::text::{self, Text, param};
 use crate::world::ServiceInfo;
 use serde::Deserialize;
 use std::fmt::Write;
@@ -174,6 +174,8 @@ pub struct Entry {
     pub go_caller: String,
     pub weight: f64,
     pub at_start: bool,
+    /// Whether the entry names a dependency (`{peer}`).
+    pub uses_peer: bool,
     pub message: Vec<Seg>,
     pub fields: Vec<FieldSpec>,
 }
@@ -198,12 +200,6 @@ impl Entry {
             && (!n.deps || !s.deps.is_empty())
             && (!n.worker || s.kind == ServiceKind::Worker)
             && (!n.api || s.kind != ServiceKind::Worker)
-    }
-
-    /// Whether the entry names a dependency (`{peer}`).
-    pub fn uses_peer(&self) -> bool {
-        let peer = |segs: &[Seg]| segs.contains(&Seg::Gen(Gen::Peer));
-        peer(&self.message) || self.fields.iter().any(|f| peer(&f.value))
     }
 }
 
@@ -275,9 +271,13 @@ fn parse_entry(r: RawEntry) -> Result<Entry, String> {
             )
         }
     };
+    let message = parse_segs(&r.message).map_err(at)?;
+    let peer = |segs: &[Seg]| segs.contains(&Seg::Gen(Gen::Peer));
+    let uses_peer = peer(&message) || fields.iter().any(|f| peer(&f.value));
     Ok(Entry {
         go_caller,
-        message: parse_segs(&r.message).map_err(at)?,
+        uses_peer,
+        message,
         event: r.event,
         languages,
         frameworks: r.frameworks,
@@ -344,28 +344,20 @@ impl Text for Segs<'_> {
 }
 
 fn write_gen<W: Write + ?Sized>(o: &mut W, g: &Gen, k: u64, c: &VocabCtx) {
-    let u = (k >> 11) as f64 / (1u64 << 53) as f64;
+    let mut rng = Rng::new(k);
     match g {
-        Gen::Int(lo, hi) => text::uint(o, lo + k % (hi - lo + 1)),
-        Gen::Float(lo, hi, d) => text::fixed(o, lo + (hi - lo) * u, *d),
-        Gen::Ms(m) => {
-            // Box-Muller from two halves of the key.
-            let u2 = ((k & 0xffff_ffff) as f64 + 0.5) / 4_294_967_296.0;
-            let z = (-2.0 * (1.0 - u).max(1e-12).ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-            text::fixed(o, m * (0.6 * z).exp(), 1)
-        }
+        Gen::Int(lo, hi) => text::uint(o, rng.range_u64(*lo, *hi)),
+        Gen::Float(lo, hi, d) => text::fixed(o, rng.range_f64(*lo, *hi), *d),
+        Gen::Ms(m) => text::fixed(o, rng.lognormal(*m, 0.6), 1),
         Gen::Pick(words) => {
-            let _ = o.write_str(&words[(k % words.len() as u64) as usize]);
+            let word: &String = rng.pick(words);
+            let _ = o.write_str(word);
         }
         Gen::Hex(n) => {
-            let k2 = mix64(k);
-            if *n > 16 {
-                text::text(
-                    o,
-                    (Hex(k >> (64 - 4 * (n - 16).min(16)), n - 16), Hex(k2, 16)),
-                );
-            } else {
-                text::hex(o, k2 >> (64 - 4 * n), *n)
+            for part in [n.saturating_sub(16), (*n).min(16)] {
+                if part > 0 {
+                    text::hex(o, rng.next_u64() >> (64 - 4 * part), part);
+                }
             }
         }
         Gen::Uuid => text::uuid_from_key(o, k),
