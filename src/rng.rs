@@ -66,6 +66,81 @@ pub fn ar1(key: u64, i: i64, phi: f64) -> f64 {
     acc * (1.0 - phi * phi).sqrt()
 }
 
+/// The standard normal quantile of `p` in (0, 1) (Acklam's rational approximation,
+/// relative error below 1.2e-9); `p` is clamped to [1e-300, 1 - 1e-16].
+pub fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
+    let p = p.clamp(1e-300, 1.0 - 1e-16);
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.02425 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.02425 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
+/// The Poisson count of mean `mean` at quantile `u` in [0, 1): exact inversion for means
+/// below 100, the Cornish-Fisher expansion beyond (within one count of the exact one). Non-decreasing in `mean` and in `u`,
+/// so two worlds drawing with the same `u` (a world and its counterfactual twin) get the
+/// same count where their means agree and ordered counts where they do not.
+pub fn poisson_quantile(mean: f64, u: f64) -> u64 {
+    if mean.is_nan() || mean <= 0.0 {
+        return 0;
+    }
+    if mean < 100.0 {
+        let mut p = (-mean).exp();
+        let mut cdf = p;
+        let mut k = 0u64;
+        while cdf <= u && k < 1000 {
+            k += 1;
+            p *= mean / k as f64;
+            cdf += p;
+        }
+        k
+    } else {
+        let z = normal_quantile(u);
+        (mean + z * mean.sqrt() + (z * z - 1.0) / 6.0 + 0.5)
+            .floor()
+            .max(0.0) as u64
+    }
+}
+
 /// A small, fast, value-stable pseudo-random generator (SplitMix64).
 #[derive(Clone, Debug)]
 pub struct Rng {
@@ -213,6 +288,38 @@ pub fn cumulative(weights: impl IntoIterator<Item = f64>) -> Vec<f64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn normal_quantile_matches_known_values() {
+        assert!((normal_quantile(0.5)).abs() < 1e-9);
+        assert!((normal_quantile(0.975) - 1.959_963_985).abs() < 1e-6);
+        assert!((normal_quantile(0.001) + 3.090_232_306).abs() < 1e-6);
+        assert!((normal_quantile(0.8413447461) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn poisson_quantile_has_the_mean_and_variance_and_is_monotone() {
+        for &mean in &[0.3, 4.0, 29.0, 99.0, 101.0, 400.0, 20_000.0] {
+            let n = 20_000;
+            let xs: Vec<f64> = (0..n)
+                .map(|i| poisson_quantile(mean, (i as f64 + 0.5) / n as f64) as f64)
+                .collect();
+            let m = xs.iter().sum::<f64>() / n as f64;
+            let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n as f64;
+            assert!((m - mean).abs() < 0.02 * mean + 0.02, "mean {mean}: {m}");
+            assert!((v - mean).abs() < 0.05 * mean + 0.05, "mean {mean}: variance {v}");
+            assert!(xs.windows(2).all(|w| w[0] <= w[1]), "monotone in u");
+        }
+        let u = 0.37;
+        let mut last = 0;
+        for i in 0..1900 {
+            let k = poisson_quantile(i as f64 * 0.05, u);
+            assert!(k >= last, "monotone in the mean");
+            last = k;
+        }
+        assert_eq!(poisson_quantile(0.0, 0.9), 0);
+        assert_eq!(poisson_quantile(f64::NAN, 0.9), 0);
+    }
+
     use super::*;
 
     #[test]

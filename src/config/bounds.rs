@@ -210,6 +210,13 @@ pub const RESTARTS_PER_POD_DAY: Bound =
 pub const RESCHEDULES_PER_POD_DAY: Bound = value(G, "world.reschedules_per_pod_day", 0.0, 24.0, "");
 pub const BASELINE_ERROR_RATE: Bound = value(G, "world.baseline_error_rate", 0.0, 1.0, "");
 pub const BENIGN_WARNING_RATE: Bound = value(G, "world.benign_warning_rate", 0.0, 1.0, "");
+pub const REQUESTS_PER_ACCESS_LINE: Bound = value(
+    G,
+    "world.requests_per_access_line",
+    1.0,
+    100_000.0,
+    "requests the metrics count per request the logs and traces show, default 200",
+);
 pub const POD_LOG_ROWS: Bound = value(
     G,
     "sources.kubernetes.pod_logs.rows_per_minute",
@@ -418,6 +425,7 @@ pub const BOUNDS: &[Bound] = &[
     RESCHEDULES_PER_POD_DAY,
     BASELINE_ERROR_RATE,
     BENIGN_WARNING_RATE,
+    REQUESTS_PER_ACCESS_LINE,
     POD_LOG_ROWS,
     EVENTS_PER_HOUR,
     SCRAPE_INTERVAL,
@@ -1038,6 +1046,11 @@ pub(super) fn check_generation(c: &Checker, g: &GenerationConfig) -> Result<(), 
         &RESCHEDULES_PER_POD_DAY,
         "world.reschedules_per_pod_day",
         w.reschedules_per_pod_day.0,
+    )?;
+    c.num(
+        &REQUESTS_PER_ACCESS_LINE,
+        "world.requests_per_access_line",
+        w.requests_per_access_line.0,
     )?;
     let s = &g.sources;
     c.num(

@@ -62,6 +62,14 @@ pub struct WorldRates {
     pub reschedules_per_pod_day: NonNeg,
     pub baseline_error_rate: Fraction,
     pub benign_warning_rate: Fraction,
+    /// The requests behind one sampled request: one request in N writes its access
+    /// lines, spans, errors and ALB log line; the metrics count all N. Default 200.
+    #[serde(default = "default_requests_per_access_line")]
+    pub requests_per_access_line: NonNeg,
+}
+
+fn default_requests_per_access_line() -> NonNeg {
+    NonNeg(200.0)
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

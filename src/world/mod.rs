@@ -3,6 +3,7 @@
 //! [`World::plan`] builds the small, read-only plan once (topology, pod lifetimes,
 //! traffic per minute, request model); every partition renderer then reads it.
 
+pub mod load;
 pub mod memo;
 pub mod pods;
 pub mod requests;
@@ -113,6 +114,7 @@ impl World {
             &topology,
             visits_per_minute,
             config.generation.world.baseline_error_rate.0,
+            config.generation.world.requests_per_access_line.0,
         );
         World {
             seed,

@@ -118,7 +118,19 @@ pub struct RequestModel {
     /// Per service: root requests per minute at traffic 1.0 (0 for non-entry services).
     pub roots_per_minute: Vec<f64>,
     pub baseline_error_rate: f64,
+    /// Requests per expanded (sampled) request: the metrics count this many for each
+    /// visit the logs show ([`super::load`]).
+    pub per_access_line: f64,
 }
+
+/// Median own latency of a service's visits in microseconds (before any incident): by
+/// language, longer for a service that queries a database.
+pub(super) fn own_median(svc: &super::ServiceInfo) -> f64 {
+    own_latency_median(svc.language) * if svc.rds.is_empty() { 1.0 } else { 1.8 }
+}
+
+/// Log-scale sigma of a visit's own latency.
+pub const OWN_SIGMA: f64 = 0.55;
 
 /// Median own latency in microseconds by language.
 fn own_latency_median(lang: crate::config::Language) -> f64 {
@@ -139,6 +151,7 @@ impl RequestModel {
         topo: &Topology,
         visits_per_minute: f64,
         baseline_error_rate: f64,
+        per_access_line: f64,
     ) -> RequestModel {
         let n = topo.services.len();
         let mut route_deps = vec![Vec::new(); n];
@@ -207,6 +220,7 @@ impl RequestModel {
             expected_visits,
             roots_per_minute,
             baseline_error_rate,
+            per_access_line: per_access_line.max(1.0),
         }
     }
 }
@@ -395,8 +409,7 @@ impl World {
         }
         // Own draws, always all of them and in this order.
         let t0 = start + 200 + rng.below(1_500) as Micros;
-        let median = own_latency_median(svc.language) * if svc.rds.is_empty() { 1.0 } else { 1.8 };
-        let own_base = rng.lognormal(median, 0.55);
+        let own_base = rng.lognormal(own_median(svc), OWN_SIGMA);
         let own_error = rng.chance(self.requests.baseline_error_rate);
         let server_error = rng.chance(0.7);
         let x = rng.f64();

@@ -5,11 +5,14 @@
 //! Everything here is a pure function of the world plan and the minute it is asked about.
 
 use crate::config::{DbEngine, Language, ServiceKind};
-use crate::rng::{Rng, mix64, str_key, stream, write_hex};
+use crate::rng::{
+    Rng, mix64, normal_quantile, poisson_quantile, str_key, stream, unit, write_hex,
+};
 use crate::sources::kubernetes::{
     ContainerModel, container_model, container_sample, templates::route_method,
 };
 use crate::time::{MINUTE, Micros, SECOND};
+use crate::world::requests::OWN_SIGMA;
 use crate::world::{Visit, World};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -85,8 +88,11 @@ pub(crate) struct Model {
     pub functions: Vec<Function>,
     /// Per service: the ALB in front of it.
     pub svc_alb: Vec<Option<(usize, usize)>>,
-    /// Per service: expected visits per minute at traffic 1.0 (scale included).
+    /// Per service: expected visits per minute at traffic 1.0 (scale included), every
+    /// request counted (the sampled ones times `requests_per_access_line`).
     pub expected_visits: Vec<f64>,
+    /// Per service: what a request the sample leaves out looks like on average.
+    pub unsampled: Vec<UnsampledShape>,
     /// Per node: its primary network interface id.
     pub node_eni: Vec<String>,
     pub vpc_id: String,
@@ -213,7 +219,11 @@ impl Model {
                 key: stream(seed, &[str_key("cw-sqs"), str_key(&q.id)]),
             })
             .collect();
-        let expected_visits = expected_visits_per_minute(world);
+        let expected_visits: Vec<f64> = expected_visits_per_minute(world)
+            .into_iter()
+            .map(|v| v * world.requests.per_access_line)
+            .collect();
+        let unsampled = (0..n).map(|s| UnsampledShape::of(world, s)).collect();
         let tables = cfg
             .aws
             .dynamodb
@@ -229,9 +239,9 @@ impl Model {
                     / 60.0;
                 DynamoTable {
                     id: t.id.clone(),
-                    // Provisioned for an ordinary afternoon (the minimum is 1): the busiest
-                    // minutes of a flash sale throttle.
-                    wcu_per_second: (wcu * 2.5).ceil().max(1.0),
+                    // Provisioned for the busiest seconds of an ordinary evening peak (the
+                    // minimum is 1): the busiest seconds of a flash sale throttle.
+                    wcu_per_second: (wcu * 6.0).ceil().max(1.0),
                     services: svcs,
                     key: stream(seed, &[str_key("cw-ddb"), str_key(&t.id)]),
                 }
@@ -276,6 +286,7 @@ impl Model {
             functions,
             svc_alb,
             expected_visits,
+            unsampled,
             node_eni,
             vpc_id: format!("vpc-0{}", hex_id(stream(seed, &[str_key("cw-vpc")]), 16)),
             account: cfg.cluster.account_id.clone(),
@@ -434,9 +445,12 @@ fn alb_bytes_at(world: &World, v: &Visit, status: u16) -> (u64, u64) {
     (received, sent)
 }
 
+/// Share of the root requests that open a new client connection (no keep-alive reuse).
+const NEW_CONNECTION_SHARE: f64 = 0.38;
+
 /// Did this root request open a new client connection (no keep-alive reuse)?
 pub(crate) fn new_connection(v: &Visit) -> bool {
-    mix64(v.root_key ^ 0x636f_6e6e) % 100 < 38
+    mix64(v.root_key ^ 0x636f_6e6e) % 100 < (NEW_CONNECTION_SHARE * 100.0) as u64
 }
 
 /// Per-service counts of the visits starting in one minute.
@@ -517,10 +531,48 @@ fn status_class(status: u16) -> usize {
     }
 }
 
+/// The per-request constants of a service that turn the expected load of the requests
+/// the sample leaves out ([`crate::world::load`]) into metric counts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UnsampledShape {
+    /// Share of the visits that write (POST, PUT, PATCH, DELETE).
+    pub writes: f64,
+    /// Share of the answers that are not 5xx that are 4xx, and 304 (an HTTP service's
+    /// own outcomes, as `visit` draws them).
+    pub c4: f64,
+    pub c3: f64,
+    /// Mean bytes received per request at the load balancer.
+    pub received: f64,
+}
+
+impl UnsampledShape {
+    fn of(world: &World, s: usize) -> Self {
+        let svc = world.service(s);
+        let cum = &world.requests.route_weights[s];
+        let total = cum.last().copied().unwrap_or(1.0).max(1e-12);
+        let first_route = cum.first().copied().unwrap_or(0.0) / total;
+        let http = svc.kind != ServiceKind::Worker;
+        let writes = write_share(world, s);
+        UnsampledShape {
+            writes,
+            c4: if http { 0.024 } else { 0.0 },
+            c3: if http { 0.036 * first_route } else { 0.0 },
+            received: writes * (700.0 + 1_199.5) + (1.0 - writes) * (260.0 + 449.5),
+        }
+    }
+}
+
+/// Mean bytes sent per answer at the load balancer, by class (2XX, 3XX, 4XX, 5XX), as
+/// [`alb_bytes_at`] draws them.
+const SENT_BYTES: [f64; 4] = [900.0 + 23_999.5, 180.0 + 59.5, 240.0 + 199.5, 150.0 + 99.5];
+
 /// What the request stream did in one minute.
 pub(crate) struct ReqMinute {
+    /// The sampled requests (the ones the logs and traces show).
     pub svc: Vec<SvcMinute>,
-    pub alb: Vec<AlbMinute>,
+    /// Every request, the sampled ones and the rest: what the metrics count.
+    pub svc_all: Vec<SvcMinute>,
+    pub alb_all: Vec<AlbMinute>,
     /// Per ALB: the shares of the incidents that changed some of its root requests.
     pub alb_incidents: Vec<Vec<IncidentShare>>,
 }
@@ -587,12 +639,97 @@ impl ReqMinute {
                 alb[a].rejected += m.arrived.saturating_sub(m.roots);
             }
         }
+        let (svc_all, alb_all) = with_unsampled(world, model, minute, &svc, &alb);
         ReqMinute {
             svc,
-            alb,
+            svc_all,
+            alb_all,
             alb_incidents,
         }
     }
+}
+
+/// The sampled minute `svc`, `alb` plus the requests the sample leaves out, drawn from
+/// their expected load with uniforms keyed by (seed, service, minute, quantity): the
+/// same draws in the counterfactual twin, so the counts differ from the twin's only
+/// where an incident changed the load.
+fn with_unsampled(
+    world: &World,
+    model: &Model,
+    minute: Micros,
+    svc: &[SvcMinute],
+    alb: &[AlbMinute],
+) -> (Vec<SvcMinute>, Vec<AlbMinute>) {
+    let mut svc_all = svc.to_vec();
+    let mut alb_all = alb.to_vec();
+    if world.requests.per_access_line <= 1.0 {
+        return (svc_all, alb_all);
+    }
+    let load = world.unsampled_load(minute);
+    for (s, l) in load.iter().enumerate() {
+        let key = stream(
+            world.seed,
+            &[
+                str_key("cw-unsampled"),
+                world.topology.services[s].key,
+                minute as u64,
+            ],
+        );
+        let u = |k: u64| unit(stream(key, &[k]));
+        let shape = &model.unsampled[s];
+        let roots = poisson_quantile(l.roots, u(0));
+        let visits = roots + poisson_quantile(l.visits - l.roots, u(1));
+        let arrived = roots + poisson_quantile(l.arrivals - l.roots, u(2));
+        let errors = poisson_quantile(visits as f64 * l.p5xx, u(3)).min(visits);
+        let writes = poisson_quantile(visits as f64 * shape.writes, u(4)).min(visits);
+        let m = &mut svc_all[s];
+        m.visits += visits as u32;
+        m.errors += errors as u32;
+        m.writes += writes as u32;
+        m.busy_s += visits as f64 * l.duration_us / SECOND as f64;
+        m.roots += roots as u32;
+        m.arrived += arrived as u32;
+        let Some((a, _)) = model.svc_alb[s] else {
+            continue;
+        };
+        let x = &mut alb_all[a];
+        x.rejected += (arrived - roots) as u32;
+        if roots == 0 {
+            continue;
+        }
+        let r = roots as f64;
+        let c5 = poisson_quantile(r * l.p5xx, u(5)).min(roots);
+        let ok = (roots - c5) as f64;
+        let c4 = poisson_quantile(ok * shape.c4, u(6)).min(roots - c5);
+        let c3 = poisson_quantile(ok * shape.c3, u(7)).min(roots - c5 - c4);
+        let c2 = roots - c5 - c4 - c3;
+        x.requests += roots as u32;
+        x.c2 += c2 as u32;
+        x.c3 += c3 as u32;
+        x.c4 += c4 as u32;
+        x.c5 += c5 as u32;
+        // The mean of `roots` durations: a visit's duration varies about 0.6 of its mean.
+        let noise = 1.0 + 0.6 * normal_quantile(u(10)) / r.sqrt();
+        x.rt_sum += r * l.duration_us * noise.max(0.5) / SECOND as f64;
+        // The fastest and the slowest of `roots` answers: the own latency's tails at the
+        // expected extreme of that many log-normal draws (with a little spread).
+        let z = (2.0 * (r + 1.0).ln()).sqrt();
+        let calls = (l.duration_us - l.own_median_us * (OWN_SIGMA * OWN_SIGMA / 2.0).exp())
+            .max(0.0);
+        let jitter = 0.3 * (u(8) - 0.5);
+        let slowest = calls + l.own_median_us * (OWN_SIGMA * (z + jitter)).exp();
+        let fastest = 0.5 * calls + l.own_median_us * (-OWN_SIGMA * (z - jitter)).exp();
+        x.rt_max = x.rt_max.max(slowest / SECOND as f64);
+        x.rt_min = x.rt_min.min(fastest / SECOND as f64);
+        x.bytes += r * shape.received
+            + [c2, c3, c4, c5]
+                .iter()
+                .zip(SENT_BYTES)
+                .map(|(&c, b)| c as f64 * b)
+                .sum::<f64>();
+        x.new_conns += poisson_quantile(r * NEW_CONNECTION_SHARE, u(9)).min(roots) as u32;
+    }
+    (svc_all, alb_all)
 }
 
 /// Per-node aggregates over one minute: what the EC2 instance's hypervisor sees.

@@ -1195,7 +1195,7 @@ impl<'w> DatapointCache<'w> {
                 self.model.albs[r.r]
                     .services
                     .iter()
-                    .filter(|&&s| q.svc[s].arrived > q.svc[s].roots)
+                    .filter(|&&s| q.svc_all[s].arrived > q.svc_all[s].roots)
                     .find_map(|&s| self.acting_on(s, minute + 30 * SECOND, true))
             }
             M::AlbTarget2xx
@@ -1421,7 +1421,7 @@ impl<'w> DatapointCache<'w> {
             }
             _ => {
                 let q = self.req(minute);
-                let a: &AlbMinute = &q.alb[r.r];
+                let a: &AlbMinute = &q.alb_all[r.r];
                 match r.m {
                     M::AlbRequests => StatSet::ones(a.requests),
                     M::AlbTarget2xx => StatSet::ones(a.c2),
@@ -1457,8 +1457,8 @@ impl<'w> DatapointCache<'w> {
             .map_or(0.0, |x| x.1);
         let (mut visits, mut writes, mut expected) = (0.0, 0.0, 0.0);
         for &s in &rds.services {
-            visits += q.svc[s].visits as f64;
-            writes += q.svc[s].writes as f64;
+            visits += q.svc_all[s].visits as f64;
+            writes += q.svc_all[s].writes as f64;
             expected += self.model.expected_visits[s];
         }
         let load = if expected > 0.0 {
@@ -1492,7 +1492,7 @@ impl<'w> DatapointCache<'w> {
                 let mid = minute + 30 * SECOND;
                 for &s in &rds.services {
                     let exp = self.model.expected_visits[s].max(1e-9);
-                    let l = q.svc[s].visits as f64 / exp;
+                    let l = q.svc_all[s].visits as f64 / exp;
                     let lang = w.service(s).language;
                     let per_pod = pool_size(lang, l);
                     let pods = w
@@ -1577,7 +1577,7 @@ impl<'w> DatapointCache<'w> {
                 });
             if !always && w.requests.roots_per_minute[s] > 0.0 {
                 let q = self.req(minute);
-                let d = q.svc[s].arrived.saturating_sub(q.svc[s].roots) as f64;
+                let d = q.svc_all[s].arrived.saturating_sub(q.svc_all[s].roots) as f64;
                 if d > 0.0 {
                     dropped += d;
                     incident = incident.or_else(|| self.acting_on(s, minute + 30 * SECOND, false));
@@ -1611,9 +1611,10 @@ impl<'w> DatapointCache<'w> {
     fn sqs_held(&self, qi: usize, minute: Micros, i: f64) -> f64 {
         let queue = &self.model.queues[qi];
         let q = self.req(minute);
-        let arrived: u32 = queue.consumers.iter().map(|&s| q.svc[s].visits).sum();
-        let mut rng = Rng::derive(queue.key, &[str_key("sqs-held"), minute as u64]);
-        (0..arrived).filter(|_| rng.chance(0.9 * i)).count() as f64
+        let arrived: u32 = queue.consumers.iter().map(|&s| q.svc_all[s].visits).sum();
+        let u = crate::rng::unit(stream(queue.key, &[str_key("sqs-held"), minute as u64]));
+        crate::rng::poisson_quantile(arrived as f64 * (0.9 * i).min(1.0), u).min(arrived as u64)
+            as f64
     }
 
     /// The backlog of queue `qi` at the end of `minute`, rebuilt from `SQS_LOOKBACK`
@@ -1694,7 +1695,7 @@ impl<'w> DatapointCache<'w> {
         let q = self.req(minute);
         let (mut visits, mut errors, mut sent, mut busy, mut pods) = (0.0, 0.0, 0.0, 0.0, 0.0);
         for &s in &queue.consumers {
-            let m = &q.svc[s];
+            let m = &q.svc_all[s];
             visits += m.visits as f64;
             errors += m.errors as f64;
             busy += m.busy_s;
@@ -1746,8 +1747,8 @@ impl<'w> DatapointCache<'w> {
         let q = self.req(minute);
         let (mut reads, mut writes, mut expected) = (0.0, 0.0, 0.0);
         for &s in &t.services {
-            reads += q.svc[s].visits as f64;
-            writes += q.svc[s].writes as f64;
+            reads += q.svc_all[s].visits as f64;
+            writes += q.svc_all[s].writes as f64;
             expected += self.model.expected_visits[s];
         }
         if reads <= 0.0 {
