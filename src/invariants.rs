@@ -23,8 +23,9 @@
 //!   dataset.
 //! - **sentry/errors**: every event's trace and span exist (in a transaction or in the
 //!   log lines of the request).
-//! - **cloudwatch/metrics × cloudwatch/logs**: an ALB's `RequestCount` of each minute
-//!   equals the access-log lines of that load balancer in that minute.
+//! - **cloudwatch/metrics × cloudwatch/logs**: an ALB's access-log lines are a uniform
+//!   sample of the requests its `RequestCount` counts: never more lines than requests in a
+//!   minute, and per hour the lines its share predicts, within five standard deviations.
 //!
 //! - **labels, on every table**: a row's incident is listed in `labels/incidents.parquet`;
 //!   the row lies inside the incident's signal window (`signal_start` ..= `signal_end`);
@@ -843,12 +844,14 @@ fn alb_request_count(
 ) -> Result<Invariant, Error> {
     let mut inv = Invariant::new(
         "cloudwatch/metrics × cloudwatch/logs",
-        "alb_request_count_is_access_lines",
-        "an ALB's RequestCount (Sum, 60 s) of each minute equals the access-log lines of that \
-         load balancer whose request_creation_time falls in that minute and that reached a \
-         target (requests rejected before a target is chosen, such as a 503 with no healthy \
-         target, are logged but not counted; a minute without requests has no datapoint; the \
-         range's last minute is skipped, as its responses can be logged after the range)",
+        "alb_access_lines_sample_request_count",
+        "the access-log lines of an ALB are a uniform sample of the requests its RequestCount \
+         (Sum, 60 s) counts (one in `requests_per_access_line`): in each minute at most \
+         RequestCount lines whose request_creation_time falls in that minute reached a target \
+         (requests rejected before a target is chosen, such as a 503 with no healthy target, \
+         are logged but not counted), and in each hour the lines are within five standard \
+         deviations (plus 2) of RequestCount times the range's share of lines to requests \
+         (the range's last minute is skipped, as its responses can be logged after the range)",
     );
     // (load balancer, minute) → (RequestCount, access lines).
     let mut counts: BTreeMap<(String, i64), (f64, u64)> = BTreeMap::new();
@@ -939,14 +942,34 @@ fn alb_request_count(
         }
     }
     let (first, last) = (start.div_euclid(MINUTE_US), (end - 1).div_euclid(MINUTE_US));
+    counts.retain(|(_, minute), _| *minute >= first && *minute < last);
+    // Per load balancer: (requests, lines) over the range, and per hour.
+    let mut totals: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+    let mut hours: BTreeMap<(&str, i64), (f64, f64)> = BTreeMap::new();
     for ((lb, minute), (metric, lines)) in &counts {
-        if *minute < first || *minute >= last {
-            continue;
-        }
-        inv.check(*metric == *lines as f64, || {
+        inv.check(*metric >= *lines as f64, || {
             format!(
                 "{lb} {}: RequestCount {metric}, access lines {lines}",
                 iso(minute * MINUTE_US)
+            )
+        });
+        let t = totals.entry(lb.as_str()).or_default();
+        t.0 += metric;
+        t.1 += *lines as f64;
+        let h = hours.entry((lb.as_str(), minute.div_euclid(60))).or_default();
+        h.0 += metric;
+        h.1 += *lines as f64;
+    }
+    for ((lb, hour), (requests, lines)) in &hours {
+        let (all, sampled) = totals[lb];
+        let share = if all > 0.0 { sampled / all } else { 0.0 };
+        let expected = requests * share;
+        let sd = (requests * share * (1.0 - share)).sqrt();
+        inv.check((lines - expected).abs() <= 5.0 * sd + 2.0, || {
+            format!(
+                "{lb} hour {}: {lines} access lines for RequestCount {requests}, {expected:.1} \
+                 expected at the range's share {share:.5}",
+                iso(hour * 60 * MINUTE_US)
             )
         });
     }

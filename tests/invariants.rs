@@ -29,7 +29,7 @@ const RULES: [&str; 18] = [
     "access_level_of_status",
     "access_line_matches_transaction",
     "trace_and_span_exist",
-    "alb_request_count_is_access_lines",
+    "alb_access_lines_sample_request_count",
     "incident_listed",
     "inside_signal_window",
     "phase_of_timestamp",

@@ -175,6 +175,42 @@ const RANGE_WEIGHTS: [f64; 7] = [0.05, 0.2, 0.15, 0.3, 0.15, 0.1, 0.05];
 const RANGE_WEIGHTS_ALARM: [f64; 7] = [0.15, 0.35, 0.25, 0.2, 0.05, 0.0, 0.0];
 
 /// The log groups a target covers.
+/// Per minute of `hour`: the alarms that have been in ALARM for `PAGE_DELAY` (the
+/// on-call engineer was paged), with the incident of each one's episode (`u32::MAX` for a
+/// flap).
+fn paged_alarms(cache: &DatapointCache, hour: Micros) -> Vec<Vec<(usize, u32)>> {
+    // The transitions of [hour - PAGE_DELAY, hour + 1 h), shared with the alarms table.
+    let shared = hour_transitions(cache, hour);
+    let (initial, changes) = (&shared.initial, &shared.changes);
+    let mut state: Vec<AlarmState> = initial.iter().map(|e| e.state).collect();
+    let mut episode: Vec<u32> = initial
+        .iter()
+        .map(|e| e.label.map_or(u32::MAX, |l| l.0))
+        .collect();
+    let mut next = 0;
+    let mut out = Vec::with_capacity((HOUR / MINUTE) as usize);
+    let mut minute = hour;
+    while minute < hour + HOUR {
+        while next < changes.len() && changes[next].ts < minute - PAGE_DELAY {
+            let c = &changes[next];
+            state[c.alarm] = c.eval.state;
+            episode[c.alarm] = match (c.eval.state, c.label) {
+                (AlarmState::Alarm, Some(l)) => l.0,
+                _ => u32::MAX,
+            };
+            next += 1;
+        }
+        out.push(
+            (0..state.len())
+                .filter(|&i| state[i] == AlarmState::Alarm)
+                .map(|i| (i, episode[i]))
+                .collect(),
+        );
+        minute += MINUTE;
+    }
+    out
+}
+
 fn groups(model: &Model, t: Target) -> Vec<String> {
     match t {
         Target::Alb(a) => vec![format!("/aws/alb/{}", model.albs[a].name)],
@@ -353,15 +389,11 @@ impl Table for InsightsQueries {
         let model = &cache.model;
         let cw = &world.config.generation.sources.cloudwatch;
         let insts = cache.alarm_instances();
-        // The transitions of [hour - PAGE_DELAY, hour + 1 h), shared with the alarms table.
-        let shared = hour_transitions(&cache, hour);
-        let (initial, changes) = (&shared.initial, &shared.changes);
-        let mut state: Vec<AlarmState> = initial.iter().map(|e| e.state).collect();
-        let mut episode: Vec<u32> = initial
-            .iter()
-            .map(|e| e.label.map_or(u32::MAX, |l| l.0))
-            .collect();
-        let mut next = 0;
+        let paged = paged_alarms(&cache, hour);
+        // The twin's pages: where they differ, the minute's queries (their number, the
+        // alarms they investigate) are an incident's doing even when the alarm they pick
+        // fired in the twin too.
+        let twin_paged = cache.twin(hour).map(|t| paged_alarms(&t, hour));
         struct Planned {
             ts: Micros,
             target: Target,
@@ -371,20 +403,25 @@ impl Table for InsightsQueries {
             incident: u32,
         }
         let mut planned: Vec<Planned> = Vec::new();
-        let mut minute = hour;
-        while minute < hour + HOUR {
-            while next < changes.len() && changes[next].ts < minute - PAGE_DELAY {
-                let c = &changes[next];
-                state[c.alarm] = c.eval.state;
-                episode[c.alarm] = match (c.eval.state, c.label) {
-                    (AlarmState::Alarm, Some(l)) => l.0,
-                    _ => u32::MAX,
-                };
-                next += 1;
-            }
-            let firing: Vec<usize> = (0..insts.len())
-                .filter(|&i| state[i] == AlarmState::Alarm)
-                .collect();
+        for (mi, now) in paged.iter().enumerate() {
+            let minute = hour + mi as Micros * MINUTE;
+            let firing: Vec<usize> = now.iter().map(|&(a, _)| a).collect();
+            let changed_by = match &twin_paged {
+                Some(t) if !t[mi].iter().map(|x| x.0).eq(firing.iter().copied()) => now
+                    .iter()
+                    .map(|&(_, e)| e)
+                    .find(|&e| e != u32::MAX)
+                    .or_else(|| {
+                        world
+                            .incidents
+                            .overlapping(minute - HOUR, minute + MINUTE)
+                            .filter(|inc| !inc.background)
+                            .max_by_key(|inc| inc.start)
+                            .map(|inc| inc.index as u32)
+                    })
+                    .unwrap_or(u32::MAX),
+                _ => u32::MAX,
+            };
             let working = weekday(minute) < 5 && (8.0..18.0).contains(&hour_of_day(minute));
             let rate = if firing.is_empty() {
                 cw.insights_queries_per_hour.0 / 60.0 * if working { 2.2 } else { 0.35 }
@@ -399,11 +436,16 @@ impl Table for InsightsQueries {
                 let (target, incident) = if firing.is_empty() {
                     (routine_target(model, &mut qr), u32::MAX)
                 } else {
-                    let ai = firing[(key % firing.len() as u64) as usize];
+                    let (ai, episode) = now[(key % now.len() as u64) as usize];
                     let a = &insts[ai];
                     let kind = ResKind::of_namespace(a.series.namespace).unwrap_or(ResKind::Node);
                     let r = model.find(world, kind, &a.series.resource).unwrap_or(0);
-                    (alarm_target(model, kind, r, key >> 7), episode[ai])
+                    (alarm_target(model, kind, r, key >> 7), episode)
+                };
+                let incident = if incident == u32::MAX {
+                    changed_by
+                } else {
+                    incident
                 };
                 planned.push(Planned {
                     ts,
@@ -413,7 +455,6 @@ impl Table for InsightsQueries {
                     incident,
                 });
             }
-            minute += MINUTE;
         }
         planned.sort_by_key(|p| (p.ts, p.key));
 
