@@ -436,7 +436,9 @@ fn pool_exhaustion_fills_the_root_instance() {
         sorted.sort_by(f64::total_cmp);
         let median = sorted[sorted.len() / 2];
         // (The normal hour has near misses: a mild pool squeeze may top the incident's
-        // peak minute, so the peak is held to the 90th percentile, not the maximum.)
+        // peak minute, so the peak is held to the 90th percentile, not the maximum; and a
+        // flash sale can fill the callers' pools to their maximum as well, the ceiling
+        // the incident reaches too.)
         let before_max = sorted[sorted.len() * 9 / 10];
         let peak: Vec<&Row> = series
             .range(inc.peak - MINUTE..inc.recovery)
@@ -445,7 +447,7 @@ fn pool_exhaustion_fills_the_root_instance() {
         assert!(!peak.is_empty(), "{}: no datapoint at the peak", inc.id);
         let top = peak.iter().map(|r| r.value).fold(0.0, f64::max);
         assert!(
-            top > before_max && top >= median + 8.0,
+            top >= before_max && top >= median + 8.0,
             "{} on {db}: {top} connections at the peak, normal median {median}, p90 {before_max}",
             inc.id
         );
