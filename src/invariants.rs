@@ -956,7 +956,9 @@ fn alb_request_count(
         let t = totals.entry(lb.as_str()).or_default();
         t.0 += metric;
         t.1 += *lines as f64;
-        let h = hours.entry((lb.as_str(), minute.div_euclid(60))).or_default();
+        let h = hours
+            .entry((lb.as_str(), minute.div_euclid(60)))
+            .or_default();
         h.0 += metric;
         h.1 += *lines as f64;
     }

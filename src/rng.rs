@@ -306,7 +306,10 @@ mod tests {
             let m = xs.iter().sum::<f64>() / n as f64;
             let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n as f64;
             assert!((m - mean).abs() < 0.02 * mean + 0.02, "mean {mean}: {m}");
-            assert!((v - mean).abs() < 0.05 * mean + 0.05, "mean {mean}: variance {v}");
+            assert!(
+                (v - mean).abs() < 0.05 * mean + 0.05,
+                "mean {mean}: variance {v}"
+            );
             assert!(xs.windows(2).all(|w| w[0] <= w[1]), "monotone in u");
         }
         let u = 0.37;

@@ -266,7 +266,12 @@ mod tests {
                 continue;
             }
             let rel = (e_visits[s] - visits[s]).abs() / visits[s];
-            assert!(rel < 0.06, "{name}: visits {} vs {}", e_visits[s], visits[s]);
+            assert!(
+                rel < 0.06,
+                "{name}: visits {} vs {}",
+                e_visits[s],
+                visits[s]
+            );
             let err_tol = 4.0 * errors[s].max(4.0).sqrt() + 0.05 * errors[s];
             assert!(
                 (e_errors[s] - errors[s]).abs() < err_tol,

@@ -5,9 +5,7 @@
 //! Everything here is a pure function of the world plan and the minute it is asked about.
 
 use crate::config::{DbEngine, Language, ServiceKind};
-use crate::rng::{
-    Rng, mix64, normal_quantile, poisson_quantile, str_key, stream, unit, write_hex,
-};
+use crate::rng::{Rng, mix64, normal_quantile, poisson_quantile, str_key, stream, unit, write_hex};
 use crate::sources::kubernetes::{
     ContainerModel, container_model, container_sample, templates::route_method,
 };
@@ -714,8 +712,8 @@ fn with_unsampled(
         // The fastest and the slowest of `roots` answers: the own latency's tails at the
         // expected extreme of that many log-normal draws (with a little spread).
         let z = (2.0 * (r + 1.0).ln()).sqrt();
-        let calls = (l.duration_us - l.own_median_us * (OWN_SIGMA * OWN_SIGMA / 2.0).exp())
-            .max(0.0);
+        let calls =
+            (l.duration_us - l.own_median_us * (OWN_SIGMA * OWN_SIGMA / 2.0).exp()).max(0.0);
         let jitter = 0.3 * (u(8) - 0.5);
         let slowest = calls + l.own_median_us * (OWN_SIGMA * (z + jitter)).exp();
         let fastest = 0.5 * calls + l.own_median_us * (-OWN_SIGMA * (z - jitter)).exp();
