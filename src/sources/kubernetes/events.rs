@@ -99,6 +99,25 @@ enum Kind {
     NodeHasDiskPressure,
     EvictionThresholdMet,
     NodeHasNoDiskPressure,
+    /// A step of a CronJob's scheduled run (`Row::rollout` is the CronJob's index among
+    /// [`cron_jobs`], `Row::first` the run's scheduled time).
+    Cron(CronStep),
+}
+
+/// The events of one CronJob run, in order: the CronJob controller creates the Job, the
+/// Job controller its pod, which is scheduled and runs to completion; the CronJob
+/// controller then sees the Job complete and deletes the oldest Job beyond its history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum CronStep {
+    JobCreated,
+    PodCreated,
+    Scheduled,
+    ImagePresent,
+    Created,
+    Started,
+    Completed,
+    SawCompleted,
+    JobDeleted,
 }
 
 impl Kind {
@@ -392,6 +411,7 @@ impl Table for Events {
         node_conditions(world, &mut c);
         background(world, &mut c);
         kubelet_restarts(world, &mut c);
+        cron_runs(world, &mut c);
         let mut rows = c.rows;
         rows.sort_by_key(|r| (r.ts, r.pod, r.node, r.kind, r.key));
         self.write(world, hour, &rows)
@@ -814,6 +834,184 @@ fn kubelet_restarts(world: &World, c: &mut Collector) {
     }
 }
 
+/// A CronJob of the cluster: every worker service reconciles on a schedule, every
+/// service with a database prunes it; their runs write most of a real cluster's Normal
+/// events on an ordinary day.
+struct CronJobDef {
+    name: String,
+    service: usize,
+    /// Time between runs, and the schedule's offset within it.
+    every: Micros,
+    offset: Micros,
+    /// Median run time of the Job's pod.
+    median_run: f64,
+    key: u64,
+}
+
+/// Successful Jobs a CronJob keeps (`successfulJobsHistoryLimit`, default 3): each run,
+/// once complete, deletes the Job this many runs back.
+const CRON_HISTORY: i64 = 3;
+
+/// The cluster's CronJobs, in service order.
+fn cron_jobs(world: &World) -> Vec<CronJobDef> {
+    let mut out = Vec::new();
+    for (s, svc) in world.topology.services.iter().enumerate() {
+        let mut add = |suffix: &str, every: Micros, median_run: f64| {
+            let name = format!("{}-{suffix}", svc.name);
+            let key = stream(world.seed, &[str_key("kubernetes/cronjob"), str_key(&name)]);
+            out.push(CronJobDef {
+                offset: (key % (every / MINUTE) as u64) as Micros * MINUTE,
+                name,
+                service: s,
+                every,
+                median_run,
+                key,
+            });
+        };
+        if svc.kind == crate::config::ServiceKind::Worker {
+            add("reconcile", 15 * MINUTE, 20.0);
+        }
+        if !svc.rds.is_empty() {
+            add("db-cleanup", HOUR, 45.0);
+        }
+    }
+    out
+}
+
+/// The events of the CronJob runs reaching into this hour (a run scheduled up to an hour
+/// before can complete in it). A run is the same whatever the incidents do: part of the
+/// normal world, in the twin alike.
+fn cron_runs(world: &World, c: &mut Collector) {
+    let nodes = world.topology.nodes.len().max(1) as u64;
+    for (ci, cj) in cron_jobs(world).iter().enumerate() {
+        let first = (c.hour - HOUR - cj.offset).div_euclid(cj.every) * cj.every + cj.offset;
+        let mut sched = first;
+        while sched < c.end {
+            let key = stream(cj.key, &[sched as u64]);
+            let mut rng = Rng::new(key);
+            let node = (mix64_of(key) % nodes) as u32;
+            let mut t = sched + 50_000 + rng.below(900_000) as Micros;
+            let mut steps = Vec::with_capacity(9);
+            steps.push((CronStep::JobCreated, t));
+            t += 20_000 + rng.below(60_000) as Micros;
+            steps.push((CronStep::PodCreated, t));
+            t += 5_000 + rng.below(40_000) as Micros;
+            steps.push((CronStep::Scheduled, t));
+            t += 600_000 + rng.below(1_200_000) as Micros;
+            steps.push((CronStep::ImagePresent, t));
+            t += 60_000 + rng.below(150_000) as Micros;
+            steps.push((CronStep::Created, t));
+            t += 150_000 + rng.below(400_000) as Micros;
+            steps.push((CronStep::Started, t));
+            t += (rng.lognormal(cj.median_run, 0.4) * SECOND as f64) as Micros;
+            steps.push((CronStep::Completed, t));
+            // The CronJob controller notices on its next sync (every 10 s).
+            t += 200_000 + rng.below(10 * SECOND as u64) as Micros;
+            steps.push((CronStep::SawCompleted, t));
+            steps.push((CronStep::JobDeleted, t + 3_000 + rng.below(20_000) as Micros));
+            for (step, ts) in steps {
+                if c.inside(ts) {
+                    c.rows.push(Row {
+                        ts,
+                        kind: Kind::Cron(step),
+                        pod: NONE,
+                        node,
+                        rollout: ci as u32,
+                        key: stream(key, &[step as u64]),
+                        count: 1,
+                        first: sched,
+                        incident: NONE,
+                        role: AnomalyRole::None,
+                    });
+                }
+            }
+            sched += cj.every;
+        }
+    }
+}
+
+fn mix64_of(key: u64) -> u64 {
+    crate::rng::mix64(key ^ 0x6e6f_6465)
+}
+
+/// The pod of a Job: the Job's name and five characters of Kubernetes' name alphabet.
+fn cron_pod_name(job: &str, sched: Micros) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut name = String::with_capacity(job.len() + 6);
+    name.push_str(job);
+    name.push('-');
+    let mut k = crate::rng::mix64(str_key(job) ^ sched as u64);
+    for _ in 0..5 {
+        name.push(ALPHABET[(k % ALPHABET.len() as u64) as usize] as char);
+        k /= ALPHABET.len() as u64;
+    }
+    name
+}
+
+/// Writes the message of a CronJob run's event; returns the reason and the template id.
+#[allow(clippy::too_many_arguments)]
+fn cron_message(
+    message: &mut StringBuilder,
+    step: CronStep,
+    cj: &CronJobDef,
+    svc: &crate::world::ServiceInfo,
+    job: &str,
+    pod: &str,
+    node: &str,
+    registry: &str,
+) -> (&'static str, &'static str) {
+    match step {
+        CronStep::JobCreated => {
+            let _ = write!(message, "Created job {job}");
+            ("SuccessfulCreate", "k8s.cronjob.created_job")
+        }
+        CronStep::PodCreated => {
+            let _ = write!(message, "Created pod: {pod}");
+            ("SuccessfulCreate", "k8s.job.created_pod")
+        }
+        CronStep::Scheduled => {
+            let _ = write!(
+                message,
+                "Successfully assigned {}/{pod} to {node}",
+                svc.namespace
+            );
+            ("Scheduled", "k8s.pod.scheduled")
+        }
+        CronStep::ImagePresent => {
+            let _ = write!(
+                message,
+                "Container image \"{registry}/{}-jobs:v1\" already present on machine",
+                svc.name
+            );
+            ("Pulled", "k8s.pod.image_present")
+        }
+        CronStep::Created => {
+            let _ = write!(message, "Created container job");
+            ("Created", "k8s.pod.created_container")
+        }
+        CronStep::Started => {
+            let _ = write!(message, "Started container job");
+            ("Started", "k8s.pod.started_container")
+        }
+        CronStep::Completed => {
+            let _ = write!(message, "Job completed");
+            ("Completed", "k8s.job.completed")
+        }
+        CronStep::SawCompleted => {
+            let _ = write!(message, "Saw completed job: {job}, condition: Complete");
+            ("SawCompletedJob", "k8s.cronjob.saw_completed_job")
+        }
+        CronStep::JobDeleted => {
+            let old = job
+                .rsplit_once('-')
+                .and_then(|(_, m)| m.parse::<i64>().ok())
+                .map_or(0, |m| m - CRON_HISTORY * (cj.every / MINUTE));
+            let _ = write!(message, "Deleted job {}-{old}", cj.name);
+            ("SuccessfulDelete", "k8s.cronjob.deleted_job")
+        }
+    }
+}
+
 fn kind_code(k: Kind) -> u64 {
     match k {
         Kind::ScaledUp { to } => 100 + to as u64,
@@ -845,7 +1043,86 @@ impl Events {
         let mut template = StringBuilder::with_capacity(n, n * 24);
         let registry = &world.config.services.cluster.registry;
         let cluster = &world.config.services.cluster.name;
+        let crons = cron_jobs(world);
         for r in rows {
+            if let Kind::Cron(step) = r.kind {
+                let cj = &crons[r.rollout as usize];
+                let svc = world.service(cj.service);
+                let node = &world.topology.nodes[r.node as usize];
+                let job = format!("{}-{}", cj.name, r.first.div_euclid(MINUTE));
+                let pod = cron_pod_name(&job, r.first);
+                let (kind, component, object, obj_key) = match step {
+                    CronStep::JobCreated | CronStep::SawCompleted | CronStep::JobDeleted => {
+                        ("CronJob", "cronjob-controller", cj.name.clone(), cj.key)
+                    }
+                    CronStep::PodCreated | CronStep::Completed => (
+                        "Job",
+                        "job-controller",
+                        job.clone(),
+                        stream(cj.key, &[r.first as u64]),
+                    ),
+                    CronStep::Scheduled => (
+                        "Pod",
+                        "default-scheduler",
+                        pod.clone(),
+                        stream(cj.key, &[r.first as u64, 1]),
+                    ),
+                    _ => (
+                        "Pod",
+                        "kubelet",
+                        pod.clone(),
+                        stream(cj.key, &[r.first as u64, 1]),
+                    ),
+                };
+                namespace.append_value(&svc.namespace);
+                obj_kind.append_value(kind);
+                obj_name.append_value(&object);
+                obj_uid.append_value(uuid_from(obj_key));
+                let _ = write!(
+                    event_name,
+                    "{object}.{:016x}",
+                    (r.ts as u64).wrapping_mul(1000) ^ (r.key & 0xfff)
+                );
+                event_name.append_value("");
+                event_uid.append_value(uuid_from(r.key));
+                let container = matches!(
+                    step,
+                    CronStep::ImagePresent | CronStep::Created | CronStep::Started
+                );
+                if container {
+                    field_path.append_value("spec.containers{job}");
+                } else {
+                    field_path.append_null();
+                }
+                let (reason_s, tmpl) =
+                    cron_message(&mut message, step, cj, svc, &job, &pod, &node.name, registry);
+                message.append_value("");
+                reason.append_value(reason_s);
+                typ.append_value("Normal");
+                count.append_value(1);
+                first.append_value(r.ts);
+                source.append_value(component);
+                if component == "kubelet" {
+                    host.append_value(&node.name);
+                } else {
+                    host.append_null();
+                }
+                if kind == "Pod" || step == CronStep::PodCreated {
+                    pod_col.append_value(&pod);
+                } else {
+                    pod_col.append_null();
+                }
+                if kind == "Pod" {
+                    node_col.append_value(&node.name);
+                } else {
+                    node_col.append_null();
+                }
+                template.append_value(tmpl);
+                const OCCURRENCE: u64 = str_key("kubernetes/events");
+                let id = stream(r.key, &[OCCURRENCE, 1]);
+                common.append(r.ts, id, &svc.name, &world.label(NONE, AnomalyRole::None, r.ts));
+                continue;
+            }
             let pod: Option<&Pod> = (r.pod != NONE).then(|| world.pod(r.pod as usize));
             let svc = pod.map(|p| world.service(p.service));
             let node = &world.topology.nodes[r.node as usize];
