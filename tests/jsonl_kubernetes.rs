@@ -313,6 +313,7 @@ fn events_hold_their_rows_in_the_api_fields() {
             assert_eq!(s(o, "/uid"), ouid[i], "{at}");
             let api = match okind[i].as_str() {
                 "Deployment" | "ReplicaSet" => "apps/v1",
+                "CronJob" | "Job" => "batch/v1",
                 "HorizontalPodAutoscaler" => "autoscaling/v2",
                 "Pod" | "Node" => "v1",
                 k => panic!("{at}: unexpected involved kind {k}"),

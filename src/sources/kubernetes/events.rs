@@ -908,7 +908,10 @@ fn cron_runs(world: &World, c: &mut Collector) {
             // The CronJob controller notices on its next sync (every 10 s).
             t += 200_000 + rng.below(10 * SECOND as u64) as Micros;
             steps.push((CronStep::SawCompleted, t));
-            steps.push((CronStep::JobDeleted, t + 3_000 + rng.below(20_000) as Micros));
+            steps.push((
+                CronStep::JobDeleted,
+                t + 3_000 + rng.below(20_000) as Micros,
+            ));
             for (step, ts) in steps {
                 if c.inside(ts) {
                     c.rows.push(Row {
@@ -1094,8 +1097,16 @@ impl Events {
                 } else {
                     field_path.append_null();
                 }
-                let (reason_s, tmpl) =
-                    cron_message(&mut message, step, cj, svc, &job, &pod, &node.name, registry);
+                let (reason_s, tmpl) = cron_message(
+                    &mut message,
+                    step,
+                    cj,
+                    svc,
+                    &job,
+                    &pod,
+                    &node.name,
+                    registry,
+                );
                 message.append_value("");
                 reason.append_value(reason_s);
                 typ.append_value("Normal");
@@ -1120,7 +1131,12 @@ impl Events {
                 template.append_value(tmpl);
                 const OCCURRENCE: u64 = str_key("kubernetes/events");
                 let id = stream(r.key, &[OCCURRENCE, 1]);
-                common.append(r.ts, id, &svc.name, &world.label(NONE, AnomalyRole::None, r.ts));
+                common.append(
+                    r.ts,
+                    id,
+                    &svc.name,
+                    &world.label(NONE, AnomalyRole::None, r.ts),
+                );
                 continue;
             }
             let pod: Option<&Pod> = (r.pod != NONE).then(|| world.pod(r.pod as usize));
@@ -1495,5 +1511,97 @@ fn node_message(
             ("NodeHasNoDiskPressure", false, "k8s.node.no_disk_pressure")
         }
         other => unreachable!("{other:?} is not a node event"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::time::parse_instant;
+    use crate::world::TimeRange;
+    use arrow::array::{Array, StringArray};
+
+    /// Each CronJob run of an hour writes its nine events in order, normal, on its
+    /// service; the Job deleted is the one three runs back.
+    #[test]
+    fn cron_runs_write_their_events_in_order() {
+        let start = parse_instant("2026-11-23T10:00:00Z").expect("instant");
+        let world = World::plan(
+            Config::defaults().expect("defaults"),
+            11,
+            1.0,
+            TimeRange {
+                start,
+                end: start + HOUR,
+            },
+        );
+        let crons = cron_jobs(&world);
+        assert!(crons.len() >= 4, "{} CronJobs", crons.len());
+        let batch = Events.render(&world, start).expect("render");
+        let col = |name: &str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                .unwrap_or_else(|| panic!("column {name}"))
+                .clone()
+        };
+        let (tmpl, msg, obj) = (
+            col("template_id"),
+            col("message"),
+            col("involved_object_name"),
+        );
+        let anomaly = batch
+            .column_by_name("is_anomaly")
+            .expect("is_anomaly")
+            .as_any()
+            .downcast_ref::<arrow::array::BooleanArray>()
+            .expect("bool")
+            .clone();
+        let reconcile = crons
+            .iter()
+            .find(|c| c.name.ends_with("-reconcile"))
+            .expect("a worker's reconcile CronJob");
+        // The runs scheduled in the hour's first 45 minutes complete inside it.
+        let mut runs = 0;
+        let mut sched = start + reconcile.offset;
+        while sched < start + 45 * MINUTE {
+            let job = format!("{}-{}", reconcile.name, sched.div_euclid(MINUTE));
+            let rows: Vec<usize> = (0..batch.num_rows())
+                .filter(|&i| {
+                    let m = msg.value(i);
+                    !m.starts_with("Deleted job")
+                        && (obj.value(i).starts_with(&job) || m.contains(&job))
+                })
+                .collect();
+            let ids: Vec<&str> = rows.iter().map(|&i| tmpl.value(i)).collect();
+            assert_eq!(
+                ids,
+                [
+                    "k8s.cronjob.created_job",
+                    "k8s.job.created_pod",
+                    "k8s.pod.scheduled",
+                    "k8s.pod.image_present",
+                    "k8s.pod.created_container",
+                    "k8s.pod.started_container",
+                    "k8s.job.completed",
+                    "k8s.cronjob.saw_completed_job",
+                ],
+                "run {job}"
+            );
+            assert!(rows.iter().all(|&i| !anomaly.value(i)));
+            let old = format!(
+                "Deleted job {}-{}",
+                reconcile.name,
+                sched.div_euclid(MINUTE) - CRON_HISTORY * 15
+            );
+            assert!(
+                (0..batch.num_rows()).any(|i| msg.value(i) == old),
+                "run {job}: no '{old}'"
+            );
+            runs += 1;
+            sched += reconcile.every;
+        }
+        assert!(runs >= 2, "{runs} runs");
     }
 }

@@ -179,6 +179,7 @@ pub(super) fn write_prom_time(s: &mut String, t: Micros) {
 fn api_version(kind: &str) -> &'static str {
     match kind {
         "Deployment" | "ReplicaSet" => "apps/v1",
+        "CronJob" | "Job" => "batch/v1",
         "HorizontalPodAutoscaler" => "autoscaling/v2",
         _ => "v1",
     }
