@@ -86,20 +86,15 @@ impl World {
         // 1.5 up).
         let mut direct = vec![0.0; n];
         let mut mult = vec![1.0; n];
+        let mut serving: Vec<usize> = Vec::new();
         for s in 0..n {
-            let pods: Vec<usize> = self
-                .pods
-                .pods_overlapping(s, minute, minute + MINUTE)
-                .collect();
             let serving_checks = SERVING_CHECKS
                 .iter()
-                .filter(|&&k| pods.iter().any(|&p| self.pod(p).serving_at(minute + k)))
+                .filter(|&&k| self.pods.serving_pods(s, minute + k).next().is_some())
                 .count();
             out[s].served = serving_checks as f64 / SERVING_CHECKS.len() as f64;
-            let serving: Vec<usize> = pods
-                .into_iter()
-                .filter(|&p| self.pod(p).serving_at(mid))
-                .collect();
+            serving.clear();
+            serving.extend(self.pods.serving_pods(s, mid));
             if serving.is_empty() {
                 continue;
             }
@@ -157,7 +152,7 @@ impl World {
                     * crate::rng::ar1(
                         stream(self.seed, &[str_key("load-latency"), topo.services[s].key]),
                         minute.div_euclid(MINUTE),
-                        0.8,
+                        0.6,
                     )
                 + LATENCY_PER_LOAD * (self.traffic.service(s, minute) - 1.0);
             let l = &mut out[s];

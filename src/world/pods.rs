@@ -654,25 +654,31 @@ impl PodPlan {
         let slots = &self.serving[service];
         let n = slots.len();
         let first = (key % n as u64) as usize;
-        for k in 0..n {
-            let slot = &slots[(first + k) % n];
-            // latest pod created at or before t
-            let i = slot.created_up_to(t);
-            for sp in slot.pods[..i].iter().rev().take(2) {
-                // `Pod::serving_at`, without reading the pod when it never restarted
-                // nor went unready (`deleted` is `Micros::MAX` only for a pod never
-                // deleted, and `t < Micros::MAX` for any instant of a plan).
-                let serving = if sp.simple {
-                    t >= sp.ready && t < sp.deleted
-                } else {
-                    self.pods[sp.pod as usize].serving_at(t)
-                };
-                if serving {
-                    return Some(sp.pod as usize);
-                }
-            }
-        }
-        None
+        (0..n).find_map(|k| self.slot_serving(&slots[(first + k) % n], t))
+    }
+
+    /// The pods of `service` serving at `t`, one per replica slot at most, in slot order.
+    pub fn serving_pods(&self, service: usize, t: Micros) -> impl Iterator<Item = usize> + '_ {
+        self.serving[service]
+            .iter()
+            .filter_map(move |slot| self.slot_serving(slot, t))
+    }
+
+    /// The pod of a replica slot serving at `t`, if any.
+    fn slot_serving(&self, slot: &SlotIndex, t: Micros) -> Option<usize> {
+        // latest pod created at or before t
+        let i = slot.created_up_to(t);
+        slot.pods[..i].iter().rev().take(2).find_map(|sp| {
+            // `Pod::serving_at`, without reading the pod when it never restarted nor
+            // went unready (`deleted` is `Micros::MAX` only for a pod never deleted, and
+            // `t < Micros::MAX` for any instant of a plan).
+            let serving = if sp.simple {
+                t >= sp.ready && t < sp.deleted
+            } else {
+                self.pods[sp.pod as usize].serving_at(t)
+            };
+            serving.then_some(sp.pod as usize)
+        })
     }
 
     /// Pods of `service` that exist at some point of `[a, b)`.
