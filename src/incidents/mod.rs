@@ -162,6 +162,29 @@ impl Incident {
     }
 
     /// How service `s` is involved: its role and lag, if it is affected.
+    /// How the incident acts on a visit of service `s` served by `pod` at `t`: the
+    /// service's role and the intensity, when the incident acts on the pod itself (not
+    /// through a dependency) with an intensity above 0.
+    pub fn on_visit(
+        &self,
+        pods: &crate::world::PodPlan,
+        s: usize,
+        pod: usize,
+        t: Micros,
+    ) -> Option<(AnomalyRole, f64)> {
+        let (role, lag) = self.involvement(s)?;
+        if role == AnomalyRole::Propagated || !self.hits_pod(pods, pod) {
+            return None;
+        }
+        let i = self.intensity(t, lag);
+        (i > 0.0).then_some((role, i))
+    }
+
+    /// The multiplier of a visit's own latency at intensity `i`.
+    pub fn latency_mult_at(&self, i: f64) -> f64 {
+        1.0 + (self.impact.latency_mult - 1.0) * i
+    }
+
     pub fn involvement(&self, s: usize) -> Option<(AnomalyRole, Micros)> {
         self.affected.iter().find(|a| a.service == s).map(|a| {
             let role = match (a.depth, &self.root) {

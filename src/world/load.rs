@@ -17,7 +17,6 @@
 use super::World;
 use super::requests::{OWN_SIGMA, own_median};
 use crate::incidents::Incident;
-use crate::labels::AnomalyRole;
 use crate::rng::{str_key, stream};
 use crate::time::{MINUTE, Micros, SECOND};
 
@@ -102,17 +101,10 @@ impl World {
             for &p in &serving {
                 let (mut f, mut m) = (0.0f64, 1.0f64);
                 for inc in &near {
-                    let Some((role, lag)) = inc.involvement(s) else {
+                    let Some((_, i)) = inc.on_visit(&self.pods, s, p, mid) else {
                         continue;
                     };
-                    if role == AnomalyRole::Propagated || !inc.hits_pod(&self.pods, p) {
-                        continue;
-                    }
-                    let i = inc.intensity(mid, lag);
-                    if i <= 0.0 {
-                        continue;
-                    }
-                    let mi = 1.0 + (inc.impact.latency_mult - 1.0) * i;
+                    let mi = inc.latency_mult_at(i);
                     if mi >= 1.5 {
                         m = m.max(mi);
                     }

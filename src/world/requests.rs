@@ -356,17 +356,10 @@ impl World {
         let mut incident = u32::MAX;
         let mut role = AnomalyRole::None;
         let mut act = |inc: &Incident| {
-            let Some((r, lag)) = inc.involvement(s) else {
+            let Some((r, i)) = inc.on_visit(&self.pods, s, pod, start) else {
                 return;
             };
-            if r == AnomalyRole::Propagated || !inc.hits_pod(&self.pods, pod) {
-                return;
-            }
-            let i = inc.intensity(start, lag);
-            if i <= 0.0 {
-                return;
-            }
-            let m = 1.0 + (inc.impact.latency_mult - 1.0) * i;
+            let m = inc.latency_mult_at(i);
             let draw = unit(stream(key, &[inc.key]));
             let hits = |failure: &Option<FailureKind>| {
                 failure.is_none()
