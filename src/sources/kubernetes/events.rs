@@ -411,10 +411,11 @@ impl Table for Events {
         node_conditions(world, &mut c);
         background(world, &mut c);
         kubelet_restarts(world, &mut c);
-        cron_runs(world, &mut c);
+        let crons = cron_jobs(world);
+        cron_runs(world, &crons, &mut c);
         let mut rows = c.rows;
         rows.sort_by_key(|r| (r.ts, r.pod, r.node, r.kind, r.key));
-        self.write(world, hour, &rows)
+        self.write(world, hour, &rows, &crons)
     }
 }
 
@@ -881,15 +882,15 @@ fn cron_jobs(world: &World) -> Vec<CronJobDef> {
 /// The events of the CronJob runs reaching into this hour (a run scheduled up to an hour
 /// before can complete in it). A run is the same whatever the incidents do: part of the
 /// normal world, in the twin alike.
-fn cron_runs(world: &World, c: &mut Collector) {
+fn cron_runs(world: &World, crons: &[CronJobDef], c: &mut Collector) {
     let nodes = world.topology.nodes.len().max(1) as u64;
-    for (ci, cj) in cron_jobs(world).iter().enumerate() {
+    for (ci, cj) in crons.iter().enumerate() {
         let first = (c.hour - HOUR - cj.offset).div_euclid(cj.every) * cj.every + cj.offset;
         let mut sched = first;
         while sched < c.end {
             let key = stream(cj.key, &[sched as u64]);
             let mut rng = Rng::new(key);
-            let node = (mix64_of(key) % nodes) as u32;
+            let node = (crate::rng::mix64(key ^ 0x6e6f_6465) % nodes) as u32;
             let mut t = sched + 50_000 + rng.below(900_000) as Micros;
             let mut steps = Vec::with_capacity(9);
             steps.push((CronStep::JobCreated, t));
@@ -933,10 +934,6 @@ fn cron_runs(world: &World, c: &mut Collector) {
     }
 }
 
-fn mix64_of(key: u64) -> u64 {
-    crate::rng::mix64(key ^ 0x6e6f_6465)
-}
-
 /// The pod of a Job: the Job's name and five characters of Kubernetes' name alphabet.
 fn cron_pod_name(job: &str, sched: Micros) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -958,7 +955,7 @@ fn cron_message(
     step: CronStep,
     cj: &CronJobDef,
     svc: &crate::world::ServiceInfo,
-    job: &str,
+    (job, sched): (&str, Micros),
     pod: &str,
     node: &str,
     registry: &str,
@@ -1005,10 +1002,7 @@ fn cron_message(
             ("SawCompletedJob", "k8s.cronjob.saw_completed_job")
         }
         CronStep::JobDeleted => {
-            let old = job
-                .rsplit_once('-')
-                .and_then(|(_, m)| m.parse::<i64>().ok())
-                .map_or(0, |m| m - CRON_HISTORY * (cj.every / MINUTE));
+            let old = (sched - CRON_HISTORY * cj.every).div_euclid(MINUTE);
             let _ = write!(message, "Deleted job {}-{old}", cj.name);
             ("SuccessfulDelete", "k8s.cronjob.deleted_job")
         }
@@ -1024,7 +1018,13 @@ fn kind_code(k: Kind) -> u64 {
 }
 
 impl Events {
-    fn write(&self, world: &World, hour: Micros, rows: &[Row]) -> Result<RecordBatch, ArrowError> {
+    fn write(
+        &self,
+        world: &World,
+        hour: Micros,
+        rows: &[Row],
+        crons: &[CronJobDef],
+    ) -> Result<RecordBatch, ArrowError> {
         let n = rows.len();
         let mut common = CommonColumns::new(self.code(), hour, n);
         let mut namespace = StringBuilder::with_capacity(n, n * 10);
@@ -1046,7 +1046,6 @@ impl Events {
         let mut template = StringBuilder::with_capacity(n, n * 24);
         let registry = &world.config.services.cluster.registry;
         let cluster = &world.config.services.cluster.name;
-        let crons = cron_jobs(world);
         for r in rows {
             if let Kind::Cron(step) = r.kind {
                 let cj = &crons[r.rollout as usize];
@@ -1102,7 +1101,7 @@ impl Events {
                     step,
                     cj,
                     svc,
-                    &job,
+                    (&job, r.first),
                     &pod,
                     &node.name,
                     registry,
