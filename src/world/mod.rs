@@ -203,4 +203,16 @@ impl World {
     pub fn pod_version(&self, p: usize) -> &str {
         &self.pods.rollouts[self.pods.pods[p].rollout].version
     }
+
+    /// The label of a row that names the release pod `p` runs (a Sentry event's
+    /// `release`): the pods of an incident's bad release run a version the twin never
+    /// deploys, so such a row differs from the twin's whatever the request did (from the
+    /// rollout's first pod, before the release's faults show). The incident is the root
+    /// cause; other pods give no label.
+    pub fn release_label(&self, p: usize, ts: Micros) -> Label<'_> {
+        match self.pods.rollouts[self.pods.pods[p].rollout].cause {
+            pods::RolloutCause::Bad(i) => self.label(i as u32, AnomalyRole::RootCause, ts),
+            _ => Label::NORMAL,
+        }
+    }
 }

@@ -732,18 +732,19 @@ fn node_conditions(world: &World, c: &mut Collector) {
 
 /// Benign background noise: probe failures (a readiness failure repeats at the probe
 /// period, one to three times), DNS and HPA warnings. Draws of the previous hour may
-/// repeat into this one.
+/// repeat into this one. Each event draws from a stream of its own, so one that finds
+/// no serving pod here but does in the twin (an incident took the pods out of service)
+/// leaves the others as they are.
 fn background(world: &World, c: &mut Collector) {
     let cfg = &world.config.generation.sources.kubernetes.events;
     for h in [c.hour - HOUR, c.hour] {
-        let mut rng = Rng::derive(
-            world.seed,
-            &[str_key("kubernetes/events/background"), h as u64],
-        );
+        const BACKGROUND: u64 = str_key("kubernetes/events/background");
+        let mut rng = Rng::derive(world.seed, &[BACKGROUND, h as u64]);
         let n = rng.poisson(
             cfg.background_per_hour.0 * world.scale * world.traffic.global(h + 30 * MINUTE).sqrt(),
         );
-        for _ in 0..n {
+        for k in 0..n {
+            let mut rng = Rng::derive(world.seed, &[BACKGROUND, h as u64, k + 1]);
             let ts = h + rng.below(HOUR as u64) as Micros;
             let s = rng.index(world.topology.services.len());
             let Some(p) = world.pods.serving_pod(s, ts, rng.next_u64()) else {

@@ -144,6 +144,12 @@ impl Table for Errors {
             },
             |visits, evs, labels| write_rows(self, world, hour, visits, evs, labels),
         )?;
+        // After the twin comparison, which renders the release from the same pods.
+        for (e, label) in evs.iter().zip(labels.iter_mut()) {
+            if label.is_normal() {
+                *label = world.release_label(visits[e.visit as usize].pod as usize, e.ts);
+            }
+        }
         write_rows(self, world, hour, &visits, &evs, &labels)
     }
 

@@ -139,6 +139,12 @@ impl Table for Transactions {
             },
             |visits, txs, labels| write_rows(self, world, hour, visits, &metas, txs, labels),
         )?;
+        // After the twin comparison, which renders the release from the same pods.
+        for (t, label) in txs.iter().zip(labels.iter_mut()) {
+            if label.is_normal() {
+                *label = world.release_label(visits[t.visit as usize].pod as usize, t.ts);
+            }
+        }
         write_rows(self, world, hour, &visits, &metas, &txs, &labels)
     }
 
