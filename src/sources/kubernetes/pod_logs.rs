@@ -403,7 +403,15 @@ fn plan_visit_lines(
     }
     let (k, mut rng) = (slot(4), Rng::new(slot(4)));
     let rejected = rng.chance(0.6);
-    let by = if v.changed() { me } else { u32::MAX };
+    // The failure line shows how the visit failed, its status and its end, not its calls
+    // (a call that lost its dependency's pods changes the visit but maybe not this line).
+    let shown_changed =
+        v.outcome_changed() || v.failure != v.base_failure || v.own_error != v.base_own_error;
+    let by = if v.changed() && shown_changed {
+        me
+    } else {
+        u32::MAX
+    };
     if let Some(f) = v.failure {
         push(v.end() - 400, Tmpl::Failure(f), u16::MAX, k, by, rows);
     } else if v.own_error {
