@@ -1260,7 +1260,8 @@ fn insights_queries_are_well_formed_and_follow_alarms() {
             }
         }
     }
-    // The flapping run has alarms in ALARM most of the time: many more queries.
+    // The flapping run has alarms in ALARM most of the time: many more queries (the
+    // default run's near misses fire alarms too, and page).
     let normal: usize = dataset()
         .cw("insights_queries")
         .map(|p| p.batch.num_rows())
@@ -1270,7 +1271,7 @@ fn insights_queries_are_well_formed_and_follow_alarms() {
         .map(|p| p.batch.num_rows())
         .sum();
     assert!(
-        alarmed > 2 * normal.max(1),
+        2 * alarmed > 3 * normal.max(1),
         "{alarmed} queries with alarms firing, {normal} without"
     );
 }

@@ -619,7 +619,7 @@ fn disk_pressure_fills_the_node_root_volume() {
 }
 
 #[test]
-fn most_alarm_incidents_fire_a_labelled_alarm_and_flaps_are_rare() {
+fn most_alarm_incidents_fire_a_labelled_alarm_and_flaps_are_of_normal_time() {
     let f = fixture();
     let types = &f.world.config.incidents.types;
     let alarms = f.rows("alarms");
@@ -654,7 +654,7 @@ fn most_alarm_incidents_fire_a_labelled_alarm_and_flaps_are_rare() {
         "only {fired} of {total} incidents with the alarm effect fired an alarm"
     );
     // Flaps: alarms firing with no incident behind them (a traffic burst, a near miss
-    // of the normal world) are a minority and normal.
+    // of the normal world) are normal.
     let to_alarm: Vec<&Row> = alarms.iter().filter(|r| r.b == "ALARM").collect();
     let flaps: Vec<&&Row> = to_alarm.iter().filter(|r| r.incident.is_none()).collect();
     eprintln!(
@@ -672,10 +672,11 @@ fn most_alarm_incidents_fire_a_labelled_alarm_and_flaps_are_rare() {
         caused.len()
     );
     assert!(
-        // (At most half: real alert streams carry many pages no incident explains, and
-        // an alarm that fires only in incidents is a one-line rule for them (issue 12);
-        // with near misses about 40% of a day's ALARM transitions are of normal time.)
-        !normal.is_empty() && flaps.len() * 2 <= to_alarm.len(),
+        // (Real alert streams carry many pages no incident explains, and an alarm that
+        // fires only in incidents is a one-line rule for them (issue 12): with near
+        // misses up to 80% of an incident's strength about 60% of a day's ALARM
+        // transitions are of normal time; at least a quarter stay the incidents'.)
+        !normal.is_empty() && flaps.len() * 4 <= to_alarm.len() * 3,
         "{} of {} ALARM transitions outside incidents ({} of normal time)",
         flaps.len(),
         to_alarm.len(),

@@ -159,8 +159,8 @@ fn without_near_misses_those_symptoms_are_incident_only() {
     std::fs::create_dir_all(&config).expect("config dir");
     for (name, text) in obsgen::config::DEFAULT_FILES {
         let text = if name == "incident_patterns.yaml" {
-            let t = text.replace("  episodes_per_day: 80\n", "  episodes_per_day: 0\n");
-            assert_ne!(t, text, "the default has 80 near misses a day");
+            let t = text.replace("  episodes_per_day: 120\n", "  episodes_per_day: 0\n");
+            assert_ne!(t, text, "the default has 120 near misses a day");
             t
         } else {
             text.to_string()
