@@ -14,6 +14,7 @@ pub mod labels;
 pub mod log_templates;
 pub mod pipeline;
 pub mod rng;
+pub mod score;
 pub mod sink;
 pub mod sources;
 pub mod time;

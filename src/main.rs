@@ -49,10 +49,76 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Grade a model's predictions against a dataset's ground truth (formats and metrics:
+    /// schemas/predictions.md).
+    Score {
+        #[command(subcommand)]
+        task: ScoreTask,
+    },
+    /// Split a dataset's range into chronological train / validation / test parts with
+    /// buffers between them and at least --min-per-type incidents of each type in each;
+    /// writes OUT/splits.json (`score --split NAME` scores one part).
+    Split {
+        /// The dataset (a complete run: manifest.json).
+        dir: PathBuf,
+        /// Share of the range for training.
+        #[arg(long, default_value_t = 0.6)]
+        train: f64,
+        /// Share of the range for validation (test gets the rest).
+        #[arg(long, default_value_t = 0.2)]
+        validation: f64,
+        /// Minutes between the parts that belong to none.
+        #[arg(long, default_value_t = 30)]
+        buffer_minutes: u32,
+        /// Fewest incidents of each type in each part.
+        #[arg(long, default_value_t = 1)]
+        min_per_type: u32,
+        /// Incident types kept out of train and validation (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        holdout_types: Vec<String>,
+        /// Print the split instead of writing OUT/splits.json.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Work with run manifests.
     Manifest {
         #[command(subcommand)]
         command: ManifestCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScoreTask {
+    /// Anomaly detection, per row (record_id, score and/or is_anomaly) or per window
+    /// (start, end, optional service and score).
+    Detect {
+        /// The dataset (a complete run: manifest.json).
+        dir: PathBuf,
+        /// The predictions: .parquet, .csv or .jsonl.
+        predictions: PathBuf,
+        /// Score only this part of OUT/splits.json (train, validation, test).
+        #[arg(long)]
+        split: Option<String>,
+        /// Flag score >= THRESHOLD (default: the is_anomaly column, else the best-F1
+        /// threshold on the grid, reported as an oracle choice).
+        #[arg(long, allow_negative_numbers = true)]
+        threshold: Option<f64>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Root-cause rankings: incident_id, rank and service / entity / indicator.
+    Rca {
+        /// The dataset (a complete run: manifest.json).
+        dir: PathBuf,
+        /// The predictions: .parquet, .csv or .jsonl.
+        predictions: PathBuf,
+        /// Score only this part of OUT/splits.json (train, validation, test).
+        #[arg(long)]
+        split: Option<String>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -213,6 +279,59 @@ fn run() -> Result<()> {
             })?;
             for p in written {
                 println!("wrote {}", p.display());
+            }
+            Ok(())
+        }
+        Command::Score { task } => run_score(task),
+        Command::Split {
+            dir,
+            train,
+            validation,
+            buffer_minutes,
+            min_per_type,
+            holdout_types,
+            dry_run,
+        } => {
+            let truth = obsgen::score::Truth::read(&dir)
+                .with_context(|| format!("reading the ground truth of {}", dir.display()))?;
+            let opts = obsgen::score::SplitOptions {
+                train,
+                validation,
+                buffer: buffer_minutes as i64 * obsgen::time::MINUTE,
+                min_per_type,
+                holdout_types,
+            };
+            let splits = obsgen::score::split::split(&truth, &opts)
+                .with_context(|| format!("splitting {}", dir.display()))?;
+            let text = splits.to_json();
+            if dry_run {
+                print!("{text}");
+            } else {
+                let path = dir.join("splits.json");
+                std::fs::write(&path, &text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                for p in &splits.parts {
+                    let iv: Vec<String> = p
+                        .intervals
+                        .0
+                        .iter()
+                        .map(|&(s, e)| {
+                            format!(
+                                "{} .. {}",
+                                obsgen::time::rfc3339_string(s),
+                                obsgen::time::rfc3339_string(e)
+                            )
+                        })
+                        .collect();
+                    println!(
+                        "{:<11} {:>4} incidents  {}",
+                        p.name,
+                        p.per_type.values().sum::<u32>(),
+                        iv.join(", ")
+                    );
+                }
+                print!("\n{}", obsgen::score::split::counts_table(&splits.parts));
+                println!("\nwrote {}", path.display());
             }
             Ok(())
         }
@@ -713,4 +832,90 @@ fn run_scenario(s: ScenarioArgs) -> Result<()> {
         },
     )?;
     execute(&opts, &a.output_dir)
+}
+
+/// `obsgen score TASK`: reads the ground truth, the split and the predictions, prints the
+/// report.
+fn run_score(task: ScoreTask) -> Result<()> {
+    let (dir, predictions, split, json) = match &task {
+        ScoreTask::Detect {
+            dir,
+            predictions,
+            split,
+            json,
+            ..
+        }
+        | ScoreTask::Rca {
+            dir,
+            predictions,
+            split,
+            json,
+        } => (dir, predictions, split, *json),
+    };
+    let truth = obsgen::score::Truth::read(dir)
+        .with_context(|| format!("reading the ground truth of {}", dir.display()))?;
+    let splits = match split {
+        Some(_) => Some(obsgen::score::Splits::read(dir, &truth)?),
+        None => None,
+    };
+    let scope = match (split, &splits) {
+        (Some(name), Some(s)) => Some(&s.part(name)?.intervals),
+        _ => None,
+    };
+    let preds = obsgen::score::read::read_predictions(predictions)
+        .with_context(|| format!("reading {}", predictions.display()))?;
+    let (name, body, text) = match &task {
+        ScoreTask::Detect { threshold, .. } => {
+            let r = obsgen::score::detect::score(&truth, &preds, scope, *threshold)
+                .with_context(|| format!("scoring {}", predictions.display()))?;
+            ("detect", r.to_json(), r.to_text())
+        }
+        ScoreTask::Rca { .. } => {
+            let r = obsgen::score::rca::score(&truth, &preds, scope)
+                .with_context(|| format!("scoring {}", predictions.display()))?;
+            ("rca", r.to_json(), r.to_text())
+        }
+    };
+    let range = match scope {
+        Some(iv) => {
+            iv.0.iter()
+                .map(|&(s, e)| {
+                    format!(
+                        "{} .. {}",
+                        obsgen::time::rfc3339_string(s),
+                        obsgen::time::rfc3339_string(e)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        None => format!(
+            "{} .. {}",
+            obsgen::time::rfc3339_string(truth.start),
+            obsgen::time::rfc3339_string(truth.end)
+        ),
+    };
+    if json {
+        let mut v = serde_json::json!({
+            "task": name,
+            "dataset": dir.display().to_string(),
+            "split": split,
+            "range": range,
+        });
+        if let (Some(obj), Some(extra)) = (v.as_object_mut(), body.as_object()) {
+            obj.extend(extra.clone());
+        }
+        println!("{v}");
+    } else {
+        println!(
+            "obsgen score {name}: {} ({}{range})",
+            dir.display(),
+            split
+                .as_ref()
+                .map(|s| format!("split {s}: "))
+                .unwrap_or_default()
+        );
+        print!("{text}");
+    }
+    Ok(())
 }

@@ -1,0 +1,554 @@
+#!/usr/bin/env python3
+"""Reference implementation, in Python, of the metrics of `obsgen score`
+(schemas/predictions.md), to cross-check the Rust one key by key.
+
+Usage:
+  python3 examples/baselines/reference_metrics.py OUT PREDICTIONS --task detect|rca
+          [--threshold T] [--split NAME] [--nested]
+
+Prints one JSON object. Keys are flat and dotted, exactly as the spec names them
+(`grid.f1`, `grid.pa_k_f1.10`, `service.ac_at_3`, ...); `--nested` prints
+{"grid": {"f1": ...}} instead. Besides the metrics, detect prints `shape` (`rows` or
+`windows`), `threshold` and `threshold_source` (`is_anomaly`, `given` or `best_f1`).
+A metric that is undefined (no incident, no positive) is null.
+
+Choices made where the spec leaves room (the Rust side should match these):
+
+General
+ 1. Timestamps are handled as integer epoch microseconds. Strings are RFC 3339 (offsets
+    allowed); naive Arrow timestamps are UTC.
+ 2. The grid is the minutes m (aligned to the minute) with dataset start <= m < end
+    (OUT/manifest.json); with --split, the minutes whose start m lies in one of the
+    split's [a, b) intervals. Rows are in a split when their timestamp lies in [a, b).
+ 3. An incident is in a split when a <= signal_start and signal_end <= b for one of its
+    intervals (closed at both ends). With --split only those incidents are used, for the
+    truth grid as well as for events and RCA; without it, every incident of
+    labels/incidents.parquet (including `began_before_range` ones).
+ 4. Truth: a minute [m, m+60 s) overlaps an incident when m <= signal_end and
+    m + 60 s > signal_start (the signal window is closed), i.e. the minutes
+    floor(signal_start) ... floor(signal_end).
+
+detect
+ 5. Shape: per-row when the file has a `record_id` column (start/end then ignored), else
+    per-window (needs `start` and `end`). Its table is named by the record_id's code
+    (`kpl-` ...); record_ids not in the dataset (or outside the split) are ignored. A
+    record_id listed twice gets its highest score (and is flagged if any line flags it).
+ 6. Decision: `is_anomaly` when the column exists (a null counts as false; it wins over
+    --threshold); else score >= --threshold; else the best-F1 threshold: over the
+    distinct finite cell scores of the grid, the one with the highest point-wise grid F1,
+    the highest such score on ties. Rows (per-row shape) then use that same threshold.
+    Unlisted rows and cells without a window are never flagged.
+ 7. Scores: unlisted rows and cells without a window score -infinity. With `is_anomaly`
+    and no `score` column, a row's or window's score is 1.0 when flagged, else 0.0, and
+    a cell's score is 1.0 when flagged, else 0.0 (unlisted rows and empty cells too).
+    A window without `score` (and without is_anomaly) scores 1.0. Null scores are
+    -infinity.
+ 8. AUC-PR (rows and grid) is sklearn's average_precision_score over ALL rows of the
+    scored tables / ALL grid cells, the -infinity scores replaced by (lowest finite
+    score - 1) so they form one last threshold at which everything is flagged (tied
+    scores share one threshold, as sklearn does). Null when there is no positive.
+ 9. Window -> cells: a window [start, end) covers minute m when start < m + 60 s and
+    end > m; a cell's score is the highest score of the windows covering it and it is
+    flagged when one of them is. Windows outside the grid are clipped.
+10. Service grid (windows with a `service` column): one row of cells per service, the
+    services being the union of the `service` values of every source table of the
+    dataset and of the file (a window with a null service is dropped). A service-cell is
+    true when it overlaps an incident whose `affected_services` holds the service (an
+    incident with empty affected_services has no true cell there).
+11. precision = TP/(TP+FP), 0 when nothing is flagged; recall = TP/(TP+FN), 0 when there
+    is no positive; F1 = 2PR/(P+R), 0 when P+R = 0 (rows, grid, PA, PA%K, events).
+12. PA / PA%K: a true segment is a maximal run of consecutive true minutes of one grid
+    row (one service's row on a service grid; runs do not continue across minutes
+    outside the grid). It is adjusted (all its minutes counted flagged) when
+    100 * flagged > K * length (integers), so K = 0 is PA, K = 100 none; grid.pa_f1
+    equals grid.pa_k_f1.0. pa_k_auc: trapezoids over K/100 = 0, 0.1, ..., 1.
+13. Events: an incident is detected when one of its true cells is flagged (on a service
+    grid: a flagged minute of one of its affected services). A predicted event is a
+    maximal run of flagged minutes of one grid row; it is correct when one of its cells
+    is true (on a service grid: it overlaps an incident affecting its service).
+    events.f1 = harmonic mean of events.precision and events.recall.
+14. TTD: for a detected incident, max(0, first flagged true minute's start -
+    signal_start) in seconds (float); median (mean of the two middle values for an even
+    count) and mean over the detected incidents; null when none is detected.
+
+rca
+15. Candidates of a level are the file's rows of the incident whose column for the level
+    is non-null and non-empty, sorted by `rank` (stable: ties keep the file's order);
+    AC@K looks at the first K of them by position (not at rank <= K); duplicates are
+    not removed. MRR uses the position of the first accepted one.
+16. Accepted: service = root_cause_service plus the dst of every `used_by` edge whose
+    src is the root entity (service/ prefix stripped); an incident whose accepted set is
+    empty (node roots, a resource without consumers) is excluded from the service level.
+    entity = root_cause_entity; a candidate without '/' matches the part after the
+    first '/'; a candidate with a prefix must match exactly. indicator = exact match.
+17. LEVEL.incidents = incidents scored (in the range or split, minus excluded);
+    LEVEL.predicted = those of them with at least one candidate at that level;
+    LEVEL.excluded = left out. The metrics are null when LEVEL.incidents is 0. All three
+    levels are printed, whether or not the file has their column (missing = no
+    candidates). Rows of incident ids not scored are ignored.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+from collections import defaultdict
+
+import numpy as np
+import polars as pl
+from sklearn.metrics import average_precision_score
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common as c  # noqa: E402
+
+MIN = c.US_PER_MIN
+CODES = {
+    "kpl": ("kubernetes", "pod_logs"),
+    "kev": ("kubernetes", "events"),
+    "kmt": ("kubernetes", "metrics"),
+    "ser": ("sentry", "errors"),
+    "str": ("sentry", "transactions"),
+    "cwl": ("cloudwatch", "logs"),
+    "cwm": ("cloudwatch", "metrics"),
+    "cwa": ("cloudwatch", "alarms"),
+    "cwq": ("cloudwatch", "insights_queries"),
+    "gan": ("grafana", "annotations"),
+    "gps": ("grafana", "panel_series"),
+}
+KS = list(range(0, 101, 10))
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def read_predictions(path):
+    ext = path.lower().rsplit(".", 1)[-1]
+    if ext == "parquet":
+        return pl.read_parquet(path)
+    if ext == "csv":
+        return pl.read_csv(path, infer_schema_length=0)  # all strings; cast below
+    if ext in ("jsonl", "ndjson"):
+        return pl.read_ndjson(path, infer_schema_length=None)
+    raise SystemExit(f"{path}: unknown extension (.parquet, .csv, .jsonl, .ndjson)")
+
+
+def as_us(s):
+    """A timestamp column (Arrow timestamp of any unit, or RFC 3339 strings) -> µs Int64."""
+    if s.dtype == pl.Datetime or isinstance(s.dtype, pl.Datetime):
+        if s.dtype.time_zone is None:
+            s = s.dt.replace_time_zone("UTC")
+        return s.dt.epoch("us")
+    s = s.cast(pl.Utf8)
+    try:
+        return s.str.to_datetime(time_zone="UTC", time_unit="us").dt.epoch("us")
+    except Exception:
+        return pl.Series(s.name, [None if v is None else c.to_us(c.parse_ts(v)) for v in s],
+                         dtype=pl.Int64)
+
+
+def as_bool(s):
+    if s.dtype == pl.Boolean:
+        return s.fill_null(False)
+    return (
+        s.cast(pl.Utf8).str.strip_chars().str.to_lowercase().is_in(["true", "1", "t", "yes"])
+        .fill_null(False)
+    )
+
+
+def as_float(s):
+    if s.dtype == pl.Utf8:
+        s = s.str.strip_chars().replace("", None)
+    return s.cast(pl.Float64)
+
+
+def load_incidents(out, split_iv):
+    inc = pl.read_parquet(os.path.join(out, "labels", "incidents.parquet")).with_columns(
+        pl.col("start").dt.epoch("us").alias("start_us"),
+        pl.col("signal_start").dt.epoch("us").alias("ss"),
+        pl.col("signal_end").dt.epoch("us").alias("se"),
+    )
+    if split_iv is not None:
+        keep = pl.lit(False)
+        for a, b in split_iv:
+            keep = keep | ((pl.col("ss") >= a) & (pl.col("se") <= b))
+        inc = inc.filter(keep)
+    return inc
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def prf(tp, fp, fn):
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def auc_pr(y, score):
+    y = np.asarray(y, dtype=bool)
+    if not y.any():
+        return None
+    s = np.asarray(score, dtype=float).copy()
+    fin = np.isfinite(s)
+    low = (s[fin].min() - 1.0) if fin.any() else 0.0
+    s[~fin] = low
+    return float(average_precision_score(y, s))
+
+
+def best_f1_threshold(truth, score, mask):
+    """The finite cell score maximising the grid's point-wise F1 (highest on ties)."""
+    s = score[mask]
+    t = truth[mask]
+    fin = np.isfinite(s)
+    s, t = s[fin], t[fin]
+    if len(s) == 0:
+        return None
+    P = int(truth[mask].sum())
+    order = np.argsort(-s, kind="stable")
+    s, t = s[order], t[order]
+    tp = np.cumsum(t)
+    n = np.arange(1, len(s) + 1)
+    last = np.r_[s[1:] != s[:-1], True]  # the last index of each distinct score
+    tp, n, thr = tp[last], n[last], s[last]
+    prec = tp / n
+    rec = tp / P if P else np.zeros_like(prec, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(prec + rec > 0, 2 * prec * rec / (prec + rec), 0.0)
+    i = int(np.argmax(f1))  # first maximum = highest threshold
+    return float(thr[i])
+
+
+def runs(row):
+    """Maximal runs of True in a 1-d bool array: list of (lo, hi) inclusive."""
+    if not row.any():
+        return []
+    d = np.diff(np.r_[0, row.astype(np.int8), 0])
+    lo = np.nonzero(d == 1)[0]
+    hi = np.nonzero(d == -1)[0] - 1
+    return list(zip(lo.tolist(), hi.tolist()))
+
+
+def grid_metrics(truth, flagged, score, mask):
+    """truth/flagged/score: (rows, minutes) arrays; mask: (minutes,) bool, the grid."""
+    m2 = np.broadcast_to(mask, truth.shape)
+    t = truth & m2
+    f = flagged & m2
+    res = {}
+    tp = int((t & f).sum())
+    fp = int((~t & f).sum())
+    fn = int((t & ~f).sum())
+    res["grid.precision"], res["grid.recall"], res["grid.f1"] = prf(tp, fp, fn)
+    res["grid.auc_pr"] = auc_pr(t[m2], score[m2])
+    segs = [(i, lo, hi) for i in range(t.shape[0]) for lo, hi in runs(t[i])]
+    f1k = {}
+    for k in KS:
+        adj = f.copy()
+        for i, lo, hi in segs:
+            nflag = int(f[i, lo : hi + 1].sum())
+            if 100 * nflag > k * (hi - lo + 1):
+                adj[i, lo : hi + 1] = True
+        tp = int((t & adj).sum())
+        fp = int((~t & adj).sum())
+        fn = int((t & ~adj).sum())
+        f1k[k] = prf(tp, fp, fn)[2]
+    res["grid.pa_f1"] = f1k[0]
+    for k in KS:
+        res[f"grid.pa_k_f1.{k}"] = f1k[k]
+    ys = [f1k[k] for k in KS]
+    res["grid.pa_k_auc"] = float(sum((ys[i] + ys[i + 1]) / 2 * 0.1 for i in range(len(KS) - 1)))
+    return res
+
+
+def events_metrics(inc_cells, truth, flagged, mask, minute0, ss_list):
+    """inc_cells: per incident, a list of (row, lo, hi) minute index ranges (its true cells)."""
+    f = flagged & np.broadcast_to(mask, flagged.shape)
+    t = truth & np.broadcast_to(mask, truth.shape)
+    detected, ttd = 0, []
+    for cells, ss in zip(inc_cells, ss_list):
+        first = None
+        for i, lo, hi in cells:
+            idx = np.nonzero(f[i, lo : hi + 1])[0]
+            if len(idx):
+                m = lo + int(idx[0])
+                first = m if first is None else min(first, m)
+        if first is not None:
+            detected += 1
+            ttd.append(max(0.0, ((minute0 + first) * MIN - ss) / 1e6))
+    n_inc = len(inc_cells)
+    recall = detected / n_inc if n_inc else 0.0
+    ev_total, ev_ok = 0, 0
+    for i in range(f.shape[0]):
+        for lo, hi in runs(f[i]):
+            ev_total += 1
+            ev_ok += bool(t[i, lo : hi + 1].any())
+    precision = ev_ok / ev_total if ev_total else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "events.precision": precision,
+        "events.recall": recall,
+        "events.f1": f1,
+        "events.ttd_median_s": float(np.median(ttd)) if ttd else None,
+        "events.ttd_mean_s": float(np.mean(ttd)) if ttd else None,
+    }
+
+
+# ----------------------------------------------------------------------------- detect
+
+
+def dataset_services(out):
+    services = set()
+    for code, (src, tab) in CODES.items():
+        if c.has_table(out, src, tab):
+            services.update(
+                v for v in c.scan(out, src, tab).select(pl.col("service").unique())
+                .collect()["service"].to_list() if v is not None
+            )
+    return services
+
+
+def detect(a):
+    start, end = c.dataset_range(a.out)
+    split_iv = c.require_split(a.out, a.split) if a.split else None
+    inc = load_incidents(a.out, split_iv)
+    pred = read_predictions(a.predictions)
+    cols = set(pred.columns)
+    minute0 = start // MIN
+    n_min = -(-end // MIN) - minute0
+    minutes_us = (np.arange(n_min, dtype=np.int64) + minute0) * MIN
+    if split_iv is None:
+        mask = (minutes_us >= start) & (minutes_us < end)
+    else:
+        mask = np.zeros(n_min, dtype=bool)
+        for lo, hi in split_iv:
+            mask |= (minutes_us >= lo) & (minutes_us < hi)
+        mask &= (minutes_us >= start) & (minutes_us < end)
+
+    has_flag = "is_anomaly" in cols
+    has_score = "score" in cols
+    res = {}
+    if "record_id" in cols:
+        shape = "rows"
+        p = pred.select(
+            pl.col("record_id").cast(pl.Utf8),
+            (as_float(pred["score"]) if has_score else pl.lit(None, pl.Float64)).alias("score"),
+            (as_bool(pred["is_anomaly"]) if has_flag else pl.lit(False)).alias("flag"),
+        ).filter(pl.col("record_id").is_not_null())
+        p = p.with_columns(pl.col("score").fill_null(-math.inf))
+        p = p.group_by("record_id").agg(pl.col("score").max(), pl.col("flag").any())
+        codes = sorted(set(p["record_id"].str.split("-").list.get(0).unique().to_list()) & set(CODES))
+        frames = []
+        for code in codes:
+            src, tab = CODES[code]
+            frames.append(
+                c.scan(a.out, src, tab)
+                .select("record_id", pl.col("timestamp").dt.epoch("us").alias("ts"), "is_anomaly")
+                .collect()
+            )
+        rows = pl.concat(frames) if frames else pl.DataFrame(
+            schema={"record_id": pl.Utf8, "ts": pl.Int64, "is_anomaly": pl.Boolean})
+        if split_iv is not None:
+            rows = rows.filter(c.in_intervals_expr("ts", split_iv))
+        rows = rows.join(p, on="record_id", how="left").with_columns(
+            pl.col("score").fill_null(-math.inf), pl.col("flag").fill_null(False)
+        )
+        if not has_score:
+            rows = rows.with_columns(pl.col("flag").cast(pl.Float64).alias("score"))
+        y_rows = rows["is_anomaly"].to_numpy().astype(bool)
+        s_rows = rows["score"].to_numpy().astype(float)
+        f_rows_given = rows["flag"].to_numpy().astype(bool)
+        # cells: (1, minutes) from the rows
+        idx = (rows["ts"].to_numpy() // MIN - minute0).astype(np.int64)
+        ok = (idx >= 0) & (idx < n_min)
+        score = np.full((1, n_min), -math.inf)
+        np.maximum.at(score[0], idx[ok], s_rows[ok])
+        cflag = np.zeros((1, n_min), dtype=bool)
+        np.logical_or.at(cflag[0], idx[ok], f_rows_given[ok])
+        if not has_score:
+            score = np.where(score == -math.inf, 0.0, score)
+        services = None
+    else:
+        shape = "windows"
+        if "start" not in cols or "end" not in cols:
+            raise SystemExit("predictions have neither record_id nor start/end")
+        by_service = "service" in cols
+        w = pl.DataFrame(
+            {
+                "ws": as_us(pred["start"]),
+                "we": as_us(pred["end"]),
+                "score": (as_float(pred["score"]) if has_score else pl.Series([1.0] * len(pred))),
+                "flag": (as_bool(pred["is_anomaly"]) if has_flag else pl.Series([False] * len(pred))),
+                "service": (pred["service"].cast(pl.Utf8) if by_service else pl.Series([""] * len(pred))),
+            }
+        ).filter(pl.col("ws").is_not_null() & pl.col("we").is_not_null() & pl.col("service").is_not_null())
+        w = w.with_columns(pl.col("score").fill_null(-math.inf))
+        if has_flag and not has_score:
+            w = w.with_columns(pl.col("flag").cast(pl.Float64).alias("score"))
+        if by_service:
+            services = sorted(dataset_services(a.out) | set(w["service"].unique().to_list()))
+        else:
+            services = [""]
+        si = {s: i for i, s in enumerate(services)}
+        w = w.with_columns(
+            (pl.col("ws") // MIN - minute0).clip(0, n_min).alias("lo"),
+            ((-(-pl.col("we") // MIN)) - 1 - minute0).clip(-1, n_min - 1).alias("hi"),
+        ).filter(pl.col("hi") >= pl.col("lo"))
+        cells = (
+            w.with_columns(pl.int_ranges("lo", pl.col("hi") + 1).alias("m"))
+            .explode("m")
+            .group_by("service", "m")
+            .agg(pl.col("score").max(), pl.col("flag").any())
+        )
+        score = np.full((len(services), n_min), -math.inf)
+        cflag = np.zeros((len(services), n_min), dtype=bool)
+        if len(cells):
+            ri = np.array([si[s] for s in cells["service"].to_list()], dtype=np.int64)
+            mi = cells["m"].to_numpy().astype(np.int64)
+            score[ri, mi] = cells["score"].to_numpy()
+            cflag[ri, mi] = cells["flag"].to_numpy()
+        if has_flag and not has_score:
+            score = np.where(score == -math.inf, 0.0, score)
+
+    # Truth.
+    truth = np.zeros(score.shape, dtype=bool)
+    inc_cells, ss_list = [], []
+    idx_s = {s: i for i, s in enumerate(services or [])}
+    for r in inc.iter_rows(named=True):
+        lo = r["ss"] // MIN - minute0
+        hi = r["se"] // MIN - minute0
+        lo, hi = max(lo, 0), min(hi, n_min - 1)
+        ss_list.append(r["ss"])
+        if hi < lo:
+            inc_cells.append([])
+            continue
+        if services is None or services == [""]:
+            rows_i = [0]
+        else:
+            rows_i = sorted({idx_s[s] for s in (r["affected_services"] or []) if s in idx_s})
+        cells_i = []
+        for i in rows_i:
+            truth[i, lo : hi + 1] = True
+            cells_i.append((i, lo, hi))
+        inc_cells.append(cells_i)
+
+    # Decision.
+    if has_flag:
+        flagged, thr, src = cflag, None, "is_anomaly"
+    else:
+        if a.threshold is not None:
+            thr, src = a.threshold, "given"
+        else:
+            thr, src = best_f1_threshold(truth, score, np.broadcast_to(mask, score.shape)), "best_f1"
+        flagged = score >= thr if thr is not None else np.zeros(score.shape, dtype=bool)
+
+    res["shape"] = shape
+    res["threshold"] = thr
+    res["threshold_source"] = src
+    if shape == "rows":
+        f_rows = f_rows_given if has_flag else (s_rows >= thr if thr is not None else np.zeros(len(s_rows), bool))
+        tp = int((y_rows & f_rows).sum())
+        fp = int((~y_rows & f_rows).sum())
+        fn = int((y_rows & ~f_rows).sum())
+        res["rows.precision"], res["rows.recall"], res["rows.f1"] = prf(tp, fp, fn)
+        res["rows.auc_pr"] = auc_pr(y_rows, s_rows)
+    res.update(grid_metrics(truth, flagged, score, mask))
+    res.update(events_metrics(inc_cells, truth, flagged, mask, minute0, ss_list))
+    return res
+
+
+# ----------------------------------------------------------------------------- rca
+
+
+def rca(a):
+    split_iv = c.require_split(a.out, a.split) if a.split else None
+    inc = load_incidents(a.out, split_iv)
+    edges = pl.read_parquet(os.path.join(a.out, "labels", "incident_edges.parquet"))
+    used_by = defaultdict(set)
+    for r in edges.filter(pl.col("relation") == "used_by").iter_rows(named=True):
+        used_by[(r["incident_id"], r["src_entity"])].add(r["dst_entity"].split("/", 1)[-1])
+    pred = read_predictions(a.predictions)
+    if "incident_id" not in pred.columns or "rank" not in pred.columns:
+        raise SystemExit("rca predictions need incident_id and rank")
+    pred = pred.with_columns(
+        pl.col("incident_id").cast(pl.Utf8),
+        as_float(pred["rank"]).alias("rank"),
+        pl.int_range(pl.len()).alias("_order"),
+    ).sort(["incident_id", "rank", "_order"], nulls_last=True)
+    cand = {}
+    for level in ("service", "entity", "indicator"):
+        d = defaultdict(list)
+        if level in pred.columns:
+            for iid, v in zip(pred["incident_id"].to_list(), pred[level].cast(pl.Utf8).to_list()):
+                if iid is not None and v is not None and v != "":
+                    d[iid].append(v)
+        cand[level] = d
+
+    def ent_ok(cnd, truth):
+        if cnd == truth:
+            return True
+        return "/" not in cnd and "/" in truth and cnd == truth.split("/", 1)[1]
+
+    res = {}
+    for level in ("service", "entity", "indicator"):
+        n, predicted, excluded = 0, 0, 0
+        ac = {k: 0 for k in range(1, 6)}
+        rr = 0.0
+        for r in inc.iter_rows(named=True):
+            iid = r["incident_id"]
+            if level == "service":
+                acc = set()
+                if r["root_cause_service"]:
+                    acc.add(r["root_cause_service"])
+                acc |= used_by.get((iid, r["root_cause_entity"]), set())
+                if not acc:
+                    excluded += 1
+                    continue
+                ok = lambda x, acc=acc: x in acc  # noqa: E731
+            elif level == "entity":
+                ok = lambda x, t=r["root_cause_entity"]: ent_ok(x, t)  # noqa: E731
+            else:
+                ok = lambda x, t=r["root_cause_indicator"]: x == t  # noqa: E731
+            n += 1
+            cands = cand[level].get(iid, [])
+            predicted += bool(cands)
+            pos = next((i + 1 for i, x in enumerate(cands) if ok(x)), None)
+            if pos is not None:
+                rr += 1.0 / pos
+                for k in range(1, 6):
+                    ac[k] += pos <= k
+        for k in (1, 3, 5):
+            res[f"{level}.ac_at_{k}"] = ac[k] / n if n else None
+        res[f"{level}.avg_at_5"] = sum(ac[k] for k in range(1, 6)) / 5 / n if n else None
+        res[f"{level}.mrr"] = rr / n if n else None
+        res[f"{level}.incidents"] = n
+        res[f"{level}.predicted"] = predicted
+        res[f"{level}.excluded"] = excluded
+    return res
+
+
+def nest(flat):
+    out = {}
+    for k, v in flat.items():
+        parts = k.split(".")
+        d = out
+        for p in parts[:-1]:
+            d = d.setdefault(p, {})
+        d[parts[-1]] = v
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("out")
+    ap.add_argument("predictions")
+    ap.add_argument("--task", required=True, choices=["detect", "rca"])
+    ap.add_argument("--threshold", type=float)
+    ap.add_argument("--split")
+    ap.add_argument("--nested", action="store_true")
+    a = ap.parse_args()
+    res = detect(a) if a.task == "detect" else rca(a)
+    print(json.dumps(nest(res) if a.nested else res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
