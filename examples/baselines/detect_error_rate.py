@@ -78,6 +78,7 @@ def main():
         )
         .filter((pl.col("minute") >= start) & (pl.col("minute") < end))
         .collect()
+        .sort("service", "minute")  # a canonical order: the same float sums every run
     )
 
     # Training statistics per service. The count's mean and deviation are over every

@@ -75,8 +75,11 @@ def change(long, keys, win, train, dense, abs_floor):
 
     win: (incident_id, minute, part) rows, part "B" or "T", only minutes in the range;
     train: minute indices of the training part (a polars Series)."""
+    # Sums in a canonical row order, so the floats (and the ranks of near-ties) are the
+    # same from run to run whatever order the parallel group-bys and joins leave.
+    long = long.sort(keys + ["minute"])
     n_part = win.group_by("incident_id", "part").agg(pl.len().alias("n"))
-    j = win.join(long, on="minute", how="inner")
+    j = win.join(long, on="minute", how="inner").sort(["incident_id", "part"] + keys + ["minute"])
     if dense:
         g = (
             j.group_by(["incident_id", "part"] + keys)
@@ -123,7 +126,7 @@ def change(long, keys, win, train, dense, abs_floor):
         TRAIN_SD_WEIGHT * pl.col("tsd"),
         pl.lit(abs_floor) * pl.max_horizontal(pl.lit(1.0), pl.col("mb").abs()),
     )
-    return z.with_columns(((pl.col("mt") - pl.col("mb")) / floor).alias("z")).select(
+    return z.with_columns(((pl.col("mt") - pl.col("mb")) / floor).round(9).alias("z")).select(
         ["incident_id"] + keys + ["z"]
     )
 

@@ -17,51 +17,58 @@ Choices made where the spec leaves room (the Rust side should match these):
 General
  1. Timestamps are handled as integer epoch microseconds. Strings are RFC 3339 (offsets
     allowed); naive Arrow timestamps are UTC.
- 2. The grid is the minutes m (aligned to the minute) with dataset start <= m < end
-    (OUT/manifest.json); with --split, the minutes whose start m lies in one of the
+ 2. The grid is the minutes m = start + k x 60 s, k = 0 .. ceil((end - start) / 60 s) - 1,
+    counted from the dataset's start (OUT/manifest.json; not from the epoch, in case the
+    start is not on a minute); with --split, the minutes whose start m lies in one of the
     split's [a, b) intervals. Rows are in a split when their timestamp lies in [a, b).
- 3. An incident is in a split when a <= signal_start and signal_end <= b for one of its
-    intervals (closed at both ends). With --split only those incidents are used, for the
-    truth grid as well as for events and RCA; without it, every incident of
-    labels/incidents.parquet (including `began_before_range` ones).
+ 3. An incident is in a split when its closed signal window lies in one of the split's
+    half-open intervals: a <= signal_start and signal_end < b. With --split only those
+    incidents are used, for the truth grid as well as for events and RCA; without it,
+    every incident of labels/incidents.parquet (including `began_before_range` ones).
  4. Truth: a minute [m, m+60 s) overlaps an incident when m <= signal_end and
-    m + 60 s > signal_start (the signal window is closed), i.e. the minutes
-    floor(signal_start) ... floor(signal_end).
+    m + 60 s > signal_start (the signal window is closed), i.e. the grid minutes that
+    hold signal_start ... signal_end, clamped to the grid.
 
 detect
  5. Shape: per-row when the file has a `record_id` column (start/end then ignored), else
-    per-window (needs `start` and `end`). Its table is named by the record_id's code
-    (`kpl-` ...); record_ids not in the dataset (or outside the split) are ignored. A
-    record_id listed twice gets its highest score (and is flagged if any line flags it).
+    per-window (needs `start` and `end`; an error otherwise). A row's table is named by
+    its record_id's code (`kpl-` ...); record_ids not in the dataset (or outside the
+    split) are ignored, and it is an error when none names a table of the dataset, or
+    when a per-row file has neither `score` nor `is_anomaly`. A record_id listed twice
+    gets its highest score (and is flagged if any line flags it). A window with
+    end <= start is an error.
  6. Decision: `is_anomaly` when the column exists (a null counts as false; it wins over
     --threshold); else score >= --threshold; else the best-F1 threshold: over the
     distinct finite cell scores of the grid, the one with the highest point-wise grid F1,
     the highest such score on ties. Rows (per-row shape) then use that same threshold.
     Unlisted rows and cells without a window are never flagged.
- 7. Scores: unlisted rows and cells without a window score -infinity. With `is_anomaly`
-    and no `score` column, a row's or window's score is 1.0 when flagged, else 0.0, and
-    a cell's score is 1.0 when flagged, else 0.0 (unlisted rows and empty cells too).
-    A window without `score` (and without is_anomaly) scores 1.0. Null scores are
-    -infinity.
+ 7. Scores: unlisted rows and cells without a window score -infinity. A window's score
+    is 1.0 when the file has no `score` column or its score is null; a row's null score
+    is ignored (-infinity).
  8. AUC-PR (rows and grid) is sklearn's average_precision_score over ALL rows of the
     scored tables / ALL grid cells, the -infinity scores replaced by (lowest finite
     score - 1) so they form one last threshold at which everything is flagged (tied
-    scores share one threshold, as sklearn does). Null when there is no positive.
+    scores share one threshold, as sklearn does). Null when there is no positive, and
+    null when the file has no `score` column (flags only, or windows without scores).
  9. Window -> cells: a window [start, end) covers minute m when start < m + 60 s and
     end > m; a cell's score is the highest score of the windows covering it and it is
     flagged when one of them is. Windows outside the grid are clipped.
-10. Service grid (windows with a `service` column): one row of cells per service, the
-    services being the union of the `service` values of every source table of the
-    dataset and of the file (a window with a null service is dropped). A service-cell is
-    true when it overlaps an incident whose `affected_services` holds the service (an
-    incident with empty affected_services has no true cell there).
+10. Service grid (windows with a `service` column holding at least one non-null value):
+    one row of cells per service, the services being the union of the
+    `affected_services` of every incident of the dataset (whatever the split) and of the
+    file's services; a service of the dataset that neither names (`prod-us-east-1`, the
+    cluster's rows) has no row. A window with a null service covers every service's row.
+    A service-cell is true when it overlaps an incident whose `affected_services` holds
+    the service (an incident with empty affected_services has no true cell there).
 11. precision = TP/(TP+FP), 0 when nothing is flagged; recall = TP/(TP+FN), 0 when there
     is no positive; F1 = 2PR/(P+R), 0 when P+R = 0 (rows, grid, PA, PA%K, events).
 12. PA / PA%K: a true segment is a maximal run of consecutive true minutes of one grid
     row (one service's row on a service grid; runs do not continue across minutes
     outside the grid). It is adjusted (all its minutes counted flagged) when
-    100 * flagged > K * length (integers), so K = 0 is PA, K = 100 none; grid.pa_f1
-    equals grid.pa_k_f1.0. pa_k_auc: trapezoids over K/100 = 0, 0.1, ..., 1.
+    100 * flagged > K * length, in integers (exactly K% is not "more than K%"; a float
+    `flagged > K/100 * length` differs for K = 70 and lengths 90, 170, 180, ...), so
+    K = 0 is PA, K = 100 none; grid.pa_f1 equals grid.pa_k_f1.0. pa_k_auc: trapezoids
+    over K/100 = 0, 0.1, ..., 1 (sum of 0.1 x (F1(K) + F1(K+10)) / 2).
 13. Events: an incident is detected when one of its true cells is flagged (on a service
     grid: a flagged minute of one of its affected services). A predicted event is a
     maximal run of flagged minutes of one grid row; it is correct when one of its cells
@@ -73,19 +80,22 @@ detect
 
 rca
 15. Candidates of a level are the file's rows of the incident whose column for the level
-    is non-null and non-empty, sorted by `rank` (stable: ties keep the file's order);
-    AC@K looks at the first K of them by position (not at rank <= K); duplicates are
-    not removed. MRR uses the position of the first accepted one.
+    is non-null, sorted by the integer `rank` (stable: ties keep the file's order),
+    repeated values dropped (the first stays); AC@K looks at the first K of them by
+    position (not at rank <= K); MRR uses the position of the first accepted one. A
+    candidate is compared after trimming spaces. A row with a null incident_id or rank
+    is an error.
 16. Accepted: service = root_cause_service plus the dst of every `used_by` edge whose
     src is the root entity (service/ prefix stripped); an incident whose accepted set is
     empty (node roots, a resource without consumers) is excluded from the service level.
     entity = root_cause_entity; a candidate without '/' matches the part after the
     first '/'; a candidate with a prefix must match exactly. indicator = exact match.
+    An empty entity or indicator (none in practice) excludes the incident from that level.
 17. LEVEL.incidents = incidents scored (in the range or split, minus excluded);
     LEVEL.predicted = those of them with at least one candidate at that level;
-    LEVEL.excluded = left out. The metrics are null when LEVEL.incidents is 0. All three
-    levels are printed, whether or not the file has their column (missing = no
-    candidates). Rows of incident ids not scored are ignored.
+    LEVEL.excluded = left out. The metrics are 0 when LEVEL.incidents is 0. Only the
+    levels whose column the file has are printed (an error when it has none). Rows of
+    incident ids not scored are ignored.
 """
 import argparse
 import json
@@ -170,7 +180,7 @@ def load_incidents(out, split_iv):
     if split_iv is not None:
         keep = pl.lit(False)
         for a, b in split_iv:
-            keep = keep | ((pl.col("ss") >= a) & (pl.col("se") <= b))
+            keep = keep | ((pl.col("ss") >= a) & (pl.col("se") < b))
         inc = inc.filter(keep)
     return inc
 
@@ -264,7 +274,7 @@ def events_metrics(inc_cells, truth, flagged, mask, minute0, ss_list):
     """inc_cells: per incident, a list of (row, lo, hi) minute index ranges (its true cells)."""
     f = flagged & np.broadcast_to(mask, flagged.shape)
     t = truth & np.broadcast_to(mask, truth.shape)
-    detected, ttd = 0, []
+    detected, ttd = 0, []  # minute0: the grid's start, µs
     for cells, ss in zip(inc_cells, ss_list):
         first = None
         for i, lo, hi in cells:
@@ -274,7 +284,7 @@ def events_metrics(inc_cells, truth, flagged, mask, minute0, ss_list):
                 first = m if first is None else min(first, m)
         if first is not None:
             detected += 1
-            ttd.append(max(0.0, ((minute0 + first) * MIN - ss) / 1e6))
+            ttd.append(max(0.0, (minute0 + first * MIN - ss) / 1e6))
     n_inc = len(inc_cells)
     recall = detected / n_inc if n_inc else 0.0
     ev_total, ev_ok = 0, 0
@@ -296,15 +306,9 @@ def events_metrics(inc_cells, truth, flagged, mask, minute0, ss_list):
 # ----------------------------------------------------------------------------- detect
 
 
-def dataset_services(out):
-    services = set()
-    for code, (src, tab) in CODES.items():
-        if c.has_table(out, src, tab):
-            services.update(
-                v for v in c.scan(out, src, tab).select(pl.col("service").unique())
-                .collect()["service"].to_list() if v is not None
-            )
-    return services
+def incident_services(out):
+    inc = pl.read_parquet(os.path.join(out, "labels", "incidents.parquet"), columns=["affected_services"])
+    return {s for s in inc["affected_services"].explode().to_list() if s is not None}
 
 
 def detect(a):
@@ -313,9 +317,11 @@ def detect(a):
     inc = load_incidents(a.out, split_iv)
     pred = read_predictions(a.predictions)
     cols = set(pred.columns)
-    minute0 = start // MIN
-    n_min = -(-end // MIN) - minute0
-    minutes_us = (np.arange(n_min, dtype=np.int64) + minute0) * MIN
+    # Minute k of the grid is [start + k min, start + (k+1) min); `minute0` and the
+    # helpers below count in minutes from `start` (anything // MIN is taken relative).
+    n_min = -(-(end - start) // MIN)
+    minutes_us = start + np.arange(n_min, dtype=np.int64) * MIN
+    minute0 = 0
     if split_iv is None:
         mask = (minutes_us >= start) & (minutes_us < end)
     else:
@@ -329,6 +335,8 @@ def detect(a):
     res = {}
     if "record_id" in cols:
         shape = "rows"
+        if not (has_score or has_flag):
+            raise SystemExit("per-row predictions need a `score` or an `is_anomaly` column")
         p = pred.select(
             pl.col("record_id").cast(pl.Utf8),
             (as_float(pred["score"]) if has_score else pl.lit(None, pl.Float64)).alias("score"),
@@ -336,7 +344,12 @@ def detect(a):
         ).filter(pl.col("record_id").is_not_null())
         p = p.with_columns(pl.col("score").fill_null(-math.inf))
         p = p.group_by("record_id").agg(pl.col("score").max(), pl.col("flag").any())
-        codes = sorted(set(p["record_id"].str.split("-").list.get(0).unique().to_list()) & set(CODES))
+        codes = sorted(
+            code for code in set(p["record_id"].str.split("-").list.get(0).unique().to_list()) & set(CODES)
+            if c.has_table(a.out, *CODES[code])
+        )
+        if not codes:
+            raise SystemExit("no predicted record_id names a row of the dataset")
         frames = []
         for code in codes:
             src, tab = CODES[code]
@@ -352,26 +365,22 @@ def detect(a):
         rows = rows.join(p, on="record_id", how="left").with_columns(
             pl.col("score").fill_null(-math.inf), pl.col("flag").fill_null(False)
         )
-        if not has_score:
-            rows = rows.with_columns(pl.col("flag").cast(pl.Float64).alias("score"))
         y_rows = rows["is_anomaly"].to_numpy().astype(bool)
         s_rows = rows["score"].to_numpy().astype(float)
         f_rows_given = rows["flag"].to_numpy().astype(bool)
         # cells: (1, minutes) from the rows
-        idx = (rows["ts"].to_numpy() // MIN - minute0).astype(np.int64)
+        idx = ((rows["ts"].to_numpy() - start) // MIN).astype(np.int64)
         ok = (idx >= 0) & (idx < n_min)
         score = np.full((1, n_min), -math.inf)
         np.maximum.at(score[0], idx[ok], s_rows[ok])
         cflag = np.zeros((1, n_min), dtype=bool)
         np.logical_or.at(cflag[0], idx[ok], f_rows_given[ok])
-        if not has_score:
-            score = np.where(score == -math.inf, 0.0, score)
         services = None
     else:
         shape = "windows"
         if "start" not in cols or "end" not in cols:
             raise SystemExit("predictions have neither record_id nor start/end")
-        by_service = "service" in cols
+        by_service = "service" in cols and pred["service"].cast(pl.Utf8).is_not_null().any()
         w = pl.DataFrame(
             {
                 "ws": as_us(pred["start"]),
@@ -380,18 +389,26 @@ def detect(a):
                 "flag": (as_bool(pred["is_anomaly"]) if has_flag else pl.Series([False] * len(pred))),
                 "service": (pred["service"].cast(pl.Utf8) if by_service else pl.Series([""] * len(pred))),
             }
-        ).filter(pl.col("ws").is_not_null() & pl.col("we").is_not_null() & pl.col("service").is_not_null())
-        w = w.with_columns(pl.col("score").fill_null(-math.inf))
-        if has_flag and not has_score:
-            w = w.with_columns(pl.col("flag").cast(pl.Float64).alias("score"))
+        )
+        if w["ws"].is_null().any() or w["we"].is_null().any():
+            raise SystemExit("every window needs `start` and `end`")
+        if (w["we"] <= w["ws"]).any():
+            raise SystemExit("a window's `end` must be after its `start`")
+        w = w.with_columns(pl.col("score").fill_null(1.0))
         if by_service:
-            services = sorted(dataset_services(a.out) | set(w["service"].unique().to_list()))
+            services = sorted(incident_services(a.out) | set(w["service"].drop_nulls().to_list()))
+            # A window without a service covers every service's row.
+            w = pl.concat([
+                w.filter(pl.col("service").is_not_null()),
+                w.filter(pl.col("service").is_null()).drop("service")
+                .join(pl.DataFrame({"service": services}), how="cross").select(w.columns),
+            ])
         else:
             services = [""]
         si = {s: i for i, s in enumerate(services)}
         w = w.with_columns(
-            (pl.col("ws") // MIN - minute0).clip(0, n_min).alias("lo"),
-            ((-(-pl.col("we") // MIN)) - 1 - minute0).clip(-1, n_min - 1).alias("hi"),
+            ((pl.col("ws") - start) // MIN).clip(0, n_min).alias("lo"),
+            ((pl.col("we") - 1 - start) // MIN).clip(-1, n_min - 1).alias("hi"),
         ).filter(pl.col("hi") >= pl.col("lo"))
         cells = (
             w.with_columns(pl.int_ranges("lo", pl.col("hi") + 1).alias("m"))
@@ -406,16 +423,14 @@ def detect(a):
             mi = cells["m"].to_numpy().astype(np.int64)
             score[ri, mi] = cells["score"].to_numpy()
             cflag[ri, mi] = cells["flag"].to_numpy()
-        if has_flag and not has_score:
-            score = np.where(score == -math.inf, 0.0, score)
 
     # Truth.
     truth = np.zeros(score.shape, dtype=bool)
     inc_cells, ss_list = [], []
     idx_s = {s: i for i, s in enumerate(services or [])}
     for r in inc.iter_rows(named=True):
-        lo = r["ss"] // MIN - minute0
-        hi = r["se"] // MIN - minute0
+        lo = (r["ss"] - start) // MIN
+        hi = (r["se"] - start) // MIN
         lo, hi = max(lo, 0), min(hi, n_min - 1)
         ss_list.append(r["ss"])
         if hi < lo:
@@ -450,9 +465,11 @@ def detect(a):
         fp = int((~y_rows & f_rows).sum())
         fn = int((y_rows & ~f_rows).sum())
         res["rows.precision"], res["rows.recall"], res["rows.f1"] = prf(tp, fp, fn)
-        res["rows.auc_pr"] = auc_pr(y_rows, s_rows)
+        res["rows.auc_pr"] = auc_pr(y_rows, s_rows) if has_score else None
     res.update(grid_metrics(truth, flagged, score, mask))
-    res.update(events_metrics(inc_cells, truth, flagged, mask, minute0, ss_list))
+    if not has_score:
+        res["grid.auc_pr"] = None
+    res.update(events_metrics(inc_cells, truth, flagged, mask, start, ss_list))
     return res
 
 
@@ -469,27 +486,36 @@ def rca(a):
     pred = read_predictions(a.predictions)
     if "incident_id" not in pred.columns or "rank" not in pred.columns:
         raise SystemExit("rca predictions need incident_id and rank")
+    levels = [lv for lv in ("service", "entity", "indicator") if lv in pred.columns]
+    if not levels:
+        raise SystemExit("rca predictions need at least one of service, entity, indicator")
+    rank = pred["rank"]
+    if rank.dtype == pl.Utf8:
+        rank = rank.str.strip_chars()
     pred = pred.with_columns(
         pl.col("incident_id").cast(pl.Utf8),
-        as_float(pred["rank"]).alias("rank"),
+        rank.cast(pl.Int64, strict=True).alias("rank"),
         pl.int_range(pl.len()).alias("_order"),
-    ).sort(["incident_id", "rank", "_order"], nulls_last=True)
+    )
+    if pred["incident_id"].is_null().any() or pred["rank"].is_null().any():
+        raise SystemExit("every row needs an incident_id and a rank")
+    pred = pred.sort(["incident_id", "rank", "_order"])
     cand = {}
-    for level in ("service", "entity", "indicator"):
+    for level in levels:
         d = defaultdict(list)
-        if level in pred.columns:
-            for iid, v in zip(pred["incident_id"].to_list(), pred[level].cast(pl.Utf8).to_list()):
-                if iid is not None and v is not None and v != "":
-                    d[iid].append(v)
+        for iid, v in zip(pred["incident_id"].to_list(), pred[level].cast(pl.Utf8).to_list()):
+            if v is not None and v not in d[iid]:
+                d[iid].append(v)
         cand[level] = d
 
     def ent_ok(cnd, truth):
+        cnd = cnd.strip()
         if cnd == truth:
             return True
         return "/" not in cnd and "/" in truth and cnd == truth.split("/", 1)[1]
 
     res = {}
-    for level in ("service", "entity", "indicator"):
+    for level in levels:
         n, predicted, excluded = 0, 0, 0
         ac = {k: 0 for k in range(1, 6)}
         rr = 0.0
@@ -503,11 +529,17 @@ def rca(a):
                 if not acc:
                     excluded += 1
                     continue
-                ok = lambda x, acc=acc: x in acc  # noqa: E731
+                ok = lambda x, acc=acc: x.strip() in acc  # noqa: E731
             elif level == "entity":
+                if not r["root_cause_entity"]:
+                    excluded += 1
+                    continue
                 ok = lambda x, t=r["root_cause_entity"]: ent_ok(x, t)  # noqa: E731
             else:
-                ok = lambda x, t=r["root_cause_indicator"]: x == t  # noqa: E731
+                if not r["root_cause_indicator"]:
+                    excluded += 1
+                    continue
+                ok = lambda x, t=r["root_cause_indicator"]: x.strip() == t  # noqa: E731
             n += 1
             cands = cand[level].get(iid, [])
             predicted += bool(cands)
@@ -517,9 +549,9 @@ def rca(a):
                 for k in range(1, 6):
                     ac[k] += pos <= k
         for k in (1, 3, 5):
-            res[f"{level}.ac_at_{k}"] = ac[k] / n if n else None
-        res[f"{level}.avg_at_5"] = sum(ac[k] for k in range(1, 6)) / 5 / n if n else None
-        res[f"{level}.mrr"] = rr / n if n else None
+            res[f"{level}.ac_at_{k}"] = ac[k] / n if n else 0.0
+        res[f"{level}.avg_at_5"] = sum(ac[k] / n if n else 0.0 for k in range(1, 6)) / 5
+        res[f"{level}.mrr"] = rr / n if n else 0.0
         res[f"{level}.incidents"] = n
         res[f"{level}.predicted"] = predicted
         res[f"{level}.excluded"] = excluded
