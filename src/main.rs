@@ -107,6 +107,34 @@ enum ScoreTask {
         #[arg(long)]
         json: bool,
     },
+    /// Log parsing: record_id and the predicted template text and/or group (GA, FGA, PA,
+    /// FTA as Loghub-2.0 computes them).
+    Parse {
+        /// The dataset (a complete run: manifest.json).
+        dir: PathBuf,
+        /// The predictions: .parquet, .csv or .jsonl.
+        predictions: PathBuf,
+        /// Score only this part of OUT/splits.json (train, validation, test).
+        #[arg(long)]
+        split: Option<String>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Incident clustering: record_id and cluster, over the rows incidents caused (ARI,
+    /// NMI, purity).
+    Cluster {
+        /// The dataset (a complete run: manifest.json).
+        dir: PathBuf,
+        /// The predictions: .parquet, .csv or .jsonl.
+        predictions: PathBuf,
+        /// Score only this part of OUT/splits.json (train, validation, test).
+        #[arg(long)]
+        split: Option<String>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Root-cause rankings: incident_id, rank and service / entity / indicator.
     Rca {
         /// The dataset (a complete run: manifest.json).
@@ -850,6 +878,18 @@ fn run_score(task: ScoreTask) -> Result<()> {
             predictions,
             split,
             json,
+        }
+        | ScoreTask::Parse {
+            dir,
+            predictions,
+            split,
+            json,
+        }
+        | ScoreTask::Cluster {
+            dir,
+            predictions,
+            split,
+            json,
         } => (dir, predictions, split, *json),
     };
     let truth = obsgen::score::Truth::read(dir)
@@ -874,6 +914,16 @@ fn run_score(task: ScoreTask) -> Result<()> {
             let r = obsgen::score::rca::score(&truth, &preds, scope)
                 .with_context(|| format!("scoring {}", predictions.display()))?;
             ("rca", r.to_json(), r.to_text())
+        }
+        ScoreTask::Parse { .. } => {
+            let r = obsgen::score::parse::score(&truth, &preds, scope)
+                .with_context(|| format!("scoring {}", predictions.display()))?;
+            ("parse", r.to_json(), r.to_text())
+        }
+        ScoreTask::Cluster { .. } => {
+            let r = obsgen::score::cluster::score(&truth, &preds, scope)
+                .with_context(|| format!("scoring {}", predictions.display()))?;
+            ("cluster", r.to_json(), r.to_text())
         }
     };
     let range = match scope {

@@ -462,3 +462,169 @@ fn bad_predictions_are_errors_not_panics() {
         .expect("run obsgen score");
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Every parquet file of a source table of the run, read whole.
+fn table_batches(source: &str, table: &str) -> Vec<RecordBatch> {
+    let dir = dataset().join(source).join(table);
+    common::list_files(&dir)
+        .iter()
+        .filter(|f| f.ends_with(".parquet"))
+        .map(|f| common::read_parquet(&dir.join(f)))
+        .collect()
+}
+
+/// The truth's own templates parse perfectly; one template split in two loses its group
+/// and its template, not the others'.
+#[test]
+fn parsing_is_scored_against_the_template_table() {
+    let t = common::read_parquet(&dataset().join("labels/templates.parquet"));
+    let tid = t
+        .column_by_name("template_id")
+        .expect("ids")
+        .as_string::<i32>();
+    let text = t
+        .column_by_name("template")
+        .expect("texts")
+        .as_string::<i32>();
+    let text_of: std::collections::HashMap<&str, &str> = (0..t.num_rows())
+        .map(|i| (tid.value(i), text.value(i)))
+        .collect();
+    let (mut ids, mut templates) = (Vec::new(), Vec::new());
+    for b in table_batches("kubernetes", "pod_logs") {
+        let id = b
+            .column_by_name("record_id")
+            .expect("ids")
+            .as_string::<i32>();
+        let tm = b
+            .column_by_name("template_id")
+            .expect("templates")
+            .as_string::<i32>();
+        for i in 0..b.num_rows() {
+            ids.push(id.value(i).to_string());
+            templates.push(text_of[tm.value(i)].to_string());
+        }
+    }
+    let dir = dataset().to_str().expect("utf-8");
+    let p = tmp("parse.parquet");
+    write_parquet(
+        &p,
+        vec![
+            (
+                "record_id",
+                Arc::new(StringArray::from(ids.clone())) as ArrayRef,
+            ),
+            ("template", Arc::new(StringArray::from(templates.clone()))),
+        ],
+    );
+    let v = score(&["parse", dir, p.to_str().expect("utf-8")]);
+    for k in ["/ga", "/fga", "/pa", "/fta"] {
+        assert_eq!(f(&v, k), 1.0, "{k}: {v}");
+    }
+    assert_eq!(f(&v, "/messages") as usize, ids.len());
+    // Split the most frequent template's lines into two groups with the same text.
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for t in &templates {
+        *counts.entry(t.as_str()).or_default() += 1;
+    }
+    let (&top, &n) = counts
+        .iter()
+        .max_by_key(|(t, n)| (**n, **t))
+        .expect("a template");
+    let groups: Vec<String> = templates
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            if t == top && i % 2 == 0 {
+                format!("{t}#even")
+            } else {
+                t.clone()
+            }
+        })
+        .collect();
+    write_parquet(
+        &p,
+        vec![
+            (
+                "record_id",
+                Arc::new(StringArray::from(ids.clone())) as ArrayRef,
+            ),
+            ("template", Arc::new(StringArray::from(templates.clone()))),
+            ("group", Arc::new(StringArray::from(groups))),
+        ],
+    );
+    let v = score(&["parse", dir, p.to_str().expect("utf-8")]);
+    let total = ids.len() as f64;
+    let truth_templates = f(&v, "/truth_templates");
+    assert!(
+        (f(&v, "/ga") - (total - n as f64) / total).abs() < 1e-12,
+        "{v}"
+    );
+    assert_eq!(f(&v, "/pa"), 1.0);
+    assert!((f(&v, "/rga") - (truth_templates - 1.0) / truth_templates).abs() < 1e-12);
+    assert!((f(&v, "/pga") - (truth_templates - 1.0) / (truth_templates + 1.0)).abs() < 1e-12);
+}
+
+/// Rows clustered by their incident score 1; everything in one cluster does not.
+#[test]
+fn incident_clustering_is_scored_against_incidents() {
+    let dir = dataset().to_str().expect("utf-8");
+    let (mut ids, mut clusters) = (Vec::new(), Vec::new());
+    for b in table_batches("sentry", "errors") {
+        let id = b
+            .column_by_name("record_id")
+            .expect("ids")
+            .as_string::<i32>();
+        let inc = b
+            .column_by_name("incident_id")
+            .expect("incidents")
+            .as_string::<i32>();
+        for i in 0..b.num_rows() {
+            if !inc.is_null(i) {
+                ids.push(id.value(i).to_string());
+                clusters.push(inc.value(i).to_string());
+            }
+        }
+    }
+    let incidents: std::collections::BTreeSet<&String> = clusters.iter().collect();
+    assert!(
+        incidents.len() >= 3,
+        "{} incidents with Sentry errors",
+        incidents.len()
+    );
+    let p = tmp("cluster.parquet");
+    write_parquet(
+        &p,
+        vec![
+            (
+                "record_id",
+                Arc::new(StringArray::from(ids.clone())) as ArrayRef,
+            ),
+            ("cluster", Arc::new(StringArray::from(clusters.clone()))),
+        ],
+    );
+    let v = score(&["cluster", dir, p.to_str().expect("utf-8")]);
+    for k in [
+        "/ari",
+        "/nmi",
+        "/purity",
+        "/inverse_purity",
+        "/incident_purity",
+    ] {
+        assert_eq!(f(&v, k), 1.0, "{k}: {v}");
+    }
+    assert_eq!(f(&v, "/rows") as usize, ids.len());
+    assert_eq!(f(&v, "/incidents") as usize, incidents.len());
+    let one = vec!["all".to_string(); ids.len()];
+    write_parquet(
+        &p,
+        vec![
+            ("record_id", Arc::new(StringArray::from(ids)) as ArrayRef),
+            ("cluster", Arc::new(StringArray::from(one))),
+        ],
+    );
+    let v = score(&["cluster", dir, p.to_str().expect("utf-8")]);
+    assert_eq!(f(&v, "/ari"), 0.0);
+    assert_eq!(f(&v, "/nmi"), 0.0);
+    assert_eq!(f(&v, "/inverse_purity"), 1.0);
+    assert!(f(&v, "/purity") < 1.0);
+}

@@ -3,8 +3,9 @@
 (schemas/predictions.md), to cross-check the Rust one key by key.
 
 Usage:
-  python3 examples/baselines/reference_metrics.py OUT PREDICTIONS --task detect|rca
-          [--threshold T] [--split NAME] [--nested]
+  python3 examples/baselines/reference_metrics.py OUT PREDICTIONS
+          --task detect|rca|parse|cluster [--threshold T] [--split NAME] [--nested]
+          [--template-accuracy loghub2|exact-group]
 
 Prints one JSON object. Keys are flat and dotted, exactly as the spec names them
 (`grid.f1`, `grid.pa_k_f1.10`, `service.ac_at_3`, ...); `--nested` prints
@@ -80,7 +81,7 @@ detect
 
 rca
 15. Candidates of a level are the file's rows of the incident whose column for the level
-    is non-null, sorted by the integer `rank` (stable: ties keep the file's order),
+    is non-null (and not empty, 18), sorted by the integer `rank` (stable: ties keep the file's order),
     repeated values dropped (the first stays); AC@K looks at the first K of them by
     position (not at rank <= K); MRR uses the position of the first accepted one. A
     candidate is compared after trimming spaces. A row with a null incident_id or rank
@@ -96,6 +97,47 @@ rca
     LEVEL.excluded = left out. The metrics are 0 when LEVEL.incidents is 0. Only the
     levels whose column the file has are printed (an error when it has none). Rows of
     incident ids not scored are ignored.
+18. An empty string in `record_id`, `service`, `incident_id`, `entity`, `indicator`,
+    `template`, `group` or `cluster` is read as null (a window with service "" covers
+    every service).
+
+parse (Loghub-2.0's evaluator, logpai/loghub-2.0 benchmark/logparser/utils/evaluator.py
+and benchmark/evaluation/utils/{PA_calculator,template_level_analysis}.py, no filter)
+19. Lines scored: the listed record_ids (`kpl-`, `cwl-`) that name a row of
+    kubernetes/pod_logs or cloudwatch/logs in the range (split); the others are counted
+    in `unmatched_record_ids`. A record_id listed twice, or a scored line without a
+    predicted group (`group`, else `template`), is an error. A line's truth is the
+    `template` of its `template_id` in labels/templates.parquet (the id itself when it
+    has none); truth groups are those texts. Predicted groups are the `group` values
+    when the column exists, else the `template` texts (Loghub-2.0 has only the latter).
+    GA, PGA, RGA, FGA: get_accuracy: a truth group counts when its lines have one
+    predicted group and that group has no other line; GA = its lines / lines, PGA = such
+    groups / predicted groups, RGA = / truth groups, FGA their harmonic mean (0 when
+    both are 0). PA: lines whose predicted text equals the truth text exactly / lines.
+20. PTA, RTA, FTA (need `template`). Default (`--template-accuracy loghub2`), as
+    Loghub-2.0 and TA-Eval-Rep compute them: lines are grouped by predicted template
+    TEXT (whatever `group` says; a null text is ""), a predicted text is correct when
+    the set of the truth texts of its lines is exactly {itself} (its truth template's
+    other lines may sit under other predicted texts); PTA = correct / distinct
+    predicted texts, RTA = correct / truth templates. `--template-accuracy exact-group`
+    follows the spec's wording instead: a truth template counts when its group is found
+    exactly (as for GA) and that group's predicted text equals it; PTA = those /
+    predicted groups. The two differ when a parser splits a template's lines but names
+    one part exactly right, or when two predicted groups share a text.
+
+cluster
+21. Rows clustered: the rows of labels/records of the tables the file's record_ids name
+    (in the split), with a non-null incident_id; the truth cluster is the incident. A
+    listed one takes its `cluster` (the last one when listed twice; a null cluster
+    leaves it unlisted); an unlisted one is a singleton. `listed_normal` counts the
+    listing lines that name a normal row of those tables (in the split). ARI and NMI are
+    scikit-learn's adjusted_rand_score and normalized_mutual_info_score (arithmetic).
+    purity = sum over clusters of their largest incident count / rows; inverse purity =
+    sum over incidents of their largest cluster count / rows; incident_purity: for each
+    incident, the cluster holding most of its rows (ties: the cluster the file names
+    first; a listed cluster before an unlisted row's singleton), the share of that
+    cluster's rows that are the incident's, averaged over incidents. With no row, every
+    metric is 0.
 """
 import argparse
 import json
@@ -134,12 +176,18 @@ KS = list(range(0, 101, 10))
 def read_predictions(path):
     ext = path.lower().rsplit(".", 1)[-1]
     if ext == "parquet":
-        return pl.read_parquet(path)
-    if ext == "csv":
-        return pl.read_csv(path, infer_schema_length=0)  # all strings; cast below
-    if ext in ("jsonl", "ndjson"):
-        return pl.read_ndjson(path, infer_schema_length=None)
-    raise SystemExit(f"{path}: unknown extension (.parquet, .csv, .jsonl, .ndjson)")
+        df = pl.read_parquet(path)
+    elif ext == "csv":
+        df = pl.read_csv(path, infer_schema_length=0)  # all strings; cast below
+    elif ext in ("jsonl", "ndjson"):
+        df = pl.read_ndjson(path, infer_schema_length=None)
+    else:
+        raise SystemExit(f"{path}: unknown extension (.parquet, .csv, .jsonl, .ndjson)")
+    # An empty string is a missing value (choice 18).
+    text = ["record_id", "service", "incident_id", "entity", "indicator"]
+    return df.with_columns(
+        [pl.col(x).replace("", None) for x in text if x in df.columns and df[x].dtype == pl.Utf8]
+    )
 
 
 def as_us(s):
@@ -558,6 +606,215 @@ def rca(a):
     return res
 
 
+# ----------------------------------------------------------------------------- parse
+
+
+LOG_CODES = ("kpl", "cwl")  # kubernetes/pod_logs, cloudwatch/logs
+
+
+def _text_col(pred, name):
+    """A text column of the predictions as Utf8, "" read as null (choice 18)."""
+    return pred[name].cast(pl.Utf8).replace("", None)
+
+
+def loghub_grouping(truth, pred):
+    """Loghub-2.0's get_accuracy (benchmark/logparser/utils/evaluator.py), no filter:
+    truth / pred are lists of group labels per line. Returns (GA, PGA, RGA, FGA, number
+    of truth groups, number of predicted groups)."""
+    df = pl.DataFrame({"t": truth, "p": pred})
+    pred_size = df.group_by("p").len(name="psize")
+    g = df.group_by("t").agg(pl.len().alias("n"), pl.col("p").n_unique().alias("k"), pl.col("p").first())
+    g = g.join(pred_size, on="p", how="left")
+    ok = g.filter((pl.col("k") == 1) & (pl.col("n") == pl.col("psize")))
+    accurate_events = int(ok["n"].sum()) if len(ok) else 0
+    accurate_templates = len(ok)
+    n, n_truth, n_pred = len(df), len(g), len(pred_size)
+    ga = accurate_events / n if n else 0.0
+    pga = accurate_templates / n_pred if n_pred else 0.0
+    rga = accurate_templates / n_truth if n_truth else 0.0
+    fga = 2 * pga * rga / (pga + rga) if pga + rga else 0.0
+    return ga, pga, rga, fga, n_truth, n_pred
+
+
+def loghub_template_level(truth_text, pred_text):
+    """Loghub-2.0's evaluate_template_level (benchmark/evaluation/utils/
+    template_level_analysis.py, as TA-Eval-Rep, Khan et al. 2022), no filter: lines are
+    grouped by their predicted template text; a predicted template is correct when the set
+    of the truth templates of its lines is exactly {itself}. PTA = correct / predicted
+    templates, RTA = correct / truth templates."""
+    df = pl.DataFrame({"t": truth_text, "p": [x if x is not None else "" for x in pred_text]})
+    g = df.group_by("p").agg(pl.col("t").unique().alias("ts"))
+    correct = sum(1 for p, ts in g.iter_rows() if len(ts) == 1 and ts[0] == p)
+    n_pred, n_truth = len(g), df["t"].n_unique()
+    pta = correct / n_pred if n_pred else 0.0
+    rta = correct / n_truth if n_truth else 0.0
+    fta = 2 * pta * rta / (pta + rta) if pta + rta else 0.0
+    return pta, rta, fta
+
+
+def exact_group_template_level(truth_text, pred_group, pred_text):
+    """The spec's wording (schemas/predictions.md): a truth template is found when its
+    group is found exactly (as for GA) and that group's predicted text equals it; PTA =
+    found / predicted groups, RTA = found / truth templates."""
+    df = pl.DataFrame({"t": truth_text, "p": pred_group, "x": pred_text})
+    pred_size = df.group_by("p").len(name="psize")
+    g = df.group_by("t").agg(
+        pl.len().alias("n"), pl.col("p").n_unique().alias("k"), pl.col("p").first(),
+        pl.col("x").first(),
+    ).join(pred_size, on="p", how="left")
+    found = g.filter(
+        (pl.col("k") == 1) & (pl.col("n") == pl.col("psize")) & (pl.col("x") == pl.col("t"))
+    )
+    n_pred, n_truth = len(pred_size), len(g)
+    pta = len(found) / n_pred if n_pred else 0.0
+    rta = len(found) / n_truth if n_truth else 0.0
+    fta = 2 * pta * rta / (pta + rta) if pta + rta else 0.0
+    return pta, rta, fta
+
+
+def parse(a):
+    split_iv = c.require_split(a.out, a.split) if a.split else None
+    pred = read_predictions(a.predictions)
+    n_pred_rows = len(pred)
+    if "record_id" not in pred.columns:
+        raise SystemExit("parsing predictions need a `record_id` column")
+    has_t, has_g = "template" in pred.columns, "group" in pred.columns
+    if not (has_t or has_g):
+        raise SystemExit("parsing predictions need a `template` or `group` column")
+    p = pl.DataFrame({
+        "record_id": _text_col(pred, "record_id"),
+        "template": _text_col(pred, "template") if has_t else pl.Series([None] * len(pred), dtype=pl.Utf8),
+        "group": _text_col(pred, "group") if has_g else pl.Series([None] * len(pred), dtype=pl.Utf8),
+    }).filter(pl.col("record_id").is_not_null())
+    codes = sorted(
+        code for code in set(p["record_id"].str.split("-").list.get(0).unique().to_list())
+        if code in LOG_CODES and c.has_table(a.out, *CODES[code])
+    )
+    if not codes:
+        raise SystemExit("no predicted record_id names a row of kubernetes/pod_logs or cloudwatch/logs")
+    tmpl = pl.read_parquet(os.path.join(a.out, "labels", "templates.parquet"),
+                           columns=["template_id", "template"]).rename({"template": "truth"})
+    frames = []
+    for code in codes:
+        f = c.scan(a.out, *CODES[code]).select(
+            "record_id", pl.col("timestamp").dt.epoch("us").alias("ts"), "template_id")
+        if split_iv is not None:
+            f = f.filter(c.in_intervals_expr("ts", split_iv))
+        frames.append(f.collect())
+    rows = pl.concat(frames).join(tmpl, on="template_id", how="left").with_columns(
+        # A template id without a text stands for itself (none in practice).
+        pl.col("truth").fill_null(pl.col("template_id"))
+    ).select("record_id", "truth")
+    m = p.join(rows, on="record_id", how="inner")
+    if m["record_id"].is_duplicated().any():
+        raise SystemExit(f"record_id `{m.filter(pl.col('record_id').is_duplicated())['record_id'][0]}` is listed twice")
+    gcol = "group" if has_g else "template"
+    if m[gcol].is_null().any():
+        raise SystemExit("a scored line has no predicted template or group")
+    truth = m["truth"].to_list()
+    groups = m[gcol].to_list()
+    ga, pga, rga, fga, n_truth, n_groups = loghub_grouping(truth, groups)
+    res = {
+        "predictions": n_pred_rows,
+        "messages": len(m),
+        "unmatched_record_ids": len(p) - len(m),
+        "truth_templates": n_truth,
+        "predicted_groups": n_groups,
+        "ga": ga, "pga": pga, "rga": rga, "fga": fga,
+        "pa": None, "pta": None, "rta": None, "fta": None,
+    }
+    if has_t:
+        texts = m["template"].to_list()
+        res["pa"] = (sum(1 for x, t in zip(texts, truth) if x == t) / len(m)) if len(m) else 0.0
+        if a.template_accuracy == "loghub2":
+            res["pta"], res["rta"], res["fta"] = loghub_template_level(truth, texts)
+        else:
+            res["pta"], res["rta"], res["fta"] = exact_group_template_level(truth, groups, texts)
+    return res
+
+
+# ----------------------------------------------------------------------------- cluster
+
+
+def cluster(a):
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    split_iv = c.require_split(a.out, a.split) if a.split else None
+    pred = read_predictions(a.predictions)
+    for col in ("record_id", "cluster"):
+        if col not in pred.columns:
+            raise SystemExit(f"cluster predictions need a `{col}` column")
+    p = pl.DataFrame({
+        "record_id": _text_col(pred, "record_id"),
+        "cluster": _text_col(pred, "cluster"),
+    }).with_row_index("line").filter(pl.col("record_id").is_not_null())
+    codes = sorted(
+        (code for code in set(p["record_id"].str.split("-").list.get(0).unique().to_list())
+         if code in CODES and os.path.isdir(os.path.join(a.out, "labels", "records", *CODES[code]))),
+        key=lambda k: CODES[k],
+    )
+    if not codes:
+        raise SystemExit("no predicted record_id names a row of the dataset")
+    frames = []
+    for code in codes:
+        src, tab = CODES[code]
+        f = pl.scan_parquet(f"{a.out}/labels/records/{src}/{tab}/**/*.parquet").select(
+            "record_id", pl.col("timestamp").dt.epoch("us").alias("ts"),
+            pl.col("incident_id").cast(pl.Utf8))
+        if split_iv is not None:
+            f = f.filter(c.in_intervals_expr("ts", split_iv))
+        frames.append(f.collect().with_columns(pl.lit(len(frames)).alias("tab")))
+    # Rows in table order, then file order (the order the scorer reads them).
+    rows = pl.concat(frames).with_row_index("row")
+    inc_rows = rows.filter(pl.col("incident_id").is_not_null())
+    normal_ids = rows.filter(pl.col("incident_id").is_null()).select("record_id")
+    listed_normal = len(p.join(normal_ids, on="record_id", how="semi"))
+    # Listed incident rows with a cluster; a row listed twice keeps its last cluster.
+    lp = p.join(inc_rows.select("record_id"), on="record_id", how="semi")
+    # Cluster order: first appearance among the listed incident rows (for ties, choice 21).
+    order = {}
+    for cl in lp["cluster"].to_list():
+        if cl is not None and cl not in order:
+            order[cl] = len(order)
+    last = lp.filter(pl.col("cluster").is_not_null()).group_by("record_id").agg(
+        pl.col("cluster").sort_by("line").last())
+    j = inc_rows.join(last, on="record_id", how="left").sort("row")
+    listed = int(j["cluster"].is_not_null().sum())
+    # Unlisted rows: a singleton each, after the file's clusters.
+    b, nxt = [], len(order)
+    for cl in j["cluster"].to_list():
+        if cl is None:
+            b.append(nxt)
+            nxt += 1
+        else:
+            b.append(order[cl])
+    ainc = j["incident_id"].to_list()
+    n = len(b)
+    res = {
+        "predictions": len(pred),
+        "tables": ["/".join(CODES[k]) for k in codes],
+        "rows": n,
+        "listed": listed,
+        "listed_normal": listed_normal,
+        "incidents": len(set(ainc)),
+        "clusters": len(set(b)),
+    }
+    if n == 0:
+        res.update({"ari": 0.0, "nmi": 0.0, "purity": 0.0, "inverse_purity": 0.0, "incident_purity": 0.0})
+        return res
+    res["ari"] = float(adjusted_rand_score(ainc, b))
+    res["nmi"] = float(normalized_mutual_info_score(ainc, b))
+    ct = pl.DataFrame({"a": ainc, "b": b}).group_by("a", "b").len(name="v")
+    res["purity"] = int(ct.group_by("b").agg(pl.col("v").max())["v"].sum()) / n
+    res["inverse_purity"] = int(ct.group_by("a").agg(pl.col("v").max())["v"].sum()) / n
+    size_b = dict(pl.DataFrame({"b": b}).group_by("b").len().iter_rows())
+    # Each incident's dominant cluster; ties to the cluster first named in the file.
+    dom = ct.sort("a", pl.col("v"), "b", descending=[False, True, False]).group_by(
+        "a", maintain_order=True).first()
+    res["incident_purity"] = float(np.mean([v / size_b[bb] for bb, v in zip(dom["b"], dom["v"])]))
+    return res
+
+
 def nest(flat):
     out = {}
     for k, v in flat.items():
@@ -573,12 +830,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out")
     ap.add_argument("predictions")
-    ap.add_argument("--task", required=True, choices=["detect", "rca"])
+    ap.add_argument("--task", required=True, choices=["detect", "rca", "parse", "cluster"])
     ap.add_argument("--threshold", type=float)
     ap.add_argument("--split")
     ap.add_argument("--nested", action="store_true")
+    ap.add_argument("--template-accuracy", choices=["loghub2", "exact-group"], default="loghub2",
+                    help="parse: PTA/RTA/FTA as Loghub-2.0 computes them (default) or as the "
+                         "spec words them (choice 20)")
     a = ap.parse_args()
-    res = detect(a) if a.task == "detect" else rca(a)
+    res = {"detect": detect, "rca": rca, "parse": parse, "cluster": cluster}[a.task](a)
     print(json.dumps(nest(res) if a.nested else res, indent=1))
 
 

@@ -326,7 +326,7 @@ pub fn score(
             .as_ref()
             .and_then(|_| average_precision(&grid.in_scope(&grid.score), &gt)),
     };
-    let pa_f1 = pointwise(&grid.truth, &point_adjusted(&grid.truth, &grid.flag, 0.0)).2;
+    let pa_f1 = pointwise(&grid.truth, &point_adjusted(&grid.truth, &grid.flag, 0)).2;
     let (pa_k, pa_k_auc) = pa_k_curve(&grid.truth, &grid.flag);
     // Events.
     let mut ttd = Vec::new();

@@ -83,14 +83,14 @@ pub fn runs(x: &[bool]) -> Vec<(usize, usize)> {
 }
 
 /// PA%K (Kim et al., AAAI 2022): the predictions with every true segment counted as
-/// flagged in full when more than `k` (a fraction, 0 to 1) of its points are flagged.
-/// `k = 0` is the point adjustment of Xu et al. (WWW 2018): one flagged point suffices;
-/// `k = 1` adjusts nothing.
-pub fn point_adjusted(truth: &[bool], pred: &[bool], k: f64) -> Vec<bool> {
+/// flagged in full when more than `k_percent`% of its points are flagged (compared in
+/// integers: exactly K% is not more). K = 0 is the point adjustment of Xu et al. (WWW
+/// 2018): one flagged point suffices; K = 100 adjusts nothing.
+pub fn point_adjusted(truth: &[bool], pred: &[bool], k_percent: u32) -> Vec<bool> {
     let mut out = pred.to_vec();
     for (s, e) in runs(truth) {
         let hit = pred[s..e].iter().filter(|&&p| p).count();
-        if hit > 0 && hit as f64 > k * (e - s) as f64 {
+        if hit > 0 && 100 * hit > k_percent as usize * (e - s) {
             out[s..e].iter_mut().for_each(|p| *p = true);
         }
     }
@@ -103,7 +103,7 @@ pub fn pa_k_curve(truth: &[bool], pred: &[bool]) -> (Vec<(u32, f64)>, f64) {
     let curve: Vec<(u32, f64)> = (0..=10)
         .map(|i| {
             let k = i * 10;
-            let adjusted = point_adjusted(truth, pred, k as f64 / 100.0);
+            let adjusted = point_adjusted(truth, pred, k);
             (k, pointwise(truth, &adjusted).2)
         })
         .collect();
@@ -187,11 +187,16 @@ mod tests {
     fn point_adjustment_and_pa_k() {
         let t = bools("0111100110");
         let p = bools("0010000010");
-        assert_eq!(point_adjusted(&t, &p, 0.0), bools("0111100110"));
-        // Segment 1: 1 of 4 (25%); segment 2: 1 of 2 (50%).
-        assert_eq!(point_adjusted(&t, &p, 0.3), bools("0010000110"));
-        assert_eq!(point_adjusted(&t, &p, 0.5), p);
-        assert_eq!(point_adjusted(&t, &p, 1.0), p);
+        assert_eq!(point_adjusted(&t, &p, 0), bools("0111100110"));
+        // Segment 1: 1 of 4 (25%); segment 2: 1 of 2 (50%, not more than 50%).
+        assert_eq!(point_adjusted(&t, &p, 30), bools("0010000110"));
+        assert_eq!(point_adjusted(&t, &p, 50), p);
+        assert_eq!(point_adjusted(&t, &p, 100), p);
+        // Exactly K% in floats would round: 63 of 90 is 70%, not more.
+        let t90: Vec<bool> = vec![true; 90];
+        let p63: Vec<bool> = (0..90).map(|i| i < 63).collect();
+        assert_eq!(point_adjusted(&t90, &p63, 70), p63);
+        assert_eq!(point_adjusted(&t90, &p63, 69), t90);
         let (curve, area) = pa_k_curve(&t, &p);
         assert_eq!(curve.len(), 11);
         assert_eq!(curve[0], (0, 1.0));

@@ -57,8 +57,8 @@ impl Truth {
                 .ok_or_else(|| Error::Invalid(format!("manifest.json: bad instant `{s}`")))
         };
         let (start, end) = (instant(&manifest.start)?, instant(&manifest.end)?);
-        let inc = read_file(&dir.join("labels/incidents.parquet"))?;
-        let edges = read_file(&dir.join("labels/incident_edges.parquet"))?;
+        let inc = read_parquet(&dir.join("labels/incidents.parquet"))?;
+        let edges = read_parquet(&dir.join("labels/incident_edges.parquet"))?;
         let mut used_by: HashMap<(String, String), Vec<String>> = HashMap::new();
         {
             let id = strings(&edges, "incident_id")?;
@@ -264,7 +264,8 @@ impl RowTruth {
     }
 }
 
-fn read_file(path: &Path) -> Result<RecordBatch, Error> {
+/// One whole Parquet file as a batch (an error naming it when it does not exist).
+pub(crate) fn read_parquet(path: &Path) -> Result<RecordBatch, Error> {
     if !path.exists() {
         return Err(Error::Invalid(format!(
             "{}: not found (is this an obsgen dataset?)",
