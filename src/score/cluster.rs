@@ -160,12 +160,12 @@ pub fn score(
     }
     let (mut a, mut b) = (Vec::new(), Vec::new());
     let mut next = names.len() as u32;
-    for i in 0..rows.len() {
-        if rows.incident[i] == u32::MAX {
+    for (&inc, given) in rows.incident.iter().zip(&assigned) {
+        if inc == u32::MAX {
             continue;
         }
-        a.push(rows.incident[i]);
-        b.push(assigned[i].unwrap_or_else(|| {
+        a.push(inc);
+        b.push(given.unwrap_or_else(|| {
             next += 1;
             next - 1
         }));

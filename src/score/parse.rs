@@ -81,8 +81,8 @@ pub fn parsing_metrics(
         // lines grouped by predicted text; a predicted template is correct when every
         // line of it has exactly that truth template.
         let mut by_text: HashMap<Option<&str>, bool> = HashMap::new();
-        for i in 0..n {
-            let ok = by_text.entry(pt[i].as_deref()).or_insert(true);
+        for (i, t) in pt.iter().enumerate().take(n) {
+            let ok = by_text.entry(t.as_deref()).or_insert(true);
             *ok &= right(i);
         }
         let accurate_templates = by_text.iter().filter(|(t, ok)| t.is_some() && **ok).count();
@@ -155,8 +155,8 @@ pub fn score(
             )?;
             let (rid, tmpl) = (strings(&b, "record_id")?, strings(&b, "template_id")?);
             let ts = super::truth::micros(&b, "timestamp")?;
-            for i in 0..b.num_rows() {
-                if scope.is_some_and(|s| !ts[i].is_some_and(|t| s.holds(t))) {
+            for (i, t) in ts.iter().enumerate() {
+                if scope.is_some_and(|s| !t.is_some_and(|t| s.holds(t))) {
                     continue;
                 }
                 let text = text_of.get(tmpl.value(i)).copied().unwrap_or(tmpl.value(i));
