@@ -129,13 +129,13 @@ cluster
 21. Rows clustered: the rows of labels/records of the tables the file's record_ids name
     (in the split), with a non-null incident_id; the truth cluster is the incident. A
     listed one takes its `cluster` (the last one when listed twice; a null cluster
-    leaves it unlisted); an unlisted one is a singleton. `listed_normal` counts the
+    leaves it unlisted); the unlisted ones share one `unassigned` cluster. `listed_normal` counts the
     listing lines that name a normal row of those tables (in the split). ARI and NMI are
     scikit-learn's adjusted_rand_score and normalized_mutual_info_score (arithmetic).
     purity = sum over clusters of their largest incident count / rows; inverse purity =
     sum over incidents of their largest cluster count / rows; incident_purity: for each
     incident, the cluster holding most of its rows (ties: the cluster the file names
-    first; a listed cluster before an unlisted row's singleton), the share of that
+    first; a listed cluster before `unassigned`), the share of that
     cluster's rows that are the incident's, averaged over incidents. With no row, every
     metric is 0.
 """
@@ -780,14 +780,8 @@ def cluster(a):
         pl.col("cluster").sort_by("line").last())
     j = inc_rows.join(last, on="record_id", how="left").sort("row")
     listed = int(j["cluster"].is_not_null().sum())
-    # Unlisted rows: a singleton each, after the file's clusters.
-    b, nxt = [], len(order)
-    for cl in j["cluster"].to_list():
-        if cl is None:
-            b.append(nxt)
-            nxt += 1
-        else:
-            b.append(order[cl])
+    # Unlisted rows: one shared `unassigned` cluster, after the file's clusters.
+    b = [len(order) if cl is None else order[cl] for cl in j["cluster"].to_list()]
     ainc = j["incident_id"].to_list()
     n = len(b)
     res = {

@@ -16,7 +16,7 @@ pub struct ClusterReport {
     pub tables: Vec<String>,
     /// Rows of the scored tables that carry an incident (the rows clustered).
     pub rows: usize,
-    /// Of those, the rows the file lists (the others are singletons).
+    /// Of those, the rows the file lists (the others form one `unassigned` cluster).
     pub listed: usize,
     /// Listed rows that carry no incident (left out).
     pub listed_normal: usize,
@@ -158,17 +158,15 @@ pub fn score(
         }
         assigned[i] = Some(*names.entry(c).or_insert(n));
     }
+    // Unlisted rows share one `unassigned` cluster (as scikit-learn treats a noise label).
+    let unassigned = names.len() as u32;
     let (mut a, mut b) = (Vec::new(), Vec::new());
-    let mut next = names.len() as u32;
     for (&inc, given) in rows.incident.iter().zip(&assigned) {
         if inc == u32::MAX {
             continue;
         }
         a.push(inc);
-        b.push(given.unwrap_or_else(|| {
-            next += 1;
-            next - 1
-        }));
+        b.push(given.unwrap_or(unassigned));
     }
     let (ari, nmi, purity, inverse_purity, incident_purity) = clustering_metrics(&a, &b);
     let mut distinct_a = a.clone();
@@ -213,7 +211,7 @@ impl ClusterReport {
 
     pub fn to_text(&self) -> String {
         format!(
-            "rows: {} anomalous rows of {} ({} listed, the rest singletons; {} listed rows carry no incident and are left out)\n\
+            "rows: {} anomalous rows of {} ({} listed, the rest in one unassigned cluster; {} listed rows carry no incident and are left out)\n\
              {} incidents, {} clusters\n\n\
              ARI {:.3}   NMI {:.3}   purity {:.3}   inverse purity {:.3}   per-incident purity {:.3}\n",
             self.rows,
