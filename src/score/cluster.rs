@@ -8,7 +8,7 @@ use super::truth::{RowTruth, Truth, id_hash, id_prefixes};
 use crate::error::Error;
 use arrow::array::RecordBatch;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Default)]
 pub struct ClusterReport {
@@ -41,9 +41,10 @@ pub fn clustering_metrics(a: &[u32], b: &[u32]) -> (f64, f64, f64, f64, f64) {
     if n == 0 {
         return (0.0, 0.0, 0.0, 0.0, 0.0);
     }
-    let mut table: HashMap<(u32, u32), f64> = HashMap::new();
-    let mut ca: HashMap<u32, f64> = HashMap::new();
-    let mut cb: HashMap<u32, f64> = HashMap::new();
+    // Ordered maps: the sums run in one order, so a metric is the same on every run.
+    let mut table: BTreeMap<(u32, u32), f64> = BTreeMap::new();
+    let mut ca: BTreeMap<u32, f64> = BTreeMap::new();
+    let mut cb: BTreeMap<u32, f64> = BTreeMap::new();
     for (&x, &y) in a.iter().zip(b) {
         *table.entry((x, y)).or_default() += 1.0;
         *ca.entry(x).or_default() += 1.0;
@@ -63,7 +64,8 @@ pub fn clustering_metrics(a: &[u32], b: &[u32]) -> (f64, f64, f64, f64, f64) {
         (sum_ij - expected) / (max - expected)
     };
     // NMI.
-    let h = |c: &HashMap<u32, f64>| -> f64 { c.values().map(|&v| -(v / nf) * (v / nf).ln()).sum() };
+    let h =
+        |c: &BTreeMap<u32, f64>| -> f64 { c.values().map(|&v| -(v / nf) * (v / nf).ln()).sum() };
     let (ha, hb) = (h(&ca), h(&cb));
     let mi: f64 = table
         .iter()
@@ -79,12 +81,9 @@ pub fn clustering_metrics(a: &[u32], b: &[u32]) -> (f64, f64, f64, f64, f64) {
     // Purity: each cluster's dominant incident; inverse purity: each incident's dominant
     // cluster; per-incident purity: the share of an incident's dominant cluster that is
     // the incident's, averaged over incidents.
-    let mut best_of_b: HashMap<u32, f64> = HashMap::new();
-    let mut best_of_a: HashMap<u32, (f64, u32)> = HashMap::new();
-    let mut keys: Vec<&(u32, u32)> = table.keys().collect();
-    keys.sort_unstable();
-    for &&(x, y) in &keys {
-        let v = table[&(x, y)];
+    let mut best_of_b: BTreeMap<u32, f64> = BTreeMap::new();
+    let mut best_of_a: BTreeMap<u32, (f64, u32)> = BTreeMap::new();
+    for (&(x, y), &v) in &table {
         let e = best_of_b.entry(y).or_default();
         *e = e.max(v);
         let e = best_of_a.entry(x).or_insert((0.0, y));
