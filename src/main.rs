@@ -87,67 +87,41 @@ enum Command {
     },
 }
 
+/// What every `obsgen score` task takes.
+#[derive(Args)]
+struct ScoreArgs {
+    /// The dataset (a complete run: manifest.json).
+    dir: PathBuf,
+    /// The predictions: .parquet, .csv or .jsonl.
+    predictions: PathBuf,
+    /// Score only this part of OUT/splits.json (train, validation, test).
+    #[arg(long)]
+    split: Option<String>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand)]
 enum ScoreTask {
     /// Anomaly detection, per row (record_id, score and/or is_anomaly) or per window
     /// (start, end, optional service and score).
     Detect {
-        /// The dataset (a complete run: manifest.json).
-        dir: PathBuf,
-        /// The predictions: .parquet, .csv or .jsonl.
-        predictions: PathBuf,
-        /// Score only this part of OUT/splits.json (train, validation, test).
-        #[arg(long)]
-        split: Option<String>,
+        #[command(flatten)]
+        args: ScoreArgs,
         /// Flag score >= THRESHOLD (default: the is_anomaly column, else the best-F1
         /// threshold on the grid, reported as an oracle choice).
         #[arg(long, allow_negative_numbers = true)]
         threshold: Option<f64>,
-        /// Print one JSON object instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Log parsing: record_id and the predicted template text and/or group (GA, FGA, PA,
-    /// FTA as Loghub-2.0 computes them).
-    Parse {
-        /// The dataset (a complete run: manifest.json).
-        dir: PathBuf,
-        /// The predictions: .parquet, .csv or .jsonl.
-        predictions: PathBuf,
-        /// Score only this part of OUT/splits.json (train, validation, test).
-        #[arg(long)]
-        split: Option<String>,
-        /// Print one JSON object instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Incident clustering: record_id and cluster, over the rows incidents caused (ARI,
-    /// NMI, purity).
-    Cluster {
-        /// The dataset (a complete run: manifest.json).
-        dir: PathBuf,
-        /// The predictions: .parquet, .csv or .jsonl.
-        predictions: PathBuf,
-        /// Score only this part of OUT/splits.json (train, validation, test).
-        #[arg(long)]
-        split: Option<String>,
-        /// Print one JSON object instead of a table.
-        #[arg(long)]
-        json: bool,
     },
     /// Root-cause rankings: incident_id, rank and service / entity / indicator.
-    Rca {
-        /// The dataset (a complete run: manifest.json).
-        dir: PathBuf,
-        /// The predictions: .parquet, .csv or .jsonl.
-        predictions: PathBuf,
-        /// Score only this part of OUT/splits.json (train, validation, test).
-        #[arg(long)]
-        split: Option<String>,
-        /// Print one JSON object instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    Rca(ScoreArgs),
+    /// Log parsing: record_id and the predicted template text and/or group (GA, FGA, PA,
+    /// FTA as Loghub-2.0 computes them).
+    Parse(ScoreArgs),
+    /// Incident clustering: record_id and cluster, over the rows incidents caused (ARI,
+    /// NMI, purity).
+    Cluster(ScoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -865,33 +839,11 @@ fn run_scenario(s: ScenarioArgs) -> Result<()> {
 /// `obsgen score TASK`: reads the ground truth, the split and the predictions, prints the
 /// report.
 fn run_score(task: ScoreTask) -> Result<()> {
-    let (dir, predictions, split, json) = match &task {
-        ScoreTask::Detect {
-            dir,
-            predictions,
-            split,
-            json,
-            ..
-        }
-        | ScoreTask::Rca {
-            dir,
-            predictions,
-            split,
-            json,
-        }
-        | ScoreTask::Parse {
-            dir,
-            predictions,
-            split,
-            json,
-        }
-        | ScoreTask::Cluster {
-            dir,
-            predictions,
-            split,
-            json,
-        } => (dir, predictions, split, *json),
-    };
+    let (ScoreTask::Detect { args, .. }
+    | ScoreTask::Rca(args)
+    | ScoreTask::Parse(args)
+    | ScoreTask::Cluster(args)) = &task;
+    let (dir, predictions, split, json) = (&args.dir, &args.predictions, &args.split, args.json);
     let truth = obsgen::score::Truth::read(dir)
         .with_context(|| format!("reading the ground truth of {}", dir.display()))?;
     let splits = match split {
@@ -910,17 +862,17 @@ fn run_score(task: ScoreTask) -> Result<()> {
                 .with_context(|| format!("scoring {}", predictions.display()))?;
             ("detect", r.to_json(), r.to_text())
         }
-        ScoreTask::Rca { .. } => {
+        ScoreTask::Rca(_) => {
             let r = obsgen::score::rca::score(&truth, &preds, scope)
                 .with_context(|| format!("scoring {}", predictions.display()))?;
             ("rca", r.to_json(), r.to_text())
         }
-        ScoreTask::Parse { .. } => {
+        ScoreTask::Parse(_) => {
             let r = obsgen::score::parse::score(&truth, &preds, scope)
                 .with_context(|| format!("scoring {}", predictions.display()))?;
             ("parse", r.to_json(), r.to_text())
         }
-        ScoreTask::Cluster { .. } => {
+        ScoreTask::Cluster(_) => {
             let r = obsgen::score::cluster::score(&truth, &preds, scope)
                 .with_context(|| format!("scoring {}", predictions.display()))?;
             ("cluster", r.to_json(), r.to_text())

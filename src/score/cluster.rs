@@ -4,7 +4,7 @@
 
 use super::read::texts;
 use super::split::Intervals;
-use super::truth::{RowTruth, Truth, id_hash, id_prefixes};
+use super::truth::{RowTruth, Truth, id_hash, tables_named};
 use crate::error::Error;
 use arrow::array::RecordBatch;
 use serde_json::{Value, json};
@@ -107,22 +107,7 @@ pub fn score(
 ) -> Result<ClusterReport, Error> {
     let ids = texts(preds, "record_id")?;
     let clusters = texts(preds, "cluster")?;
-    let prefixes = id_prefixes(truth)?;
-    let mut wanted: Vec<(String, String)> = Vec::new();
-    for id in ids.iter().flatten() {
-        let p = id.split('-').next().unwrap_or_default();
-        if let Some(t) = prefixes.get(p)
-            && !wanted.contains(t)
-        {
-            wanted.push(t.clone());
-        }
-    }
-    wanted.sort();
-    if wanted.is_empty() {
-        return Err(Error::Invalid(
-            "no predicted record_id names a row of the dataset".into(),
-        ));
-    }
+    let wanted = tables_named(truth, &ids, |_| true, "the dataset")?;
     let rows = RowTruth::read(truth, &wanted, scope)?;
     let index: HashMap<u64, usize> = rows
         .id_hash

@@ -8,7 +8,7 @@ use super::metrics::{
 };
 use super::read::{booleans, floats, has, texts};
 use super::split::Intervals;
-use super::truth::{RowTruth, Truth, id_hash, id_prefixes};
+use super::truth::{RowTruth, Truth, id_hash, tables_named};
 use crate::error::Error;
 use crate::time::{MINUTE, Micros};
 use arrow::array::RecordBatch;
@@ -140,22 +140,7 @@ pub fn score(
     if has(preds, "record_id") {
         // Per row: the tables the ids name, every row of theirs scored.
         let ids = texts(preds, "record_id")?;
-        let prefixes = id_prefixes(truth)?;
-        let mut wanted: Vec<(String, String)> = Vec::new();
-        for id in ids.iter().flatten() {
-            let p = id.split('-').next().unwrap_or_default();
-            if let Some(t) = prefixes.get(p)
-                && !wanted.contains(t)
-            {
-                wanted.push(t.clone());
-            }
-        }
-        wanted.sort();
-        if wanted.is_empty() {
-            return Err(Error::Invalid(
-                "no predicted record_id names a row of the dataset".into(),
-            ));
-        }
+        let wanted = tables_named(truth, &ids, |_| true, "the dataset")?;
         tables = wanted.iter().map(|(s, t)| format!("{s}/{t}")).collect();
         let rows = RowTruth::read(truth, &wanted, scope)?;
         let index: HashMap<u64, usize> = rows
@@ -211,12 +196,7 @@ pub fn score(
         });
         let nrows = services.as_ref().map_or(1, Vec::len);
         grid = Grid::new(truth, nrows, scope);
-        let row_of: HashMap<&str, usize> = services
-            .iter()
-            .flatten()
-            .enumerate()
-            .map(|(i, s)| (s.as_str(), i))
-            .collect();
+        let row_of = rows_by_name(&services);
         for k in 0..preds.num_rows() {
             let (Some(s), Some(e)) = (starts[k], ends[k]) else {
                 return Err(Error::Invalid(format!(
@@ -253,12 +233,7 @@ pub fn score(
         ));
     }
     // Truth on the grid.
-    let row_of: HashMap<&str, usize> = services
-        .iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i))
-        .collect();
+    let row_of = rows_by_name(&services);
     let incident_rows = |inc: &super::truth::IncidentTruth| -> Vec<usize> {
         match &services {
             None => vec![0],
@@ -381,6 +356,16 @@ pub fn score(
         pa_k_auc,
         events,
     })
+}
+
+/// Grid row of each service name.
+fn rows_by_name(services: &Option<Vec<String>>) -> HashMap<&str, usize> {
+    services
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect()
 }
 
 fn median(sorted: &[f64]) -> Option<f64> {

@@ -5,7 +5,7 @@
 
 use super::read::{has, texts};
 use super::split::Intervals;
-use super::truth::{Truth, id_hash, id_prefixes, strings};
+use super::truth::{Truth, id_hash, strings, tables_named};
 use crate::error::Error;
 use arrow::array::RecordBatch;
 use serde_json::{Value, json};
@@ -126,22 +126,12 @@ pub fn score(
     let text_of: HashMap<&str, &str> = (0..t.num_rows())
         .map(|i| (tid.value(i), ttext.value(i)))
         .collect();
-    let prefixes = id_prefixes(truth)?;
-    let mut wanted: Vec<(String, String)> = Vec::new();
-    for id in ids.iter().flatten() {
-        let p = id.split('-').next().unwrap_or_default();
-        if let Some(tb) = prefixes.get(p)
-            && LOG_TABLES.contains(&(tb.0.as_str(), tb.1.as_str()))
-            && !wanted.contains(tb)
-        {
-            wanted.push(tb.clone());
-        }
-    }
-    if wanted.is_empty() {
-        return Err(Error::Invalid(
-            "no predicted record_id names a row of kubernetes/pod_logs or cloudwatch/logs".into(),
-        ));
-    }
+    let wanted = tables_named(
+        truth,
+        &ids,
+        |t| LOG_TABLES.contains(&(t.0.as_str(), t.1.as_str())),
+        "kubernetes/pod_logs or cloudwatch/logs",
+    )?;
     // Truth groups are template texts (Loghub-2.0 groups by the template).
     let mut group_texts: Vec<String> = Vec::new();
     let mut group_index: HashMap<String, u32> = HashMap::new();

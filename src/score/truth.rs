@@ -203,6 +203,34 @@ pub fn id_prefixes(truth: &Truth) -> Result<BTreeMap<String, (String, String)>, 
     Ok(out)
 }
 
+/// The (source, table) of each table the record ids name (by their prefix), sorted;
+/// only those `keep` accepts. An error when none is named.
+pub fn tables_named(
+    truth: &Truth,
+    ids: &[Option<String>],
+    keep: impl Fn(&(String, String)) -> bool,
+    what: &str,
+) -> Result<Vec<(String, String)>, Error> {
+    let prefixes = id_prefixes(truth)?;
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    for id in ids.iter().flatten() {
+        let p = id.split('-').next().unwrap_or_default();
+        if let Some(t) = prefixes.get(p)
+            && keep(t)
+            && !wanted.contains(t)
+        {
+            wanted.push(t.clone());
+        }
+    }
+    wanted.sort();
+    if wanted.is_empty() {
+        return Err(Error::Invalid(format!(
+            "no predicted record_id names a row of {what}"
+        )));
+    }
+    Ok(wanted)
+}
+
 impl RowTruth {
     /// Reads the record labels of `tables` (rows in `scope` only, when given).
     pub fn read(
