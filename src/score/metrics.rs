@@ -45,23 +45,33 @@ pub fn average_precision(scores: &[f64], truth: &[bool]) -> Option<f64> {
     if positives == 0 {
         return None;
     }
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let (mut tp, mut seen, mut ap, mut last_recall) = (0u64, 0u64, 0.0, 0.0);
-    let mut i = 0;
-    while i < order.len() {
-        let s = scores[order[i]];
-        // Every element tied at this score enters at the same threshold.
-        while i < order.len() && scores[order[i]].total_cmp(&s).is_eq() {
-            tp += truth[order[i]] as u64;
-            seen += 1;
-            i += 1;
-        }
+    let (mut ap, mut last_recall) = (0.0, 0.0);
+    for (_, tp, seen) in sweep(scores, truth, |_| true) {
         let recall = tp as f64 / positives as f64;
         ap += (recall - last_recall) * (tp as f64 / seen as f64);
         last_recall = recall;
     }
     Some(ap)
+}
+
+/// The distinct scores (those `keep` accepts) from the highest down, each with the true
+/// positives and the elements at or above it: every element tied at a score enters at
+/// the same threshold.
+fn sweep(scores: &[f64], truth: &[bool], keep: impl Fn(f64) -> bool) -> Vec<(f64, u64, u64)> {
+    let mut order: Vec<usize> = (0..scores.len()).filter(|&i| keep(scores[i])).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut seen, mut out) = (0u64, 0u64, Vec::new());
+    let mut i = 0;
+    while i < order.len() {
+        let s = scores[order[i]];
+        while i < order.len() && scores[order[i]].total_cmp(&s).is_eq() {
+            tp += truth[order[i]] as u64;
+            seen += 1;
+            i += 1;
+        }
+        out.push((s, tp, seen));
+    }
+    out
 }
 
 /// The maximal runs of `true` in `x`, as `[start, end)` index pairs.
@@ -119,20 +129,8 @@ pub fn pa_k_curve(truth: &[bool], pred: &[bool]) -> (Vec<(u32, f64)>, f64) {
 /// score.
 pub fn best_f1_threshold(scores: &[f64], truth: &[bool]) -> Option<(f64, f64)> {
     let positives = truth.iter().filter(|&&t| t).count() as u64;
-    let mut order: Vec<usize> = (0..scores.len())
-        .filter(|&i| scores[i].is_finite())
-        .collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let (mut tp, mut seen) = (0u64, 0u64);
     let mut best: Option<(f64, f64)> = None;
-    let mut i = 0;
-    while i < order.len() {
-        let s = scores[order[i]];
-        while i < order.len() && scores[order[i]].total_cmp(&s).is_eq() {
-            tp += truth[order[i]] as u64;
-            seen += 1;
-            i += 1;
-        }
+    for (s, tp, seen) in sweep(scores, truth, f64::is_finite) {
         let f1 = prf(tp, seen - tp, positives - tp).2;
         if best.is_none_or(|(_, b)| f1 > b) {
             best = Some((s, f1));

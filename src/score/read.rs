@@ -2,7 +2,7 @@
 //! converted by the scorer) or JSON Lines (types inferred from the values), by extension.
 
 use crate::error::Error;
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
 use std::io::{BufRead, BufReader, Seek};
 use std::path::Path;
@@ -95,11 +95,15 @@ pub fn has(b: &RecordBatch, name: &str) -> bool {
     b.column_by_name(name).is_some()
 }
 
+/// Column `name` cast to `to` (`what` the values must be, for the error).
+fn cast_column(b: &RecordBatch, name: &str, to: &DataType, what: &str) -> Result<ArrayRef, Error> {
+    arrow::compute::cast(column(b, name)?, to)
+        .map_err(|e| Error::Invalid(format!("column `{name}`: not {what} ({e})")))
+}
+
 /// A numeric column as f64 (from numbers or text); nulls as `None`.
 pub fn floats(b: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>, Error> {
-    let c = column(b, name)?;
-    let c = arrow::compute::cast(c, &DataType::Float64)
-        .map_err(|e| Error::Invalid(format!("column `{name}`: not numbers ({e})")))?;
+    let c = cast_column(b, name, &DataType::Float64, "numbers")?;
     Ok(c.as_primitive::<arrow::datatypes::Float64Type>()
         .iter()
         .collect())
@@ -107,9 +111,7 @@ pub fn floats(b: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>, Error> {
 
 /// An integer column (from numbers or text).
 pub fn integers(b: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>, Error> {
-    let c = column(b, name)?;
-    let c = arrow::compute::cast(c, &DataType::Int64)
-        .map_err(|e| Error::Invalid(format!("column `{name}`: not integers ({e})")))?;
+    let c = cast_column(b, name, &DataType::Int64, "integers")?;
     Ok(c.as_primitive::<arrow::datatypes::Int64Type>()
         .iter()
         .collect())
@@ -117,9 +119,7 @@ pub fn integers(b: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>, Error> 
 
 /// A boolean column (from booleans or the text `true` / `false`, `1` / `0`).
 pub fn booleans(b: &RecordBatch, name: &str) -> Result<Vec<Option<bool>>, Error> {
-    let c = column(b, name)?;
-    let c = arrow::compute::cast(c, &DataType::Boolean)
-        .map_err(|e| Error::Invalid(format!("column `{name}`: not booleans ({e})")))?;
+    let c = cast_column(b, name, &DataType::Boolean, "booleans")?;
     Ok(c.as_boolean().iter().collect())
 }
 

@@ -269,13 +269,17 @@ impl RowTruth {
                     out.incident.push(if inc.is_null(i) {
                         u32::MAX
                     } else {
-                        let n = incident_index.len() as u32;
-                        *incident_index
-                            .entry(inc.value(i).to_string())
-                            .or_insert_with(|| {
-                                out.incident_ids.push(inc.value(i).to_string());
+                        let id = inc.value(i);
+                        match incident_index.get(id) {
+                            Some(&n) => n,
+                            None => {
+                                // A new incident: its id is copied once, not per row.
+                                let n = out.incident_ids.len() as u32;
+                                incident_index.insert(id.to_string(), n);
+                                out.incident_ids.push(id.to_string());
                                 n
-                            })
+                            }
+                        }
                     });
                 }
             }
