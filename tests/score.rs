@@ -158,6 +158,8 @@ fn oracle_windows_score_one_in_every_format() {
         "/grid/f1",
         "/grid/pa_f1",
         "/grid/pa_k_auc",
+        "/grid/affiliation_precision",
+        "/grid/affiliation_recall",
         "/events/recall",
         "/events/precision",
     ] {
@@ -216,6 +218,8 @@ fn partial_predictions_score_what_they_must() {
     assert_eq!(f(&v, "/events/predicted"), 1.0);
     assert_eq!(f(&v, "/grid/recall"), 1.0);
     assert!(f(&v, "/grid/precision") < 0.8);
+    assert_eq!(f(&v, "/grid/affiliation_recall"), 1.0);
+    assert!(f(&v, "/grid/affiliation_precision") < 0.8, "{v}");
     // The gaps between incidents only.
     let mut sorted = spans.clone();
     sorted.sort();
@@ -236,6 +240,12 @@ fn partial_predictions_score_what_they_must() {
     assert_eq!(f(&v, "/events/detected"), 0.0);
     assert_eq!(f(&v, "/grid/recall"), 0.0);
     assert_eq!(f(&v, "/events/precision"), 0.0);
+    // Affiliation credits the near misses two minutes off each window, partly.
+    let (p, r) = (
+        f(&v, "/grid/affiliation_precision"),
+        f(&v, "/grid/affiliation_recall"),
+    );
+    assert!(r > 0.5 && r < 1.0 && p > 0.0 && p < 1.0, "{v}");
 }
 
 /// Per row: the labels themselves score 1 on the rows; scores with one error below the

@@ -13,6 +13,10 @@
 #     repository root; build it first with `cargo build --release`);
 #   - Python 3.10+ ($PYTHON, default python3) with polars, numpy, scikit-learn, drain3:
 #       pip install polars numpy scikit-learn drain3
+#   - the affiliation metrics' reference code (`import affiliation`, the authors' package,
+#     not on PyPI): when Python cannot import it, the copy in the TSB-AD 1.5 wheel is
+#     fetched with `pip download --no-deps TSB-AD==1.5` (nothing installed) and put on
+#     PYTHONPATH.
 # Environment: KEEP=1 keeps the temporary directory (its path is printed).
 #
 # Usage (from the repository root): examples/baselines/check.sh
@@ -48,6 +52,14 @@ fi
 OUT="$WORK/out"
 LOG="$WORK/log"
 T0=$SECONDS
+
+if ! "$PY" -c "import affiliation.metrics" 2>/dev/null; then
+  "$PY" -m pip download --quiet --no-deps TSB-AD==1.5 -d "$WORK/wheel" >"$WORK/log" 2>&1 ||
+    { echo "check.sh: cannot fetch TSB-AD 1.5 (the affiliation reference):" >&2; cat "$WORK/log" >&2; exit 2; }
+  "$PY" -m zipfile -e "$WORK"/wheel/*.whl "$WORK/wheel/x"
+  export PYTHONPATH="$WORK/wheel/x/TSB_AD/evaluation${PYTHONPATH:+:$PYTHONPATH}"
+  "$PY" -c "import affiliation.metrics" || { echo "check.sh: no affiliation package in the wheel" >&2; exit 2; }
+fi
 
 # step NAME CMD...: runs CMD with its output in $LOG; on failure prints it and stops.
 step() {
@@ -108,7 +120,7 @@ task, label, path, keys = sys.argv[1:5]
 r = json.load(open(path))
 f = lambda x: "-" if x is None else f"{x:.3f}"
 if task == "detect":
-    m = f"grid F1 {f(r['grid']['f1'])}  AUC-PR {f(r['grid']['auc_pr'])}  PA-F1 {f(r['grid']['pa_f1'])}  events R {f(r['events']['recall'])}"
+    m = f"grid F1 {f(r['grid']['f1'])}  AUC-PR {f(r['grid']['auc_pr'])}  PA-F1 {f(r['grid']['pa_f1'])}  aff. P/R {f(r['grid']['affiliation_precision'])}/{f(r['grid']['affiliation_recall'])}  events R {f(r['events']['recall'])}"
 elif task == "rca":
     m = "  ".join(f"{lv} AC@1 {f(r[lv]['ac_at_1'])}" for lv in ("service", "entity", "indicator") if lv in r)
 elif task == "parse":

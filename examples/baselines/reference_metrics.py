@@ -75,6 +75,16 @@ detect
     maximal run of flagged minutes of one grid row; it is correct when one of its cells
     is true (on a service grid: it overlaps an incident affecting its service).
     events.f1 = harmonic mean of events.precision and events.recall.
+13b. Affiliation (grid.affiliation_*): computed by the authors' own code, `affiliation`
+    (ahstat/affiliation-metrics-py, Huet et al. KDD 2022; not on PyPI, so check.sh takes
+    the copy TSB-AD 1.5 ships in TSB_AD/evaluation/affiliation). Each grid row's maximal
+    run of grid minutes (all of them without --split) is one series: its range is
+    (0, run length) in minutes, its events `convert_vector_to_events` of its truth and
+    of its flags; pr_from_events is called on each series with at least one true
+    minute. Pooled over every series: precision = mean of the defined individual
+    precision probabilities (null when none), recall = mean of all individual recall
+    probabilities (null without a zone), f1 their harmonic mean (null when either is);
+    affiliation_zones = the number of ground-truth events.
 14. TTD: for a detected incident, max(0, first flagged true minute's start -
     signal_start) in seconds (float); median (mean of the two middle values for an even
     count) and mean over the detected incidents; null when none is detected.
@@ -518,7 +528,31 @@ def detect(a):
     if not has_score:
         res["grid.auc_pr"] = None
     res.update(events_metrics(inc_cells, truth, flagged, mask, start, ss_list))
+    res.update(affiliation_metrics(truth, flagged, mask))
     return res
+
+
+def affiliation_metrics(truth, flagged, mask):
+    """Choice 13b: the authors' pr_from_events on every series of the grid, pooled."""
+    from affiliation.generics import convert_vector_to_events
+    from affiliation.metrics import pr_from_events
+
+    prec, rec = [], []
+    for i in range(truth.shape[0]):
+        for lo, hi in runs(mask):
+            t = truth[i, lo : hi + 1].astype(int).tolist()
+            if not any(t):
+                continue
+            f = flagged[i, lo : hi + 1].astype(int).tolist()
+            r = pr_from_events(convert_vector_to_events(f), convert_vector_to_events(t),
+                               (0, hi + 1 - lo))
+            prec += [p for p in r["individual_precision_probabilities"] if not math.isnan(p)]
+            rec += r["individual_recall_probabilities"]
+    p = sum(prec) / len(prec) if prec else None
+    r = sum(rec) / len(rec) if rec else None
+    f1 = None if p is None or r is None else (0.0 if p + r == 0 else 2 * p * r / (p + r))
+    return {"grid.affiliation_zones": len(rec), "grid.affiliation_precision": p,
+            "grid.affiliation_recall": r, "grid.affiliation_f1": f1}
 
 
 # ----------------------------------------------------------------------------- rca

@@ -3,6 +3,7 @@
 //! precision, time to detect), and threshold-free (AUC-PR). Definitions in
 //! `schemas/predictions.md`.
 
+use super::affiliation;
 use super::metrics::{
     average_precision, best_f1_threshold, pa_k_curve, point_adjusted, pointwise, runs,
 };
@@ -36,7 +37,19 @@ pub struct DetectReport {
     pub pa_f1: f64,
     pub pa_k: Vec<(u32, f64)>,
     pub pa_k_auc: f64,
+    pub affiliation: Affiliation,
     pub events: Events,
+}
+
+/// Affiliation precision and recall on the grid (Huet et al., KDD 2022), pooled over the
+/// zones of every grid row.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Affiliation {
+    /// Ground-truth events (maximal runs of true minutes of one row), one zone each.
+    pub zones: usize,
+    pub precision: Option<f64>,
+    pub recall: Option<f64>,
+    pub f1: Option<f64>,
 }
 
 /// Point-wise precision, recall, F1 and (with scores) average precision.
@@ -97,6 +110,35 @@ impl Grid {
         let a = a.clamp(0, self.n as i64) as usize;
         let b = (b + 1).clamp(0, self.n as i64) as usize;
         r * (self.n + 1) + a..r * (self.n + 1) + b.max(a)
+    }
+
+    /// Affiliation over the grid: each maximal in-scope stretch of a row is one series
+    /// (its range), its true runs the ground-truth events, its flagged runs the predicted
+    /// ones; a stretch without a true minute has no zone.
+    fn affiliation(&self) -> Affiliation {
+        let spans = |v: &[bool]| -> Vec<affiliation::Span> {
+            runs(v)
+                .into_iter()
+                .map(|(a, b)| (a as f64, b as f64))
+                .collect()
+        };
+        let mut zones = Vec::new();
+        for (lo, hi) in runs(&self.scope) {
+            let truth = spans(&self.truth[lo..hi]);
+            if !truth.is_empty() {
+                let pred = spans(&self.flag[lo..hi]);
+                zones.extend(affiliation::zones(&truth, &pred, (0.0, (hi - lo) as f64)));
+            }
+        }
+        let (precision, recall) = affiliation::pooled(&zones);
+        Affiliation {
+            zones: zones.len(),
+            precision,
+            recall,
+            f1: precision
+                .zip(recall)
+                .map(|(p, r)| super::metrics::harmonic(p, r)),
+        }
     }
 
     fn in_scope<T: Copy>(&self, v: &[T]) -> Vec<T> {
@@ -303,6 +345,7 @@ pub fn score(
     };
     let pa_f1 = pointwise(&grid.truth, &point_adjusted(&grid.truth, &grid.flag, 0)).2;
     let (pa_k, pa_k_auc) = pa_k_curve(&grid.truth, &grid.flag);
+    let affiliation = grid.affiliation();
     // Events.
     let mut ttd = Vec::new();
     for inc in &incidents {
@@ -354,6 +397,7 @@ pub fn score(
         pa_f1,
         pa_k,
         pa_k_auc,
+        affiliation,
         events,
     })
 }
@@ -406,6 +450,10 @@ impl DetectReport {
                 "pa_f1": self.pa_f1,
                 "pa_k_f1": pa,
                 "pa_k_auc": self.pa_k_auc,
+                "affiliation_zones": self.affiliation.zones,
+                "affiliation_precision": self.affiliation.precision,
+                "affiliation_recall": self.affiliation.recall,
+                "affiliation_f1": self.affiliation.f1,
             },
             "events": {
                 "incidents": self.events.incidents,
@@ -496,6 +544,13 @@ impl DetectReport {
                 .collect::<Vec<_>>()
                 .join(" "),
             self.pa_k_auc
+        );
+        out += &format!(
+            "affiliation (Huet et al. 2022, {} zones): precision {}, recall {}, f1 {}\n",
+            self.affiliation.zones,
+            f(self.affiliation.precision),
+            f(self.affiliation.recall),
+            f(self.affiliation.f1)
         );
         out += &format!(
             "time to detect: median {} s, mean {} s ({} predicted events, {} on an incident)\n",

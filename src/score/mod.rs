@@ -6,6 +6,7 @@
 //! generator builds anyway) and joins predictions to rows on a 64-bit hash of the
 //! `record_id`.
 
+pub mod affiliation;
 pub mod cluster;
 pub mod detect;
 pub mod metrics;
