@@ -4,7 +4,7 @@
 
 use super::read::texts;
 use super::split::Intervals;
-use super::truth::{RowTruth, Truth, id_hash, tables_named};
+use super::truth::{IdMap, RowTruth, Truth, id_hash, tables_named};
 use crate::error::Error;
 use arrow::array::RecordBatch;
 use serde_json::{Value, json};
@@ -109,28 +109,31 @@ pub fn score(
     let clusters = texts(preds, "cluster")?;
     let wanted = tables_named(truth, &ids, |_| true, "the dataset")?;
     let rows = RowTruth::read(truth, &wanted, scope)?;
-    let index: HashMap<u64, usize> = rows
-        .id_hash
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| rows.incident[i] != u32::MAX)
-        .map(|(i, &h)| (h, i))
-        .collect();
-    let normal: std::collections::HashSet<u64> = rows
-        .id_hash
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| rows.incident[i] == u32::MAX)
-        .map(|(_, &h)| h)
-        .collect();
+    // The listed ids, probed by every row: (the row, when anomalous; listed normal).
+    let hashes: Vec<Option<u64>> = ids.iter().map(|id| id.as_deref().map(id_hash)).collect();
+    let mut by_id: IdMap<(Option<usize>, bool)> =
+        IdMap::with_capacity_and_hasher(ids.len(), Default::default());
+    for h in hashes.iter().flatten() {
+        by_id.insert(*h, (None, false));
+    }
+    for (i, h) in rows.id_hash.iter().enumerate() {
+        if let Some(e) = by_id.get_mut(h) {
+            if rows.incident[i] == u32::MAX {
+                e.1 = true;
+            } else {
+                e.0 = Some(i);
+            }
+        }
+    }
     let mut assigned: Vec<Option<u32>> = vec![None; rows.len()];
     let mut names: HashMap<&str, u32> = HashMap::new();
     let (mut listed, mut listed_normal) = (0, 0);
-    for (k, id) in ids.iter().enumerate() {
-        let Some(id) = id.as_deref() else { continue };
-        let h = id_hash(id);
-        let Some(&i) = index.get(&h) else {
-            listed_normal += normal.contains(&h) as usize;
+    for (k, h) in hashes.iter().enumerate() {
+        let Some(&(row, normal)) = h.and_then(|h| by_id.get(&h)) else {
+            continue;
+        };
+        let Some(i) = row else {
+            listed_normal += normal as usize;
             continue;
         };
         let Some(c) = clusters[k].as_deref() else {

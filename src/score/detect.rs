@@ -9,7 +9,7 @@ use super::metrics::{
 };
 use super::read::{booleans, floats, has, texts};
 use super::split::Intervals;
-use super::truth::{RowTruth, Truth, id_hash, tables_named};
+use super::truth::{IdMap, RowTruth, Truth, id_hash, tables_named};
 use crate::error::Error;
 use crate::time::{MINUTE, Micros};
 use arrow::array::RecordBatch;
@@ -185,27 +185,35 @@ pub fn score(
         let wanted = tables_named(truth, &ids, |_| true, "the dataset")?;
         tables = wanted.iter().map(|(s, t)| format!("{s}/{t}")).collect();
         let rows = RowTruth::read(truth, &wanted, scope)?;
-        let index: HashMap<u64, usize> = rows
-            .id_hash
-            .iter()
-            .enumerate()
-            .map(|(i, &h)| (h, i))
-            .collect();
-        let mut score = vec![f64::NEG_INFINITY; rows.len()];
-        let mut flag = vec![false; rows.len()];
+        // The predictions by record id (highest score, flagged, lines, found), probed by
+        // every row: the map holds the predictions, not the rows.
+        let mut by_id: IdMap<(f64, bool, usize, bool)> =
+            IdMap::with_capacity_and_hasher(ids.len(), Default::default());
         for (k, id) in ids.iter().enumerate() {
-            let Some(&i) = id.as_deref().and_then(|id| index.get(&id_hash(id))) else {
-                // Unknown, or outside the split.
+            let Some(id) = id.as_deref() else {
                 unmatched += 1;
                 continue;
             };
+            let e = by_id
+                .entry(id_hash(id))
+                .or_insert((f64::NEG_INFINITY, false, 0, false));
             if let Some(s) = scores.as_ref().and_then(|s| s[k]) {
-                score[i] = score[i].max(s);
+                e.0 = e.0.max(s);
             }
             if let Some(f) = given_flags.as_ref().and_then(|f| f[k]) {
-                flag[i] |= f;
+                e.1 |= f;
+            }
+            e.2 += 1;
+        }
+        let mut score = vec![f64::NEG_INFINITY; rows.len()];
+        let mut flag = vec![false; rows.len()];
+        for (i, h) in rows.id_hash.iter().enumerate() {
+            if let Some(e) = by_id.get_mut(h) {
+                (score[i], flag[i], e.3) = (e.0, e.1, true);
             }
         }
+        // Unknown, or outside the split.
+        unmatched += by_id.values().filter(|e| !e.3).map(|e| e.2).sum::<usize>();
         services = None;
         grid = Grid::new(truth, 1, scope);
         for i in 0..rows.len() {

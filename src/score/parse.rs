@@ -5,7 +5,7 @@
 
 use super::read::{has, texts};
 use super::split::Intervals;
-use super::truth::{Truth, id_hash, strings, tables_named};
+use super::truth::{IdMap, Truth, id_hash, strings, tables_named};
 use crate::error::Error;
 use arrow::array::RecordBatch;
 use serde_json::{Value, json};
@@ -135,7 +135,7 @@ pub fn score(
     // Truth groups are template texts (Loghub-2.0 groups by the template).
     let mut group_texts: Vec<String> = Vec::new();
     let mut group_index: HashMap<String, u32> = HashMap::new();
-    let mut row_group: HashMap<u64, u32> = HashMap::new();
+    let mut row_group: IdMap<u32> = IdMap::default();
     let parts = crate::contract::partitions(&truth.dir)?;
     for tb in &wanted {
         for f in parts.get(tb).into_iter().flatten() {

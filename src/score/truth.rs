@@ -9,6 +9,7 @@ use crate::time::{Micros, parse_instant};
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, TimeUnit};
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 
 /// One incident of the dataset.
@@ -179,6 +180,88 @@ pub struct RowTruth {
     pub incident_ids: Vec<String>,
 }
 
+/// The labelled rows of one record-label file (in scope), their incidents numbered
+/// within the file.
+struct FileRows {
+    table: u16,
+    /// (id hash, timestamp, is_anomaly, file-local incident or `u32::MAX`).
+    rows: Vec<(u64, Micros, bool, u32)>,
+    incident_ids: Vec<String>,
+}
+
+impl FileRows {
+    fn read(
+        f: &Path,
+        table: u16,
+        default_ts: Micros,
+        scope: Option<&Intervals>,
+    ) -> Result<FileRows, Error> {
+        let b = crate::contract::read_columns(
+            f,
+            &["record_id", "timestamp", "is_anomaly", "incident_id"],
+        )?;
+        let ids = strings(&b, "record_id")?;
+        let ts = micros(&b, "timestamp")?;
+        let anomalous = b
+            .column_by_name("is_anomaly")
+            .and_then(|c| c.as_any().downcast_ref::<BooleanArray>())
+            .ok_or_else(|| missing(&f.display().to_string(), "is_anomaly"))?;
+        let inc = strings(&b, "incident_id")?;
+        let mut out = FileRows {
+            table,
+            rows: Vec::with_capacity(b.num_rows()),
+            incident_ids: Vec::new(),
+        };
+        for (i, t) in ts.iter().enumerate() {
+            let t = t.unwrap_or(default_ts);
+            if scope.is_some_and(|s| !s.holds(t)) {
+                continue;
+            }
+            let local = if inc.is_null(i) {
+                u32::MAX
+            } else {
+                let id = inc.value(i);
+                // Rows of one incident come in runs: look at the last one first.
+                match out.incident_ids.iter().rposition(|x| x == id) {
+                    Some(n) => n as u32,
+                    None => {
+                        out.incident_ids.push(id.to_string());
+                        (out.incident_ids.len() - 1) as u32
+                    }
+                }
+            };
+            out.rows
+                .push((id_hash(ids.value(i)), t, anomalous.value(i), local));
+        }
+        Ok(out)
+    }
+}
+
+/// A map keyed by [`id_hash`] values. They are uniform 64-bit hashes already, so the map
+/// uses them as they are instead of hashing them again (SipHash took half the time of
+/// scoring 4.7 M rows).
+pub type IdMap<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
+
+/// The [`Hasher`] of [`IdMap`]: a `u64` key is its own hash.
+#[derive(Default)]
+pub struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
 /// The 64-bit key of a record id (XXH64, seed 0): the scorer joins on it.
 pub fn id_hash(id: &str) -> u64 {
     twox_hash::XxHash64::oneshot(0, id.as_bytes())
@@ -238,50 +321,61 @@ impl RowTruth {
         tables: &[(String, String)],
         scope: Option<&Intervals>,
     ) -> Result<RowTruth, Error> {
+        use rayon::prelude::*;
         let files = truth.record_files();
+        // Every file read in parallel, merged in (table, file) order: the same rows in
+        // the same order on every run.
+        let jobs: Vec<(u16, &PathBuf)> = tables
+            .iter()
+            .enumerate()
+            .flat_map(|(ti, key)| {
+                files
+                    .get(key)
+                    .into_iter()
+                    .flatten()
+                    .map(move |f| (ti as u16, f))
+            })
+            .collect();
+        let parts = jobs
+            .par_iter()
+            .map(|&(ti, f)| FileRows::read(f, ti, truth.start, scope))
+            .collect::<Result<Vec<FileRows>, Error>>()?;
+        let n = parts.iter().map(|p| p.rows.len()).sum();
         let mut out = RowTruth {
             tables: tables.to_vec(),
-            ..RowTruth::default()
+            table: Vec::with_capacity(n),
+            id_hash: Vec::with_capacity(n),
+            ts: Vec::with_capacity(n),
+            is_anomaly: Vec::with_capacity(n),
+            incident: Vec::with_capacity(n),
+            incident_ids: Vec::new(),
         };
         let mut incident_index: HashMap<String, u32> = HashMap::new();
-        for (ti, key) in tables.iter().enumerate() {
-            for f in files.get(key).into_iter().flatten() {
-                let b = crate::contract::read_columns(
-                    f,
-                    &["record_id", "timestamp", "is_anomaly", "incident_id"],
-                )?;
-                let ids = strings(&b, "record_id")?;
-                let ts = micros(&b, "timestamp")?;
-                let anomalous = b
-                    .column_by_name("is_anomaly")
-                    .and_then(|c| c.as_any().downcast_ref::<BooleanArray>())
-                    .ok_or_else(|| missing(&f.display().to_string(), "is_anomaly"))?;
-                let inc = strings(&b, "incident_id")?;
-                for (i, t) in ts.iter().enumerate() {
-                    let t = t.unwrap_or(truth.start);
-                    if scope.is_some_and(|s| !s.holds(t)) {
-                        continue;
+        for part in parts {
+            // The file's incidents, numbered in order of first appearance.
+            let global: Vec<u32> = part
+                .incident_ids
+                .into_iter()
+                .map(|id| match incident_index.get(&id) {
+                    Some(&n) => n,
+                    None => {
+                        let n = out.incident_ids.len() as u32;
+                        incident_index.insert(id.clone(), n);
+                        out.incident_ids.push(id);
+                        n
                     }
-                    out.table.push(ti as u16);
-                    out.id_hash.push(id_hash(ids.value(i)));
-                    out.ts.push(t);
-                    out.is_anomaly.push(anomalous.value(i));
-                    out.incident.push(if inc.is_null(i) {
-                        u32::MAX
-                    } else {
-                        let id = inc.value(i);
-                        match incident_index.get(id) {
-                            Some(&n) => n,
-                            None => {
-                                // A new incident: its id is copied once, not per row.
-                                let n = out.incident_ids.len() as u32;
-                                incident_index.insert(id.to_string(), n);
-                                out.incident_ids.push(id.to_string());
-                                n
-                            }
-                        }
-                    });
-                }
+                })
+                .collect();
+            for (hash, t, anomalous, inc) in part.rows {
+                out.table.push(part.table);
+                out.id_hash.push(hash);
+                out.ts.push(t);
+                out.is_anomaly.push(anomalous);
+                out.incident.push(if inc == u32::MAX {
+                    inc
+                } else {
+                    global[inc as usize]
+                });
             }
         }
         Ok(out)
