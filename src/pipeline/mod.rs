@@ -22,7 +22,7 @@ use crate::sink::{
     write_parquet_files,
 };
 use crate::sources::{Source, Table, registry};
-use crate::time::{HOUR, Micros, civil, rfc3339_string};
+use crate::time::{DAY, HOUR, Micros, civil, rfc3339_string};
 use crate::world::{TimeRange, World};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -456,17 +456,16 @@ pub fn generate(
     if opts.resume {
         output_dir::remove_temp_files(dir, &planned)?;
     }
-    let world = World::plan(opts.config.clone(), opts.seed, opts.scale, opts.range);
+    let mut world = World::plan(opts.config.clone(), opts.seed, opts.scale, opts.range);
     // A run without incidents is the counterfactual twin of the run with them, day by
     // day: each day rendered from the twin of that day (`World::twin_at`, keeping the
     // incidents that ended before it), the world the incident run labels that day
     // against. So `validate RUN --twin TWIN` checks a run of many days in one go.
-    let with_incidents = (!opts.config.incidents.schedule.enabled).then(|| {
+    let mut with_incidents = (!opts.config.incidents.schedule.enabled).then(|| {
         let mut config = opts.config.clone();
         config.incidents.schedule.enabled = true;
         World::plan(config, opts.seed, opts.scale, opts.range)
     });
-    let world_of = |hour: Micros| with_incidents.as_ref().map_or(&world, |w| w.twin_at(hour));
     let row_group_rows = opts.config.generation.output.row_group_rows;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
@@ -536,57 +535,80 @@ pub fn generate(
         total,
         journal: journal_path.clone(),
     };
-    let result = pool.install(|| {
-        render
-            .par_iter()
-            .map(|&(ti, hour)| -> Result<Done, Error> {
-                if let Some(signal) = crate::interrupt::pending() {
-                    return Err(interrupted(signal));
-                }
-                let table = &tables[ti];
-                let batch = table.render(world_of(hour), hour)?;
-                if let Some(signal) = crate::interrupt::pending() {
-                    return Err(interrupted(signal));
-                }
-                let rel = partition_path(table.source(), table.name(), hour);
-                // The labels table: the same records, their keys and labels only; the
-                // columns it shares with the partition are encoded once for both files.
-                let (labels, incidents) =
-                    crate::labels::records_batch(&batch, table.source().as_str(), table.name())?;
-                let path = dir.join(&rel);
-                let labels_path = dir.join(format!("labels/records/{rel}"));
-                let mut files = Vec::with_capacity(2);
-                if opts.formats.parquet {
-                    files.push((path.as_path(), &batch));
-                }
-                files.push((labels_path.as_path(), &labels));
-                let sums = write_parquet_files(&files, opts.compression, row_group_rows)?;
-                let mut jsonl = None;
-                if opts.formats.jsonl {
-                    let jrel = jsonl_path(table.source(), table.name(), hour);
-                    let mut out = JsonLines::create(&dir.join(&jrel), opts.jsonl_level)?;
-                    table.write_native(world_of(hour), hour, &batch, &mut out)?;
-                    let w = out.finish()?;
-                    jsonl = Some(FileSum {
-                        bytes: w.bytes,
-                        xxh64: w.xxh64,
-                    });
-                }
-                let d = Done {
-                    table: ti,
-                    hour,
-                    rows: batch.num_rows() as u64,
-                    parquet: opts.formats.parquet.then(|| sums[0]),
-                    jsonl,
-                    labels: sums[sums.len() - 1],
-                    incidents,
-                };
-                journal.append(&d.entry(&tables))?;
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                Ok(d)
-            })
-            .collect::<Result<Vec<Done>, Error>>()
-    });
+    // Day by day (the tasks are hour-major): between two days no worker holds a twin, so
+    // the twins of the days done are dropped and memory does not grow with the range.
+    let mut rendered_days: Vec<Done> = Vec::with_capacity(render.len());
+    let mut result: Result<(), Error> = Ok(());
+    for day in render.chunk_by(|a, b| a.1.div_euclid(DAY) == b.1.div_euclid(DAY)) {
+        // A day's rows look back a minute into the day before, never further.
+        let before = day[0].1 - DAY;
+        world.release_twins_before(before);
+        if let Some(w) = with_incidents.as_mut() {
+            w.release_twins_before(before);
+        }
+        let world_of = |hour: Micros| with_incidents.as_ref().map_or(&world, |w| w.twin_at(hour));
+        let part = pool.install(|| {
+            day.par_iter()
+                .map(|&(ti, hour)| -> Result<Done, Error> {
+                    if let Some(signal) = crate::interrupt::pending() {
+                        return Err(interrupted(signal));
+                    }
+                    let table = &tables[ti];
+                    let batch = table.render(world_of(hour), hour)?;
+                    if let Some(signal) = crate::interrupt::pending() {
+                        return Err(interrupted(signal));
+                    }
+                    let rel = partition_path(table.source(), table.name(), hour);
+                    // The labels table: the same records, their keys and labels only; the
+                    // columns it shares with the partition are encoded once for both files.
+                    let (labels, incidents) = crate::labels::records_batch(
+                        &batch,
+                        table.source().as_str(),
+                        table.name(),
+                    )?;
+                    let path = dir.join(&rel);
+                    let labels_path = dir.join(format!("labels/records/{rel}"));
+                    let mut files = Vec::with_capacity(2);
+                    if opts.formats.parquet {
+                        files.push((path.as_path(), &batch));
+                    }
+                    files.push((labels_path.as_path(), &labels));
+                    let sums = write_parquet_files(&files, opts.compression, row_group_rows)?;
+                    let mut jsonl = None;
+                    if opts.formats.jsonl {
+                        let jrel = jsonl_path(table.source(), table.name(), hour);
+                        let mut out = JsonLines::create(&dir.join(&jrel), opts.jsonl_level)?;
+                        table.write_native(world_of(hour), hour, &batch, &mut out)?;
+                        let w = out.finish()?;
+                        jsonl = Some(FileSum {
+                            bytes: w.bytes,
+                            xxh64: w.xxh64,
+                        });
+                    }
+                    let d = Done {
+                        table: ti,
+                        hour,
+                        rows: batch.num_rows() as u64,
+                        parquet: opts.formats.parquet.then(|| sums[0]),
+                        jsonl,
+                        labels: sums[sums.len() - 1],
+                        incidents,
+                    };
+                    journal.append(&d.entry(&tables))?;
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                    Ok(d)
+                })
+                .collect::<Result<Vec<Done>, Error>>()
+        });
+        match part {
+            Ok(d) => rendered_days.extend(d),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    let result = result.map(|()| rendered_days);
     let rendered = match result {
         Ok(r) => r,
         Err(e) => {

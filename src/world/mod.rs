@@ -150,12 +150,25 @@ impl World {
         self.twins[i as usize].get_or_init(|| {
             let mut config = self.config.clone();
             config.incidents.schedule.enabled = false;
+            // The day and a margin past its end (a row of the day's last minutes can
+            // look a little later): the twin's size does not grow with the range, and
+            // nothing of it depends on where the range ends.
             let range = TimeRange {
                 start: first + i * DAY,
-                end: self.range.end.max(first + (i + 1) * DAY),
+                end: first + (i + 1) * DAY + TWIN_MARGIN,
             };
             Box::new(World::plan(config, self.seed, self.scale, range))
         })
+    }
+
+    /// Drops the twins of the days before the one holding `t` (planned again if asked
+    /// for, the same): a run keeps at most a few days' twins, whatever its range.
+    pub fn release_twins_before(&mut self, t: Micros) {
+        let first = day_start(self.range.start) - DAY;
+        let n = ((day_start(t) - first) / DAY).clamp(0, self.twins.len() as i64) as usize;
+        for slot in &mut self.twins[..n] {
+            slot.take();
+        }
     }
 
     pub fn service(&self, s: usize) -> &ServiceInfo {
