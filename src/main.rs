@@ -233,6 +233,10 @@ struct GenerateArgs {
     /// or --threads is more than 4 per core.
     #[arg(long)]
     no_guard: bool,
+    /// Print what the run would write (partitions, rows, files and bytes per table), how
+    /// long it would take and whether the guard would refuse it; write nothing.
+    #[arg(long, conflicts_with_all = ["resume", "overwrite"])]
+    dry_run: bool,
     /// `off` renders the counterfactual twin: the same world (topology, traffic, requests,
     /// routine deploys, background noise) with no incident, each day as the twin of that
     /// day (keeping what incidents that ended 2 h before its midnight left behind); its
@@ -507,6 +511,11 @@ fn run_generate(a: GenerateArgs) -> Result<()> {
         (None, None) => start + 24 * HOUR,
     };
     let opts = options(&a, config, TimeRange { start, end })?;
+    if a.dry_run {
+        let d = obsgen::pipeline::dry_run(&opts).context("estimating the run")?;
+        print!("{}", d.to_text());
+        return Ok(());
+    }
     execute(&opts, &a.output_dir)
 }
 

@@ -233,3 +233,88 @@ fn more_threads_than_four_per_core_are_refused_and_no_guard_overrides_it() {
         assert!(!dir.exists(), "{args:?} created the output directory");
     }
 }
+
+/// `--dry-run` (issue 14, item 3): the partitions, rows, files and bytes per table, the
+/// expected duration and the guard's verdict, in well under a second and without
+/// writing anything; its figures near what the run then writes.
+#[test]
+fn a_dry_run_prints_the_run_and_writes_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("out");
+    let args = ["--start", START, "--duration-hours", "3"];
+    let t = std::time::Instant::now();
+    let o = obsgen()
+        .arg("generate")
+        .args(args)
+        .arg("--dry-run")
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .expect("run obsgen");
+    let dry = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Checked loosely (a debug build and a busy CI machine); BENCHMARKS.md has the figure.
+    assert!(t.elapsed().as_secs_f64() < 5.0, "{:?}", t.elapsed());
+    assert!(!out.exists(), "the dry run created {}", out.display());
+    for t in [
+        "kubernetes/pod_logs",
+        "sentry/errors",
+        "cloudwatch/alarms",
+        "grafana/panel_series",
+    ] {
+        assert!(
+            dry.lines().any(|l| l.starts_with(t) && l.contains(" 3 ")),
+            "{t}: {dry}"
+        );
+    }
+    assert!(dry.contains("expected: about"), "{dry}");
+    assert!(dry.contains("the guard would let it run"), "{dry}");
+    // Estimated rows of the whole run against the run's own count.
+    let total = dry
+        .lines()
+        .find(|l| l.starts_with("total"))
+        .expect("a total line");
+    let est_rows: f64 = {
+        let cells: Vec<&str> = total.split_whitespace().collect();
+        let n: f64 = cells[2].parse().expect("rows");
+        n * match cells[3] {
+            "million" => 1e6,
+            "thousand" => 1e3,
+            _ => 1.0,
+        }
+    };
+    let (ok, stderr) = generate(&args, &[], &out);
+    assert!(ok, "{stderr}");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    let rows: f64 = manifest["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter(|f| f["format"] == "parquet" && f["source"] != "labels")
+        .map(|f| f["rows"].as_f64().expect("rows"))
+        .sum();
+    let ratio = est_rows / rows;
+    assert!(
+        (0.6..1.6).contains(&ratio),
+        "estimated {est_rows}, wrote {rows}"
+    );
+    // The guard's refusal is reported, not raised.
+    let o = obsgen()
+        .arg("generate")
+        .args(args)
+        .arg("--dry-run")
+        .arg("-o")
+        .arg(tmp.path().join("other"))
+        .env("OBSGEN_GUARD_DISK_GB", "0.00001")
+        .output()
+        .expect("run obsgen");
+    assert!(o.status.success());
+    let dry = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        dry.contains("the guard would refuse it") && dry.contains("disk:"),
+        "{dry}"
+    );
+}

@@ -235,6 +235,8 @@ fn driver(cfg: &Config, table: &str) -> Result<f64, Error> {
 #[derive(Debug, Clone)]
 pub struct TableVolume {
     pub table: String,
+    /// Rows in a mean hour.
+    pub rows_per_hour: f64,
     /// Bytes written per hour (every format and the labels twin).
     pub bytes_per_hour: f64,
     /// Rows in the busiest hour.
@@ -306,6 +308,7 @@ pub fn estimate(
         let peak_rows = rows * ratio * if traffic { hour_peak } else { 2.0 };
         volumes.push(TableVolume {
             table: name,
+            rows_per_hour: rows * ratio,
             bytes_per_hour: bytes,
             peak_rows,
             partition_memory: peak_rows * per_row,
@@ -339,6 +342,126 @@ pub fn estimate(
         memory: BASE_MEMORY + plan + partitions * jsonl,
         concurrent,
     })
+}
+
+/// Rendering speed of one thread, rows a second, and planning time per simulated day
+/// (the world and each day's counterfactual twin), seconds: fitted on this project's
+/// 2-core machine (BENCHMARKS.md, issue 14) from a default day (1.56 M rows in 2.6 s)
+/// and 28 days of grafana alone (0.9 s a day).
+const ROWS_PER_SECOND_PER_THREAD: f64 = 330_000.0;
+const PLAN_SECONDS_PER_DAY: f64 = 0.35;
+
+/// What `generate --dry-run` prints: the run's partitions, rows, files and bytes per
+/// table, its expected duration, and whether the guard would refuse it.
+#[derive(Debug, Clone)]
+pub struct DryRun {
+    /// Per table: (table, partitions, rows, files, bytes).
+    pub tables: Vec<(String, u64, f64, u64, f64)>,
+    pub estimate: Estimate,
+    pub seconds: f64,
+    /// The guard's refusal, when it would refuse.
+    pub refusal: Option<String>,
+}
+
+/// The dry run of `opts` over the partitions `render`, nothing written.
+pub fn dry_run(
+    opts: &GenerateOptions,
+    tables: &[Box<dyn Table>],
+    render: &[(usize, Micros)],
+) -> Result<DryRun, Error> {
+    let estimate = estimate(opts, tables, render)?;
+    let files_per_partition = 1 + opts.formats.parquet as u64 + opts.formats.jsonl as u64;
+    let mut per_table: Vec<(String, u64, f64, u64, f64)> = Vec::new();
+    for (ti, v) in estimate.tables.iter().enumerate() {
+        let n = render.iter().filter(|r| r.0 == ti).count() as u64;
+        if n > 0 {
+            per_table.push((
+                v.table.clone(),
+                n,
+                v.rows_per_hour * n as f64,
+                n * files_per_partition,
+                v.bytes_per_hour * n as f64,
+            ));
+        }
+    }
+    let rows: f64 = per_table.iter().map(|t| t.2).sum();
+    let hours: std::collections::BTreeSet<Micros> = render.iter().map(|r| r.1).collect();
+    let threads = opts
+        .threads
+        .max(1)
+        .min(Resources::measure(&opts.output_dir).cores.max(1));
+    let jsonl = if opts.formats.jsonl { 2.1 } else { 1.0 };
+    let seconds = hours.len() as f64 / 24.0 * PLAN_SECONDS_PER_DAY
+        + rows * jsonl / (ROWS_PER_SECOND_PER_THREAD * threads as f64);
+    let refusal = match check(opts, tables, render, 0) {
+        Ok(_) => None,
+        Err(Error::Guard(why)) => Some(why),
+        Err(e) => return Err(e),
+    };
+    Ok(DryRun {
+        tables: per_table,
+        estimate,
+        seconds,
+        refusal,
+    })
+}
+
+impl DryRun {
+    /// The dry run as a table, for the terminal.
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "{:<30}{:>11}{:>14}{:>8}{:>14}\n",
+            "table", "partitions", "rows", "files", "bytes"
+        );
+        let (mut p, mut r, mut f, mut b) = (0, 0.0, 0, 0.0);
+        for (t, parts, rows, files, bytes) in &self.tables {
+            out += &format!(
+                "{t:<30}{parts:>11}{:>14}{files:>8}{:>14}\n",
+                crate::config::bounds::millions(*rows),
+                bytes_text(*bytes)
+            );
+            (p, r, f, b) = (p + parts, r + rows, f + files, b + bytes);
+        }
+        out += &format!(
+            "{:<30}{p:>11}{:>14}{f:>8}{:>14}\n",
+            "total",
+            crate::config::bounds::millions(r),
+            bytes_text(b)
+        );
+        out += &format!(
+            "\nexpected: about {} on this machine, peak memory about {} ({} partitions at once)\n",
+            duration(self.seconds),
+            gb(self.estimate.memory),
+            self.estimate.concurrent
+        );
+        out += &match &self.refusal {
+            None => "the guard would let it run (disk, memory and threads fit)\n".to_string(),
+            Some(why) => format!("the guard would refuse it: {why}\n"),
+        };
+        out
+    }
+}
+
+/// Bytes as `850 KB`, `93.6 MB` or `2.4 GB`.
+fn bytes_text(b: f64) -> String {
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else {
+        format!("{:.0} KB", b / 1e3)
+    }
+}
+
+/// `s` seconds as `42 s`, `12 min` or `3.4 h`.
+fn duration(s: f64) -> String {
+    if s < 90.0 {
+        format!("{} s", s.round().max(1.0))
+    } else if s < 5400.0 {
+        format!("{} min", (s / 60.0).round())
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
 }
 
 /// What the machine offers.

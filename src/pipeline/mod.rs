@@ -6,6 +6,7 @@
 //! [`merge`] (`obsgen manifest merge`).
 
 mod guard;
+pub use guard::{DryRun, Estimate, TableVolume};
 mod merge;
 mod output_dir;
 mod resume;
@@ -361,11 +362,16 @@ fn tasks(opts: &GenerateOptions, tables: &[Box<dyn Table>]) -> Vec<(usize, Micro
 /// journaled partitions whose files are still as recorded (size and checksum) and renders
 /// the others. Before anything is written, the guard ([`guard`]) refuses a run that would
 /// not fit the machine, unless `opts.guard` is off.
-pub fn generate(
-    opts: &GenerateOptions,
-    progress: &(dyn Fn(u64, u64) + Sync),
-) -> Result<RunReport, Error> {
-    let started = std::time::Instant::now();
+/// What a run of `opts` would render, write and take, without writing anything
+/// (`generate --dry-run`).
+pub fn dry_run(opts: &GenerateOptions) -> Result<DryRun, Error> {
+    check_options(opts)?;
+    let tables: Vec<Box<dyn Table>> = registry();
+    let tasks = tasks(opts, &tables);
+    guard::dry_run(opts, &tables, &tasks)
+}
+
+fn check_options(opts: &GenerateOptions) -> Result<(), Error> {
     validate_range(opts.range)?;
     if !(opts.scale.is_finite() && opts.scale > 0.0) {
         return Err(Error::Invalid(format!(
@@ -380,6 +386,15 @@ pub fn generate(
                 .into(),
         ));
     }
+    Ok(())
+}
+
+pub fn generate(
+    opts: &GenerateOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<RunReport, Error> {
+    let started = std::time::Instant::now();
+    check_options(opts)?;
     let dir = opts.output_dir.as_path();
     let tables: Vec<Box<dyn Table>> = registry();
     let tasks = tasks(opts, &tables);
