@@ -8,9 +8,14 @@
 # `tpch_zstd` runs tpchgen-cli with obsgen's default codec (zstd level 1) for reference;
 # the target compares against tpchgen-cli's default (Snappy).
 #
-#   benches/e2e.sh                # all scenarios, 3 runs
+#   benches/e2e.sh                # the default scenarios, 3 runs
 #   RUNS=5 benches/e2e.sh
 #   SCENARIOS="day week" benches/e2e.sh
+#   RUNS=1 SCENARIOS="tpch day day_t1 week gday gyear" benches/e2e.sh   # every issue-14 target
+#
+# Scenarios: tpch, tpch_zstd (tpchgen-cli), day, day_t1 (--threads 1), week, month (30
+# days), jsonl, scale10, gday and gyear (grafana alone over a day and over 365 days: the
+# memory-flat target on this machine's disk; about 6 minutes a run).
 #
 # Rows: obsgen counts its source records (the labels twin and the incident tables are
 # extra files and not counted); tpchgen-cli's rows are the 8,661,245 rows of scale 1.
@@ -57,6 +62,10 @@ scenario() {
         week) run week "$OBSGEN" generate --start $START --duration-hours 168 -o "$out" ;;
         jsonl) run jsonl "$OBSGEN" generate --start $START --duration-hours 24 --format parquet,jsonl -o "$out" ;;
         scale10) run scale10 "$OBSGEN" generate --start $START --duration-hours 24 --scale 10 -o "$out" ;;
+        day_t1) run day_t1 "$OBSGEN" generate --start $START --duration-hours 24 --threads 1 -o "$out" ;;
+        month) run month "$OBSGEN" generate --start $START --duration-hours 720 -o "$out" ;;
+        gday) run gday "$OBSGEN" generate --start $START --duration-hours 24 --sources grafana -o "$out" ;;
+        gyear) run gyear "$OBSGEN" generate --start $START --duration-hours 8760 --sources grafana -o "$out" ;;
     esac
 }
 
@@ -82,18 +91,47 @@ echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "obsgen $("$OBSGEN" --version | cut -d' ' -f2), $(command -v tpchgen-cli > /dev/null && tpchgen-cli --version || echo 'no tpchgen-cli'); medians of $RUNS runs"
 echo
-printf "| %-9s | %8s | %11s | %10s | %9s | %12s | %10s |\n" scenario "wall s" rows "rows/s" "RSS MiB" bytes "vs tpchgen"
-printf "|%s|%s|%s|%s|%s|%s|%s|\n" ----------- ---------: ------------: -----------: ----------: -------------: -----------:
+printf "| %-9s | %8s | %11s | %10s | %8s | %9s | %12s | %10s |\n" scenario "wall s" rows "rows/s" "MB/s" "RSS MiB" bytes "vs tpchgen"
+printf "|%s|%s|%s|%s|%s|%s|%s|%s|\n" ----------- ---------: ------------: -----------: ---------: ----------: -------------: -----------:
 for s in $SCENARIOS; do
     ratio="-"
     if [[ -n "${RATE[tpch]:-}" ]]; then
         ratio=$(awk -v a="${RATE[$s]}" -v b="${RATE[tpch]}" 'BEGIN {printf "%.2fx", a / b}')
     fi
-    printf "| %-9s | %8s | %11s | %10s | %9s | %12s | %10s |\n" "$s" "${WALL[$s]}" "${ROWS[$s]}" "${RATE[$s]}" \
+    printf "| %-9s | %8s | %11s | %10s | %8s | %9s | %12s | %10s |\n" "$s" "${WALL[$s]}" "${ROWS[$s]}" "${RATE[$s]}" \
+        "$(awk -v b="${BYTES[$s]}" -v w="${WALL[$s]}" 'BEGIN {printf "%.1f", b / w / 1e6}')" \
         "$(awk -v k="${RSS[$s]}" 'BEGIN {printf "%.0f", k / 1024}')" "${BYTES[$s]}" "$ratio"
 done
 echo
 check() { printf "%-58s %-14s %s\n" "$1" "$2" "$3"; }
+# A dry run's time (issue 14, item 3), measured once.
+DRY=$( { /usr/bin/time -f "%e" "$OBSGEN" generate --start $START --duration-hours 8760 -o "$WORK/dry" --dry-run > /dev/null; } 2>&1 | tail -1)
+echo "issue 14 targets:"
+if [[ -n "${WALL[day]:-}" && -n "${RATE[tpch]:-}" ]]; then
+    check "14.1 day rows/s >= 1.0 x tpchgen-cli rows/s" "$(awk -v a="${RATE[day]}" -v b="${RATE[tpch]}" 'BEGIN {printf "%.2fx", a/b}')" \
+        "$(awk -v a="${RATE[day]}" -v b="${RATE[tpch]}" 'BEGIN {print (a >= b) ? "met" : "NOT met"}')"
+    check "     day bytes/s vs tpchgen-cli bytes/s (informational)" "$(awk -v a="${BYTES[day]}" -v w="${WALL[day]}" -v b="${BYTES[tpch]}" -v v="${WALL[tpch]}" 'BEGIN {printf "%.2fx", (a/w)/(b/v)}')" ""
+else
+    check "14.1 day rows/s >= 1.0 x tpchgen-cli rows/s" "-" "not measured (SCENARIOS needs tpch and day)"
+fi
+if [[ -n "${RSS[gday]:-}" && -n "${RSS[gyear]:-}" ]]; then
+    check "14.2 365-day peak RSS <= 1.2 x a day's (grafana)" "$(awk -v a="${RSS[gyear]}" -v b="${RSS[gday]}" 'BEGIN {printf "%.2fx", a/b}')" \
+        "$(awk -v a="${RSS[gyear]}" -v b="${RSS[gday]}" 'BEGIN {print (a <= 1.2 * b) ? "met" : "NOT met"}')"
+    check "     365-day time <= 1.1 x 365 x a day's (linear)" "$(awk -v a="${WALL[gyear]}" -v b="${WALL[gday]}" 'BEGIN {printf "%.2fx", a/(365*b)}')" \
+        "$(awk -v a="${WALL[gyear]}" -v b="${WALL[gday]}" 'BEGIN {print (a <= 1.1 * 365 * b) ? "met" : "NOT met"}')"
+else
+    check "14.2 365-day peak RSS <= 1.2 x a day's (grafana)" "-" "not measured (SCENARIOS needs gday and gyear)"
+fi
+check "14.3 dry run of a year < 1 s" "${DRY} s" "$(awk -v a="$DRY" 'BEGIN {print (a < 1) ? "met" : "NOT met"}')"
+if [[ -n "${RATE[day]:-}" && -n "${RATE[day_t1]:-}" ]]; then
+    check "14.4 rows/s with 2 threads / with 1 (informational)" "$(awk -v a="${RATE[day]}" -v b="${RATE[day_t1]}" 'BEGIN {printf "%.2fx", a/b}')" \
+        "($(nproc) cores; 1 thread ${RATE[day_t1]} rows/s)"
+else
+    check "14.4 rows/s with 2 threads / with 1" "-" "not measured (SCENARIOS needs day and day_t1)"
+fi
+echo
+echo "earlier targets (issue 6):"
+
 if [[ -n "${WALL[day]:-}" && -n "${RATE[tpch]:-}" ]]; then
     check "1. day rows/s >= tpchgen-cli rows/s" "$(awk -v a="${RATE[day]}" -v b="${RATE[tpch]}" 'BEGIN {printf "%.2fx", a/b}')" \
         "$(awk -v a="${RATE[day]}" -v b="${RATE[tpch]}" 'BEGIN {print (a >= b) ? "met" : "NOT met"}')"

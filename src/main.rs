@@ -644,16 +644,21 @@ fn execute(opts: &GenerateOptions, output_dir: &std::path::Path) -> Result<()> {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} partitions",
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} partitions, {msg}, ETA {eta}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b
     });
-    let progress = |done: u64, total: u64| {
+    let progress = |p: obsgen::pipeline::Progress| {
         if let Some(b) = &bar {
-            b.set_length(total);
-            b.set_position(done);
+            b.set_length(p.total);
+            b.set_position(p.done);
+            b.set_message(format!(
+                "{} rows, {}",
+                obsgen::config::bounds::millions(p.rows as f64),
+                indicatif::HumanBytes(p.bytes)
+            ));
         }
     };
     let result = generate(opts, &progress);

@@ -254,6 +254,11 @@ fn table_key(t: &dyn Table) -> String {
 }
 
 impl Done {
+    /// Bytes of every file of the partition.
+    fn bytes(&self) -> u64 {
+        self.parquet.map_or(0, |f| f.bytes) + self.jsonl.map_or(0, |f| f.bytes) + self.labels.bytes
+    }
+
     /// The partition's files: path, manifest format, size and checksum.
     fn files(&self, tables: &[Box<dyn Table>]) -> Vec<(String, &'static str, FileSum)> {
         let t = &tables[self.table];
@@ -389,9 +394,19 @@ fn check_options(opts: &GenerateOptions) -> Result<(), Error> {
     Ok(())
 }
 
+/// Where a run is, for a progress bar: partitions done of the total, and the rows and
+/// bytes (every file) they hold.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    pub done: u64,
+    pub total: u64,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
 pub fn generate(
     opts: &GenerateOptions,
-    progress: &(dyn Fn(u64, u64) + Sync),
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<RunReport, Error> {
     let started = std::time::Instant::now();
     check_options(opts)?;
@@ -543,7 +558,14 @@ pub fn generate(
     drop(kept_entries);
 
     let done = AtomicU64::new(kept.len() as u64);
-    progress(kept.len() as u64, total);
+    let rows_done = AtomicU64::new(kept.iter().map(|d| d.rows).sum());
+    let bytes_done = AtomicU64::new(kept.iter().map(Done::bytes).sum());
+    progress(Progress {
+        done: kept.len() as u64,
+        total,
+        rows: rows_done.load(Ordering::Relaxed),
+        bytes: bytes_done.load(Ordering::Relaxed),
+    });
     let interrupted = |signal| Error::Interrupted {
         signal,
         complete: 0,
@@ -610,7 +632,12 @@ pub fn generate(
                         incidents,
                     };
                     journal.append(&d.entry(&tables))?;
-                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                    progress(Progress {
+                        done: done.fetch_add(1, Ordering::Relaxed) + 1,
+                        total,
+                        rows: rows_done.fetch_add(d.rows, Ordering::Relaxed) + d.rows,
+                        bytes: bytes_done.fetch_add(d.bytes(), Ordering::Relaxed) + d.bytes(),
+                    });
                     Ok(d)
                 })
                 .collect::<Result<Vec<Done>, Error>>()

@@ -549,8 +549,44 @@ fn max_pool(lang: Language) -> f64 {
 /// Connections RDS itself holds (rdsadmin monitoring, replication slot checks).
 const RDS_SYSTEM_CONNECTIONS: f64 = 3.0;
 
-/// One incident effect on one resource.
-type EffectList = Vec<(u32, Effect)>;
+/// The incident effects on one resource (incidents and near misses of the whole plan),
+/// by start, with the latest end so far: the ones acting at a time are found without
+/// going through the range's (a scan of every one made a year's run quadratic).
+#[derive(Debug, Default)]
+struct EffectList {
+    /// (start, end, incident index, effect), by (start, index).
+    items: Vec<(Micros, Micros, u32, Effect)>,
+    /// `max_end[k]`: the latest end of `items[..=k]`.
+    max_end: Vec<Micros>,
+}
+
+impl EffectList {
+    fn sort(&mut self) {
+        self.items.sort_by_key(|x| (x.0, x.2));
+        let mut latest = Micros::MIN;
+        self.max_end = self
+            .items
+            .iter()
+            .map(|x| {
+                latest = latest.max(x.1);
+                latest
+            })
+            .collect();
+    }
+
+    /// The (incident, effect) pairs whose `[start, end)` overlaps `[a, b)`.
+    fn overlapping(&self, a: Micros, b: Micros) -> impl Iterator<Item = (u32, Effect)> + '_ {
+        let hi = self.items.partition_point(|x| x.0 < b);
+        let mut lo = hi;
+        while lo > 0 && self.max_end[lo - 1] > a {
+            lo -= 1;
+        }
+        self.items[lo..hi]
+            .iter()
+            .filter(move |x| x.1 > a)
+            .map(|x| (x.2, x.3))
+    }
+}
 
 /// Per (resource kind, resource index): the incidents of the plan with a CloudWatch
 /// effect on it.
@@ -577,9 +613,17 @@ fn effect_index(world: &World, model: &Model) -> EffectIndex {
                 _ => continue,
             };
             if let Some(k) = target {
-                out.entry(k).or_default().push((inc.index as u32, effect));
+                out.entry(k).or_default().items.push((
+                    inc.start,
+                    inc.end,
+                    inc.index as u32,
+                    effect,
+                ));
             }
         }
+    }
+    for list in out.values_mut() {
+        list.sort();
     }
     out
 }
@@ -1076,19 +1120,23 @@ impl<'w> DatapointCache<'w> {
     pub(crate) fn effect(&self, e: Effect, kind: Kind, r: usize, t: Micros) -> Option<(u32, f64)> {
         let list = self.effects.get(&(kind, r))?;
         // The strongest intensity, with the strongest incident's index; a near miss's
-        // only when no incident acts (a row an incident changes carries its label).
+        // only when no incident acts (a row an incident changes carries its label). Ties
+        // go to the lower index.
         let mut best: Option<(u32, f64)> = None;
         let mut real: Option<(u32, f64)> = None;
-        for &(i, x) in list {
+        let wins = |c: Option<(u32, f64)>, i: u32, v: f64| {
+            c.is_none_or(|b| v > b.1 || (v == b.1 && i < b.0))
+        };
+        for (i, x) in list.overlapping(t, t + 1) {
             if x != e {
                 continue;
             }
             let inc = &self.world.incidents.incidents[i as usize];
             let v = inc.intensity(t, 0);
-            if v > 0.0 && best.is_none_or(|b| v > b.1) {
+            if v > 0.0 && wins(best, i, v) {
                 best = Some((i, v));
             }
-            if v > 0.0 && !inc.background && real.is_none_or(|b| v > b.1) {
+            if v > 0.0 && !inc.background && wins(real, i, v) {
                 real = Some((i, v));
             }
         }
@@ -1106,9 +1154,9 @@ impl<'w> DatapointCache<'w> {
     ) -> Option<Micros> {
         self.effects
             .get(&(kind, r))?
-            .iter()
-            .filter(|&&(_, x)| x == e)
-            .map(|&(i, _)| &self.world.incidents.incidents[i as usize])
+            .overlapping(minute, minute + MINUTE)
+            .filter(|&(_, x)| x == e)
+            .map(|(i, _)| &self.world.incidents.incidents[i as usize])
             .filter(|inc| inc.start < minute + MINUTE && inc.end > minute)
             .map(|inc| inc.start)
             .min()
@@ -1117,16 +1165,18 @@ impl<'w> DatapointCache<'w> {
     /// The node-failure incident whose instance fails its status checks during `minute`
     /// (from the onset to the recovery).
     fn status_failed(&self, n: usize, minute: Micros) -> Option<u32> {
+        // The first in the plan's order, as before the list was sorted.
         self.effects
             .get(&(Kind::Node, n))?
-            .iter()
-            .find_map(|&(i, e)| {
+            .overlapping(minute, minute + MINUTE)
+            .filter_map(|(i, e)| {
                 let inc = &self.world.incidents.incidents[i as usize];
                 (e == Effect::Ec2StatusCheck
                     && inc.onset < minute + MINUTE
                     && inc.recovery > minute)
                     .then_some(i)
             })
+            .min()
     }
 
     /// The incident acting directly on service `s` (as root cause or resident, within its
