@@ -171,6 +171,10 @@ struct SlotIndex {
     /// Creation times never decrease along `pods` (they nearly always do not: a slot's
     /// pods are created in event order, up to 0.4 s of jitter).
     sorted: bool,
+    /// `max_deleted[k]`: the latest deletion of `pods[..=k]` (`Micros::MAX` once one
+    /// lives on), so that the pods alive in a window are found without a scan of the
+    /// range's.
+    max_deleted: Vec<Micros>,
 }
 
 impl SlotIndex {
@@ -633,8 +637,16 @@ impl PodPlan {
                                 }
                             })
                             .collect();
+                        let mut latest = Micros::MIN;
                         SlotIndex {
                             sorted: index.windows(2).all(|w| w[0].created <= w[1].created),
+                            max_deleted: index
+                                .iter()
+                                .map(|sp| {
+                                    latest = latest.max(sp.deleted);
+                                    latest
+                                })
+                                .collect(),
                             pods: index,
                         }
                     })
@@ -688,14 +700,23 @@ impl PodPlan {
         a: Micros,
         b: Micros,
     ) -> impl Iterator<Item = usize> + '_ {
-        self.slots[service]
-            .iter()
-            .flatten()
-            .copied()
-            .filter(move |&p| {
-                let pod = &self.pods[p];
-                pod.created < b && pod.deleted.is_none_or(|d| d + 2 * SECOND > a)
-            })
+        // Per slot, in creation order: the pods created before b (all of them when the
+        // slot is not sorted), back to the last whose predecessors were all deleted by a.
+        self.serving[service].iter().flat_map(move |slot| {
+            let hi = if slot.sorted {
+                slot.pods.partition_point(|sp| sp.created < b)
+            } else {
+                slot.pods.len()
+            };
+            let mut lo = hi;
+            while lo > 0 && slot.max_deleted[lo - 1].saturating_add(2 * SECOND) > a {
+                lo -= 1;
+            }
+            slot.pods[lo..hi]
+                .iter()
+                .filter(move |sp| sp.created < b && sp.deleted.saturating_add(2 * SECOND) > a)
+                .map(|sp| sp.pod as usize)
+        })
     }
 
     /// Rollouts of any service that start in `[a, b)`.
