@@ -125,6 +125,25 @@ pub fn floor_day(t: Micros) -> Micros {
     t - t.rem_euclid(DAY)
 }
 
+/// The latest of `ends[..=k]` at each k: over intervals sorted by start, the ones of the
+/// first `hi` that still run after an instant `a` are those from
+/// [`first_ending_after`]`(latest, hi, a)` on (the running maximum never decreases),
+/// found without a scan of everything before.
+pub fn latest_so_far(ends: impl Iterator<Item = Micros>) -> Vec<Micros> {
+    let mut latest = Micros::MIN;
+    ends.map(|e| {
+        latest = latest.max(e);
+        latest
+    })
+    .collect()
+}
+
+/// The first k < `hi` whose running maximum of ends (see [`latest_so_far`]) is after `a`;
+/// every interval before it has ended by `a`.
+pub fn first_ending_after(latest: &[Micros], hi: usize, a: Micros) -> usize {
+    latest[..hi].partition_point(|&e| e <= a)
+}
+
 /// Parses an RFC 3339 instant (`2026-11-23T08:00:00Z`, any offset) or a plain date
 /// (`2026-11-23`, midnight UTC) into microseconds.
 pub fn parse_instant(s: &str) -> Option<Micros> {

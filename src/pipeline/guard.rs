@@ -355,12 +355,21 @@ const PLAN_SECONDS_PER_DAY: f64 = 0.35;
 /// table, its expected duration, and whether the guard would refuse it.
 #[derive(Debug, Clone)]
 pub struct DryRun {
-    /// Per table: (table, partitions, rows, files, bytes).
-    pub tables: Vec<(String, u64, f64, u64, f64)>,
+    pub tables: Vec<TablePlan>,
     pub estimate: Estimate,
     pub seconds: f64,
     /// The guard's refusal, when it would refuse.
     pub refusal: Option<String>,
+}
+
+/// What a run writes of one table.
+#[derive(Debug, Clone)]
+pub struct TablePlan {
+    pub table: String,
+    pub partitions: u64,
+    pub rows: f64,
+    pub files: u64,
+    pub bytes: f64,
 }
 
 /// The dry run of `opts` over the partitions `render`, nothing written.
@@ -371,20 +380,20 @@ pub fn dry_run(
 ) -> Result<DryRun, Error> {
     let estimate = estimate(opts, tables, render)?;
     let files_per_partition = 1 + opts.formats.parquet as u64 + opts.formats.jsonl as u64;
-    let mut per_table: Vec<(String, u64, f64, u64, f64)> = Vec::new();
+    let mut per_table: Vec<TablePlan> = Vec::new();
     for (ti, v) in estimate.tables.iter().enumerate() {
         let n = render.iter().filter(|r| r.0 == ti).count() as u64;
         if n > 0 {
-            per_table.push((
-                v.table.clone(),
-                n,
-                v.rows_per_hour * n as f64,
-                n * files_per_partition,
-                v.bytes_per_hour * n as f64,
-            ));
+            per_table.push(TablePlan {
+                table: v.table.clone(),
+                partitions: n,
+                rows: v.rows_per_hour * n as f64,
+                files: n * files_per_partition,
+                bytes: v.bytes_per_hour * n as f64,
+            });
         }
     }
-    let rows: f64 = per_table.iter().map(|t| t.2).sum();
+    let rows: f64 = per_table.iter().map(|t| t.rows).sum();
     let hours: std::collections::BTreeSet<Micros> = render.iter().map(|r| r.1).collect();
     let threads = opts
         .threads
@@ -393,8 +402,8 @@ pub fn dry_run(
     let jsonl = if opts.formats.jsonl { 2.1 } else { 1.0 };
     let seconds = hours.len() as f64 / 24.0 * PLAN_SECONDS_PER_DAY
         + rows * jsonl / (ROWS_PER_SECOND_PER_THREAD * threads as f64);
-    let refusal = match check(opts, tables, render, 0) {
-        Ok(_) => None,
+    let refusal = match refuse(opts, &estimate, render, 0) {
+        Ok(()) => None,
         Err(Error::Guard(why)) => Some(why),
         Err(e) => return Err(e),
     };
@@ -414,13 +423,16 @@ impl DryRun {
             "table", "partitions", "rows", "files", "bytes"
         );
         let (mut p, mut r, mut f, mut b) = (0, 0.0, 0, 0.0);
-        for (t, parts, rows, files, bytes) in &self.tables {
+        for t in &self.tables {
             out += &format!(
-                "{t:<30}{parts:>11}{:>14}{files:>8}{:>14}\n",
-                crate::config::bounds::millions(*rows),
-                bytes_text(*bytes)
+                "{:<30}{:>11}{:>14}{:>8}{:>14}\n",
+                t.table,
+                t.partitions,
+                crate::config::bounds::millions(t.rows),
+                t.files,
+                bytes_text(t.bytes)
             );
-            (p, r, f, b) = (p + parts, r + rows, f + files, b + bytes);
+            (p, r, f, b) = (p + t.partitions, r + t.rows, f + t.files, b + t.bytes);
         }
         out += &format!(
             "{:<30}{p:>11}{:>14}{f:>8}{:>14}\n",
@@ -596,6 +608,17 @@ pub fn check(
     reclaim: u64,
 ) -> Result<Estimate, Error> {
     let est = estimate(opts, tables, render)?;
+    refuse(opts, &est, render, reclaim)?;
+    Ok(est)
+}
+
+/// The refusal of the run `est` estimates, when it does not fit the machine.
+fn refuse(
+    opts: &GenerateOptions,
+    est: &Estimate,
+    render: &[(usize, Micros)],
+    reclaim: u64,
+) -> Result<(), Error> {
     let res = Resources::measure(&opts.output_dir);
     let mut problems = Vec::new();
     let max_threads = THREADS_PER_CORE * res.cores;
@@ -659,7 +682,7 @@ pub fn check(
         }
     }
     if problems.is_empty() {
-        return Ok(est);
+        return Ok(());
     }
     Err(Error::Guard(format!(
         "refused before writing anything ({FLAG} runs it anyway):\n  {}",

@@ -6,7 +6,7 @@
 //! [`merge`] (`obsgen manifest merge`).
 
 mod guard;
-pub use guard::{DryRun, Estimate, TableVolume};
+pub use guard::{DryRun, Estimate, TablePlan, TableVolume};
 mod merge;
 mod output_dir;
 mod resume;
@@ -574,83 +574,79 @@ pub fn generate(
     };
     // Day by day (the tasks are hour-major): between two days no worker holds a twin, so
     // the twins of the days done are dropped and memory does not grow with the range.
-    let mut rendered_days: Vec<Done> = Vec::with_capacity(render.len());
-    let mut result: Result<(), Error> = Ok(());
-    for day in render.chunk_by(|a, b| a.1.div_euclid(DAY) == b.1.div_euclid(DAY)) {
-        // A day's rows look back a minute into the day before, never further.
-        let before = day[0].1 - DAY;
-        world.release_twins_before(before);
-        if let Some(w) = with_incidents.as_mut() {
-            w.release_twins_before(before);
-        }
-        let world_of = |hour: Micros| with_incidents.as_ref().map_or(&world, |w| w.twin_at(hour));
-        let part = pool.install(|| {
-            day.par_iter()
-                .map(|&(ti, hour)| -> Result<Done, Error> {
-                    if let Some(signal) = crate::interrupt::pending() {
-                        return Err(interrupted(signal));
-                    }
-                    let table = &tables[ti];
-                    let batch = table.render(world_of(hour), hour)?;
-                    if let Some(signal) = crate::interrupt::pending() {
-                        return Err(interrupted(signal));
-                    }
-                    let rel = partition_path(table.source(), table.name(), hour);
-                    // The labels table: the same records, their keys and labels only; the
-                    // columns it shares with the partition are encoded once for both files.
-                    let (labels, incidents) = crate::labels::records_batch(
-                        &batch,
-                        table.source().as_str(),
-                        table.name(),
-                    )?;
-                    let path = dir.join(&rel);
-                    let labels_path = dir.join(format!("labels/records/{rel}"));
-                    let mut files = Vec::with_capacity(2);
-                    if opts.formats.parquet {
-                        files.push((path.as_path(), &batch));
-                    }
-                    files.push((labels_path.as_path(), &labels));
-                    let sums = write_parquet_files(&files, opts.compression, row_group_rows)?;
-                    let mut jsonl = None;
-                    if opts.formats.jsonl {
-                        let jrel = jsonl_path(table.source(), table.name(), hour);
-                        let mut out = JsonLines::create(&dir.join(&jrel), opts.jsonl_level)?;
-                        table.write_native(world_of(hour), hour, &batch, &mut out)?;
-                        let w = out.finish()?;
-                        jsonl = Some(FileSum {
-                            bytes: w.bytes,
-                            xxh64: w.xxh64,
-                        });
-                    }
-                    let d = Done {
-                        table: ti,
-                        hour,
-                        rows: batch.num_rows() as u64,
-                        parquet: opts.formats.parquet.then(|| sums[0]),
-                        jsonl,
-                        labels: sums[sums.len() - 1],
-                        incidents,
-                    };
-                    journal.append(&d.entry(&tables))?;
-                    progress(Progress {
-                        done: done.fetch_add(1, Ordering::Relaxed) + 1,
-                        total,
-                        rows: rows_done.fetch_add(d.rows, Ordering::Relaxed) + d.rows,
-                        bytes: bytes_done.fetch_add(d.bytes(), Ordering::Relaxed) + d.bytes(),
-                    });
-                    Ok(d)
-                })
-                .collect::<Result<Vec<Done>, Error>>()
-        });
-        match part {
-            Ok(d) => rendered_days.extend(d),
-            Err(e) => {
-                result = Err(e);
-                break;
+    let mut render_days = || -> Result<Vec<Done>, Error> {
+        let mut rendered: Vec<Done> = Vec::with_capacity(render.len());
+        for day in render.chunk_by(|a, b| a.1.div_euclid(DAY) == b.1.div_euclid(DAY)) {
+            // A day's rows look back a minute into the day before, never further.
+            let before = day[0].1 - DAY;
+            world.release_twins_before(before);
+            if let Some(w) = with_incidents.as_mut() {
+                w.release_twins_before(before);
             }
+            let world_of =
+                |hour: Micros| with_incidents.as_ref().map_or(&world, |w| w.twin_at(hour));
+            rendered.extend(pool.install(|| {
+                day.par_iter()
+                    .map(|&(ti, hour)| -> Result<Done, Error> {
+                        if let Some(signal) = crate::interrupt::pending() {
+                            return Err(interrupted(signal));
+                        }
+                        let table = &tables[ti];
+                        let batch = table.render(world_of(hour), hour)?;
+                        if let Some(signal) = crate::interrupt::pending() {
+                            return Err(interrupted(signal));
+                        }
+                        let rel = partition_path(table.source(), table.name(), hour);
+                        // The labels table: the same records, their keys and labels only; the
+                        // columns it shares with the partition are encoded once for both files.
+                        let (labels, incidents) = crate::labels::records_batch(
+                            &batch,
+                            table.source().as_str(),
+                            table.name(),
+                        )?;
+                        let path = dir.join(&rel);
+                        let labels_path = dir.join(format!("labels/records/{rel}"));
+                        let mut files = Vec::with_capacity(2);
+                        if opts.formats.parquet {
+                            files.push((path.as_path(), &batch));
+                        }
+                        files.push((labels_path.as_path(), &labels));
+                        let sums = write_parquet_files(&files, opts.compression, row_group_rows)?;
+                        let mut jsonl = None;
+                        if opts.formats.jsonl {
+                            let jrel = jsonl_path(table.source(), table.name(), hour);
+                            let mut out = JsonLines::create(&dir.join(&jrel), opts.jsonl_level)?;
+                            table.write_native(world_of(hour), hour, &batch, &mut out)?;
+                            let w = out.finish()?;
+                            jsonl = Some(FileSum {
+                                bytes: w.bytes,
+                                xxh64: w.xxh64,
+                            });
+                        }
+                        let d = Done {
+                            table: ti,
+                            hour,
+                            rows: batch.num_rows() as u64,
+                            parquet: opts.formats.parquet.then(|| sums[0]),
+                            jsonl,
+                            labels: sums[sums.len() - 1],
+                            incidents,
+                        };
+                        journal.append(&d.entry(&tables))?;
+                        progress(Progress {
+                            done: done.fetch_add(1, Ordering::Relaxed) + 1,
+                            total,
+                            rows: rows_done.fetch_add(d.rows, Ordering::Relaxed) + d.rows,
+                            bytes: bytes_done.fetch_add(d.bytes(), Ordering::Relaxed) + d.bytes(),
+                        });
+                        Ok(d)
+                    })
+                    .collect::<Result<Vec<Done>, Error>>()
+            })?);
         }
-    }
-    let result = result.map(|()| rendered_days);
+        Ok(rendered)
+    };
+    let result = render_days();
     let rendered = match result {
         Ok(r) => r,
         Err(e) => {

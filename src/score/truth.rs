@@ -183,19 +183,16 @@ pub struct RowTruth {
 /// The labelled rows of one record-label file (in scope), their incidents numbered
 /// within the file.
 struct FileRows {
-    table: u16,
-    /// (id hash, timestamp, is_anomaly, file-local incident or `u32::MAX`).
-    rows: Vec<(u64, Micros, bool, u32)>,
+    id_hash: Vec<u64>,
+    ts: Vec<Micros>,
+    is_anomaly: Vec<bool>,
+    /// File-local incident (index into `incident_ids`), `u32::MAX` when normal.
+    incident: Vec<u32>,
     incident_ids: Vec<String>,
 }
 
 impl FileRows {
-    fn read(
-        f: &Path,
-        table: u16,
-        default_ts: Micros,
-        scope: Option<&Intervals>,
-    ) -> Result<FileRows, Error> {
+    fn read(f: &Path, default_ts: Micros, scope: Option<&Intervals>) -> Result<FileRows, Error> {
         let b = crate::contract::read_columns(
             f,
             &["record_id", "timestamp", "is_anomaly", "incident_id"],
@@ -207,9 +204,12 @@ impl FileRows {
             .and_then(|c| c.as_any().downcast_ref::<BooleanArray>())
             .ok_or_else(|| missing(&f.display().to_string(), "is_anomaly"))?;
         let inc = strings(&b, "incident_id")?;
+        let n = b.num_rows();
         let mut out = FileRows {
-            table,
-            rows: Vec::with_capacity(b.num_rows()),
+            id_hash: Vec::with_capacity(n),
+            ts: Vec::with_capacity(n),
+            is_anomaly: Vec::with_capacity(n),
+            incident: Vec::with_capacity(n),
             incident_ids: Vec::new(),
         };
         for (i, t) in ts.iter().enumerate() {
@@ -230,8 +230,10 @@ impl FileRows {
                     }
                 }
             };
-            out.rows
-                .push((id_hash(ids.value(i)), t, anomalous.value(i), local));
+            out.id_hash.push(id_hash(ids.value(i)));
+            out.ts.push(t);
+            out.is_anomaly.push(anomalous.value(i));
+            out.incident.push(local);
         }
         Ok(out)
     }
@@ -338,9 +340,9 @@ impl RowTruth {
             .collect();
         let parts = jobs
             .par_iter()
-            .map(|&(ti, f)| FileRows::read(f, ti, truth.start, scope))
-            .collect::<Result<Vec<FileRows>, Error>>()?;
-        let n = parts.iter().map(|p| p.rows.len()).sum();
+            .map(|&(ti, f)| Ok((ti, FileRows::read(f, truth.start, scope)?)))
+            .collect::<Result<Vec<(u16, FileRows)>, Error>>()?;
+        let n = parts.iter().map(|p| p.1.ts.len()).sum();
         let mut out = RowTruth {
             tables: tables.to_vec(),
             table: Vec::with_capacity(n),
@@ -351,7 +353,7 @@ impl RowTruth {
             incident_ids: Vec::new(),
         };
         let mut incident_index: HashMap<String, u32> = HashMap::new();
-        for part in parts {
+        for (table, part) in parts {
             // The file's incidents, numbered in order of first appearance.
             let global: Vec<u32> = part
                 .incident_ids
@@ -366,17 +368,17 @@ impl RowTruth {
                     }
                 })
                 .collect();
-            for (hash, t, anomalous, inc) in part.rows {
-                out.table.push(part.table);
-                out.id_hash.push(hash);
-                out.ts.push(t);
-                out.is_anomaly.push(anomalous);
-                out.incident.push(if inc == u32::MAX {
+            out.table.resize(out.table.len() + part.ts.len(), table);
+            out.id_hash.extend_from_slice(&part.id_hash);
+            out.ts.extend_from_slice(&part.ts);
+            out.is_anomaly.extend_from_slice(&part.is_anomaly);
+            out.incident.extend(part.incident.iter().map(|&inc| {
+                if inc == u32::MAX {
                     inc
                 } else {
                     global[inc as usize]
-                });
-            }
+                }
+            }));
         }
         Ok(out)
     }

@@ -637,16 +637,11 @@ impl PodPlan {
                                 }
                             })
                             .collect();
-                        let mut latest = Micros::MIN;
                         SlotIndex {
                             sorted: index.windows(2).all(|w| w[0].created <= w[1].created),
-                            max_deleted: index
-                                .iter()
-                                .map(|sp| {
-                                    latest = latest.max(sp.deleted);
-                                    latest
-                                })
-                                .collect(),
+                            max_deleted: crate::time::latest_so_far(
+                                index.iter().map(|sp| sp.deleted),
+                            ),
                             pods: index,
                         }
                     })
@@ -700,21 +695,20 @@ impl PodPlan {
         a: Micros,
         b: Micros,
     ) -> impl Iterator<Item = usize> + '_ {
+        // A pod counts until 2 s after its deletion.
+        let a = a - 2 * SECOND;
         // Per slot, in creation order: the pods created before b (all of them when the
-        // slot is not sorted), back to the last whose predecessors were all deleted by a.
+        // slot is not sorted), from the first that may still exist after a.
         self.serving[service].iter().flat_map(move |slot| {
             let hi = if slot.sorted {
                 slot.pods.partition_point(|sp| sp.created < b)
             } else {
                 slot.pods.len()
             };
-            let mut lo = hi;
-            while lo > 0 && slot.max_deleted[lo - 1].saturating_add(2 * SECOND) > a {
-                lo -= 1;
-            }
+            let lo = crate::time::first_ending_after(&slot.max_deleted, hi, a);
             slot.pods[lo..hi]
                 .iter()
-                .filter(move |sp| sp.created < b && sp.deleted.saturating_add(2 * SECOND) > a)
+                .filter(move |sp| sp.created < b && sp.deleted > a)
                 .map(|sp| sp.pod as usize)
         })
     }

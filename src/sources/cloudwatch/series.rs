@@ -563,24 +563,13 @@ struct EffectList {
 impl EffectList {
     fn sort(&mut self) {
         self.items.sort_by_key(|x| (x.0, x.2));
-        let mut latest = Micros::MIN;
-        self.max_end = self
-            .items
-            .iter()
-            .map(|x| {
-                latest = latest.max(x.1);
-                latest
-            })
-            .collect();
+        self.max_end = crate::time::latest_so_far(self.items.iter().map(|x| x.1));
     }
 
     /// The (incident, effect) pairs whose `[start, end)` overlaps `[a, b)`.
     fn overlapping(&self, a: Micros, b: Micros) -> impl Iterator<Item = (u32, Effect)> + '_ {
         let hi = self.items.partition_point(|x| x.0 < b);
-        let mut lo = hi;
-        while lo > 0 && self.max_end[lo - 1] > a {
-            lo -= 1;
-        }
+        let lo = crate::time::first_ending_after(&self.max_end, hi, a);
         self.items[lo..hi]
             .iter()
             .filter(move |x| x.1 > a)
