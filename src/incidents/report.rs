@@ -94,63 +94,99 @@ fn root_kind(inc: &Incident) -> &'static str {
     }
 }
 
-/// The incidents with a labelled row in the dataset (including those that began before
-/// its range), with the sources and the time span of their labelled rows.
-pub fn incident_records(
+/// The incident tables of a run, built day by day: each day's world adds the incidents
+/// of the days whose signal is complete, so no world of the whole range is needed and
+/// memory holds the records, not the plan.
+#[derive(Debug, Default)]
+pub struct IncidentTables {
+    /// The incidents with a labelled row in the dataset (including those that began
+    /// before its range), with the sources and the time span of their labelled rows, in
+    /// the plan's order (by day).
+    pub records: Vec<IncidentRecord>,
+    pub edges: Vec<Edge>,
+    /// Incidents that start before this are added.
+    added_before: Option<Micros>,
+}
+
+impl IncidentTables {
+    /// Adds the incidents of `world` that start before `until` (a midnight, or
+    /// `Micros::MAX`) and after the last call's `until`, and have a labelled row in
+    /// `signal` (whose entries they take). Incidents never cross midnight and the plan
+    /// lists them day by day, so the records come in the plan's order whichever worlds
+    /// add them; the caller passes an `until` whose days' signal is complete.
+    pub fn add_until(
+        &mut self,
+        world: &World,
+        range: TimeRange,
+        signal: &mut std::collections::BTreeMap<String, IncidentSignal>,
+        until: Micros,
+    ) {
+        let from = self.added_before.unwrap_or(Micros::MIN);
+        if until <= from {
+            return;
+        }
+        for inc in world.incidents.real() {
+            if inc.start < from || inc.start >= until {
+                continue;
+            }
+            if let Some(s) = signal.remove(&inc.id) {
+                self.records.push(incident_record(world, range, inc, &s));
+                incident_edges(world, inc, &s, &mut self.edges);
+            }
+        }
+        self.added_before = Some(until);
+    }
+}
+
+/// The record of an incident with labelled rows `s`.
+fn incident_record(
     world: &World,
     range: TimeRange,
-    signal: &std::collections::BTreeMap<String, IncidentSignal>,
-) -> Vec<IncidentRecord> {
-    world
-        .incidents
-        .incidents
-        .iter()
-        .filter_map(|inc| signal.get(&inc.id).map(|s| (inc, s)))
-        .map(|(inc, s)| {
-            let t = &world.config.incidents.types[inc.type_index];
-            let sev = format!("{:?}", inc.severity).to_ascii_lowercase();
-            IncidentRecord {
-                incident_id: inc.id.clone(),
-                incident_type: inc.incident_type.clone(),
-                severity: sev,
-                title: inc.title.clone(),
-                root_cause_kind: root_kind(inc).to_string(),
-                root_cause_service: inc.root_service.map(|s| world.service(s).name.clone()),
-                root_cause_entity: root_entity_name(world, inc),
-                root_cause_indicator: t.indicator.clone(),
-                began_before_range: inc.start < range.start,
-                start: iso(inc.start),
-                onset: iso(inc.onset),
-                peak: iso(inc.peak),
-                recovery: iso(inc.recovery),
-                end: iso(inc.end),
-                signal_start: iso(s.first),
-                signal_end: iso(s.last),
-                affected_services: inc
-                    .affected
-                    .iter()
-                    .map(|a| a.service)
-                    .chain(
-                        call_chains(world, inc, s)
-                            .into_iter()
-                            .map(|(_, caller)| caller),
-                    )
-                    .map(|x| world.service(x).name.clone())
-                    .collect(),
-                sources_with_signal: s.sources.iter().cloned().collect(),
-                seed: world.seed,
-                times: [
-                    inc.start,
-                    inc.onset,
-                    inc.peak,
-                    inc.recovery,
-                    inc.end,
-                    s.first,
-                    s.last,
-                ],
-            }
-        })
-        .collect()
+    inc: &Incident,
+    s: &IncidentSignal,
+) -> IncidentRecord {
+    let t = &world.config.incidents.types[inc.type_index];
+    let sev = format!("{:?}", inc.severity).to_ascii_lowercase();
+    IncidentRecord {
+        incident_id: inc.id.clone(),
+        incident_type: inc.incident_type.clone(),
+        severity: sev,
+        title: inc.title.clone(),
+        root_cause_kind: root_kind(inc).to_string(),
+        root_cause_service: inc.root_service.map(|s| world.service(s).name.clone()),
+        root_cause_entity: root_entity_name(world, inc),
+        root_cause_indicator: t.indicator.clone(),
+        began_before_range: inc.start < range.start,
+        start: iso(inc.start),
+        onset: iso(inc.onset),
+        peak: iso(inc.peak),
+        recovery: iso(inc.recovery),
+        end: iso(inc.end),
+        signal_start: iso(s.first),
+        signal_end: iso(s.last),
+        affected_services: inc
+            .affected
+            .iter()
+            .map(|a| a.service)
+            .chain(
+                call_chains(world, inc, s)
+                    .into_iter()
+                    .map(|(_, caller)| caller),
+            )
+            .map(|x| world.service(x).name.clone())
+            .collect(),
+        sources_with_signal: s.sources.iter().cloned().collect(),
+        seed: world.seed,
+        times: [
+            inc.start,
+            inc.onset,
+            inc.peak,
+            inc.recovery,
+            inc.end,
+            s.first,
+            s.last,
+        ],
+    }
 }
 
 /// The services beyond an incident's affected ones whose rows it changed through calls
@@ -207,67 +243,52 @@ fn call_chains(
     steps
 }
 
-/// The cause-effect edges: root entity → directly affected services, then each
-/// dependency → its affected callers, with the lag at which the effect arrives, then the
-/// callers its changed calls reached beyond them (lag 0: a request sees its call's change
-/// at once).
-pub fn incident_edges(
-    world: &World,
-    signal: &std::collections::BTreeMap<String, IncidentSignal>,
-) -> Vec<Edge> {
-    let mut out = Vec::new();
-    for inc in world
-        .incidents
-        .incidents
-        .iter()
-        .filter(|i| signal.contains_key(&i.id))
-    {
-        let root = root_entity_name(world, inc);
-        for a in &inc.affected {
-            let svc = format!("service/{}", world.service(a.service).name);
-            if a.depth == 0 {
-                let relation = match inc.root {
-                    RootEntity::Node(_) => "hosts",
-                    RootEntity::Aws { .. } => "used_by",
-                    _ => "degrades",
-                };
-                if svc != root {
-                    out.push(Edge {
-                        incident_id: inc.id.clone(),
-                        src_entity: root.clone(),
-                        dst_entity: svc,
-                        relation: relation.into(),
-                        lag_ms: a.lag / 1000,
-                    });
-                }
-                continue;
-            }
-            for b in inc.affected.iter().filter(|b| {
-                b.depth + 1 == a.depth && world.service(a.service).deps.contains(&b.service)
-            }) {
+/// The cause-effect edges of an incident with labelled rows `s`: root entity → directly
+/// affected services, then each dependency → its affected callers, with the lag at which
+/// the effect arrives, then the callers its changed calls reached beyond them (lag 0: a
+/// request sees its call's change at once).
+fn incident_edges(world: &World, inc: &Incident, s: &IncidentSignal, out: &mut Vec<Edge>) {
+    let root = root_entity_name(world, inc);
+    for a in &inc.affected {
+        let svc = format!("service/{}", world.service(a.service).name);
+        if a.depth == 0 {
+            let relation = match inc.root {
+                RootEntity::Node(_) => "hosts",
+                RootEntity::Aws { .. } => "used_by",
+                _ => "degrades",
+            };
+            if svc != root {
                 out.push(Edge {
                     incident_id: inc.id.clone(),
-                    src_entity: format!("service/{}", world.service(b.service).name),
-                    dst_entity: svc.clone(),
-                    relation: "propagates_to".into(),
-                    lag_ms: (a.lag - b.lag).max(0) / 1000,
+                    src_entity: root.clone(),
+                    dst_entity: svc,
+                    relation: relation.into(),
+                    lag_ms: a.lag / 1000,
                 });
             }
-        }
-        let Some(s) = signal.get(&inc.id) else {
             continue;
-        };
-        for (callee, caller) in call_chains(world, inc, s) {
+        }
+        for b in inc.affected.iter().filter(|b| {
+            b.depth + 1 == a.depth && world.service(a.service).deps.contains(&b.service)
+        }) {
             out.push(Edge {
                 incident_id: inc.id.clone(),
-                src_entity: format!("service/{}", world.service(callee).name),
-                dst_entity: format!("service/{}", world.service(caller).name),
+                src_entity: format!("service/{}", world.service(b.service).name),
+                dst_entity: svc.clone(),
                 relation: "propagates_to".into(),
-                lag_ms: 0,
+                lag_ms: (a.lag - b.lag).max(0) / 1000,
             });
         }
     }
-    out
+    for (callee, caller) in call_chains(world, inc, s) {
+        out.push(Edge {
+            incident_id: inc.id.clone(),
+            src_entity: format!("service/{}", world.service(callee).name),
+            dst_entity: format!("service/{}", world.service(caller).name),
+            relation: "propagates_to".into(),
+            lag_ms: 0,
+        });
+    }
 }
 
 pub fn incidents_schema() -> SchemaRef {

@@ -6,17 +6,18 @@
 //! and refused when a reader would take them for table data.
 
 use super::{
-    CORRELATION_PATH, EDGES_PATH, GenerateOptions, INCIDENTS_PATH, TEMPLATES_PATH, finish,
-    jsonl_path, partition_path, report_list,
+    CORRELATION_PATH, EDGES_PATH, GenerateOptions, INCIDENTS_PATH, TEMPLATES_PATH, day_world,
+    finish, jsonl_path, partition_path, range_days, report_list,
 };
 use crate::config::Config;
 use crate::error::Error;
+use crate::incidents::report::IncidentTables;
 use crate::sink::checksum::{hash_file, hex};
 use crate::sink::manifest::IncidentSignal;
 use crate::sink::{Compression, FileEntry, Manifest};
 use crate::sources::{Source, registry};
-use crate::time::HOUR;
-use crate::world::{TimeRange, World};
+use crate::time::{DAY, HOUR};
+use crate::world::TimeRange;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -317,9 +318,18 @@ pub fn merge_parts(
             signal.entry(id.clone()).or_default().merge(s);
         }
     }
-    let world = World::plan(opts.config.clone(), opts.seed, opts.scale, opts.range);
+    // The incident tables day by day, from each day's world (as the single-machine run
+    // builds them; no world of the whole range).
+    let mut incidents = IncidentTables::default();
+    let mut world = None;
+    for day in range_days(opts.range) {
+        let w = day_world(&opts, day);
+        incidents.add_until(&w, opts.range, &mut signal, day + DAY);
+        world = Some(w);
+    }
+    let world = world.ok_or_else(|| Error::Invalid("the parts' range is empty".into()))?;
     let files: Vec<FileEntry> = files.into_values().map(|(f, _)| f).collect();
-    let manifest = finish(&world, &opts, &signal, files)?;
+    let manifest = finish(&world, &opts, &incidents, files)?;
     Ok(MergeReport {
         manifest,
         parts: n,

@@ -16,6 +16,7 @@ pub use output_dir::prepare_output_dir;
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::incidents::report::IncidentTables;
 use crate::sink::journal::{self, Journal, RunIdentity};
 use crate::sink::manifest::{IncidentSignal, PartInfo};
 use crate::sink::{
@@ -178,19 +179,16 @@ pub fn validate_range(range: TimeRange) -> Result<(), Error> {
 fn write_incident_tables(
     world: &World,
     opts: &GenerateOptions,
-    signal: &BTreeMap<String, IncidentSignal>,
+    incidents: &IncidentTables,
 ) -> Result<Vec<FileEntry>, Error> {
-    use crate::incidents::report::{
-        edges_batch, incident_edges, incident_records, incidents_batch,
-    };
-    let records = incident_records(world, opts.range, signal);
-    let edges = incident_edges(world, signal);
+    use crate::incidents::report::{edges_batch, incidents_batch};
+    let (records, edges) = (&incidents.records, &incidents.edges);
     let mut out = Vec::new();
     let rg = opts.config.generation.output.row_group_rows;
     let start = rfc3339_string(opts.range.start);
     for (rel, batch) in [
-        (INCIDENTS_PATH, incidents_batch(&records)?),
-        (EDGES_PATH, edges_batch(&edges)?),
+        (INCIDENTS_PATH, incidents_batch(records)?),
+        (EDGES_PATH, edges_batch(edges)?),
         (
             TEMPLATES_PATH,
             crate::log_templates::templates_batch(&crate::log_templates::world_templates(world))?,
@@ -217,7 +215,7 @@ fn write_incident_tables(
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     let mut text =
-        serde_json::to_string_pretty(&records).map_err(|e| Error::Other(e.to_string()))?;
+        serde_json::to_string_pretty(records).map_err(|e| Error::Other(e.to_string()))?;
     text.push('\n');
     let sum = crate::sink::write_atomic(&path, text.as_bytes())?;
     out.push(FileEntry {
@@ -486,16 +484,6 @@ pub fn generate(
     if opts.resume {
         output_dir::remove_temp_files(dir, &planned)?;
     }
-    let mut world = World::plan(opts.config.clone(), opts.seed, opts.scale, opts.range);
-    // A run without incidents is the counterfactual twin of the run with them, day by
-    // day: each day rendered from the twin of that day (`World::twin_at`, keeping the
-    // incidents that ended before it), the world the incident run labels that day
-    // against. So `validate RUN --twin TWIN` checks a run of many days in one go.
-    let mut with_incidents = (!opts.config.incidents.schedule.enabled).then(|| {
-        let mut config = opts.config.clone();
-        config.incidents.schedule.enabled = true;
-        World::plan(config, opts.seed, opts.scale, opts.range)
-    });
     let row_group_rows = opts.config.generation.output.row_group_rows;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
@@ -572,21 +560,43 @@ pub fn generate(
         total,
         journal: journal_path.clone(),
     };
-    // Day by day (the tasks are hour-major): between two days no worker holds a twin, so
-    // the twins of the days done are dropped and memory does not grow with the range.
-    let mut render_days = || -> Result<Vec<Done>, Error> {
+    // Which sources show each incident: the signal of the partitions kept, then of each
+    // day rendered. A run's incident tables are built day by day from the day's world
+    // (`IncidentTables::add_until`); a part keeps all of it for its manifest.
+    let mut signal: BTreeMap<String, IncidentSignal> = BTreeMap::new();
+    for d in &mut kept {
+        add_signal(
+            &mut signal,
+            tables[d.table].source(),
+            std::mem::take(&mut d.incidents),
+        );
+    }
+    let mut incidents = opts.part.is_none().then(IncidentTables::default);
+    // Day by day (the tasks are hour-major), each day from a world planned for it alone
+    // (`day_world`): the world is a function of absolute time, so the rows are those of a
+    // world planned for the whole range, and memory does not grow with the range. The
+    // next day's world is planned while this day renders.
+    let mut render_days = || -> Result<(Vec<Done>, World), Error> {
         let mut rendered: Vec<Done> = Vec::with_capacity(render.len());
-        for day in render.chunk_by(|a, b| a.1.div_euclid(DAY) == b.1.div_euclid(DAY)) {
-            // A day's rows look back a minute into the day before, never further.
-            let before = day[0].1 - DAY;
-            world.release_twins_before(before);
-            if let Some(w) = with_incidents.as_mut() {
-                w.release_twins_before(before);
+        let days: Vec<Micros> = range_days(opts.range).collect();
+        let mut world = day_world(opts, days[0]);
+        let mut next = 0;
+        for (i, &day) in days.iter().enumerate() {
+            let first = next;
+            while next < render.len() && render[next].1 < day + DAY {
+                next += 1;
             }
-            let world_of =
-                |hour: Micros| with_incidents.as_ref().map_or(&world, |w| w.twin_at(hour));
-            rendered.extend(pool.install(|| {
-                day.par_iter()
+            let tasks = &render[first..next];
+            let world_of = |hour: Micros| {
+                if opts.config.incidents.schedule.enabled {
+                    &world
+                } else {
+                    world.twin_at(hour)
+                }
+            };
+            let render_day = || {
+                tasks
+                    .par_iter()
                     .map(|&(ti, hour)| -> Result<Done, Error> {
                         if let Some(signal) = crate::interrupt::pending() {
                             return Err(interrupted(signal));
@@ -642,12 +652,33 @@ pub fn generate(
                         Ok(d)
                     })
                     .collect::<Result<Vec<Done>, Error>>()
-            })?);
+            };
+            let (done_today, following) = pool.install(|| {
+                rayon::join(render_day, || days.get(i + 1).map(|&d| day_world(opts, d)))
+            });
+            let start = rendered.len();
+            rendered.extend(done_today?);
+            for d in &mut rendered[start..] {
+                add_signal(
+                    &mut signal,
+                    tables[d.table].source(),
+                    std::mem::take(&mut d.incidents),
+                );
+            }
+            // Incidents never cross midnight and a row is labelled by an incident that
+            // ended at most a few hours before it: the signal of the days before
+            // yesterday is complete.
+            if let Some(t) = incidents.as_mut() {
+                t.add_until(&world, opts.range, &mut signal, day - DAY);
+            }
+            if let Some(w) = following {
+                world = w;
+            }
         }
-        Ok(rendered)
+        Ok((rendered, world))
     };
     let result = render_days();
-    let rendered = match result {
+    let (rendered, last_world) = match result {
         Ok(r) => r,
         Err(e) => {
             // Each writer removes its temporary file when it fails; this catches any other.
@@ -677,15 +708,11 @@ pub fn generate(
         });
     }
 
-    // The manifest entries, and which sources show each incident.
-    let mut signal: BTreeMap<String, IncidentSignal> = BTreeMap::new();
+    // The manifest entries.
     let mut files: Vec<FileEntry> = Vec::with_capacity(tasks.len() * 3);
     for d in kept.into_iter().chain(rendered) {
         let table = &tables[d.table];
         let source = table.source().as_str();
-        for (id, rows) in &d.incidents {
-            signal.entry(id.clone()).or_default().add_rows(source, rows);
-        }
         let hour = rfc3339_string(d.hour);
         for (path, format, sum) in d.files(&tables) {
             let (source, name, format) = match format {
@@ -715,7 +742,11 @@ pub fn generate(
             m.write(&dir.join(part.manifest_name()))?;
             m
         }
-        None => finish(&world, opts, &signal, files)?,
+        None => {
+            let mut incidents = incidents.unwrap_or_default();
+            incidents.add_until(&last_world, opts.range, &mut signal, Micros::MAX);
+            finish(&last_world, opts, &incidents, files)?
+        }
     };
     // The manifest is written: the run is complete.
     journal.remove()?;
@@ -724,6 +755,20 @@ pub fn generate(
         seconds: started.elapsed().as_secs_f64(),
         resume: opts.resume.then_some(report),
     })
+}
+
+/// Adds a partition's labelled rows to the signal of their incidents.
+fn add_signal(
+    signal: &mut BTreeMap<String, IncidentSignal>,
+    source: Source,
+    spans: crate::labels::IncidentSpans,
+) {
+    for (id, rows) in &spans {
+        signal
+            .entry(id.clone())
+            .or_default()
+            .add_rows(source.as_str(), rows);
+    }
 }
 
 /// The files of partition `(ti, hour)` in `formats`, relative to the output directory:
@@ -796,18 +841,41 @@ fn run_manifest(opts: &GenerateOptions, mut files: Vec<FileEntry>) -> Manifest {
     }
 }
 
-/// Completes a dataset whose partitions are all written: the incident tables (from the
-/// sources each incident shows in), then `manifest.json`, last.
+/// Completes a dataset whose partitions are all written: the incident tables (the
+/// incidents with a labelled row, the sources each shows in), the templates (from any
+/// world of the run: they depend on the configuration, not the range), then
+/// `manifest.json`, last.
 fn finish(
     world: &World,
     opts: &GenerateOptions,
-    signal: &BTreeMap<String, IncidentSignal>,
+    incidents: &IncidentTables,
     mut files: Vec<FileEntry>,
 ) -> Result<Manifest, Error> {
-    files.extend(write_incident_tables(world, opts, signal)?);
+    files.extend(write_incident_tables(world, opts, incidents)?);
     let manifest = run_manifest(opts, files);
     manifest.write(&opts.output_dir.join("manifest.json"))?;
     Ok(manifest)
+}
+
+/// The world a run renders the day starting at midnight `day` from (its part of the
+/// range): planned with incidents (a run without them renders its twins, see
+/// [`World::twin_at`]). The world is a function of absolute time, so a day's world
+/// renders what a world of the whole range would, and memory does not grow with the
+/// range.
+fn day_world(opts: &GenerateOptions, day: Micros) -> World {
+    let mut config = opts.config.clone();
+    config.incidents.schedule.enabled = true;
+    let range = TimeRange {
+        start: day.max(opts.range.start),
+        end: (day + DAY).min(opts.range.end),
+    };
+    World::plan(config, opts.seed, opts.scale, range)
+}
+
+/// The midnights of the days the range touches.
+fn range_days(range: TimeRange) -> impl Iterator<Item = Micros> {
+    let first = range.start - range.start.rem_euclid(DAY);
+    (first..range.end).step_by(DAY as usize)
 }
 
 /// Adds "`what` (count): first few" to `problems` when `items` is not empty.
