@@ -14,11 +14,12 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Seek, Write};
 use std::sync::Arc;
 
 /// One incident as the ground truth describes it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct IncidentRecord {
     pub incident_id: String,
     pub incident_type: String,
@@ -48,7 +49,7 @@ pub struct IncidentRecord {
 }
 
 /// One cause-effect edge of an incident.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Edge {
     pub incident_id: String,
     pub src_entity: String,
@@ -95,20 +96,41 @@ fn root_kind(inc: &Incident) -> &'static str {
 }
 
 /// The incident tables of a run, built day by day: each day's world adds the incidents
-/// of the days whose signal is complete, so no world of the whole range is needed and
-/// memory holds the records, not the plan.
-#[derive(Debug, Default)]
+/// of the days whose signal is complete, so no world of the whole range is needed. The
+/// records and edges wait in an unnamed temporary file (a line per incident) until the
+/// run ends: kept in memory, a year's small records scattered between the workers'
+/// large transient buffers held the heap's pages (glibc cannot give back a page with one
+/// live allocation) and RSS grew with the range.
+#[derive(Debug)]
 pub struct IncidentTables {
-    /// The incidents with a labelled row in the dataset (including those that began
-    /// before its range), with the sources and the time span of their labelled rows, in
-    /// the plan's order (by day).
-    pub records: Vec<IncidentRecord>,
-    pub edges: Vec<Edge>,
+    spill: std::io::BufWriter<std::fs::File>,
+    /// Where the spill file is (for error messages; it has no name).
+    dir: std::path::PathBuf,
     /// Incidents that start before this are added.
     added_before: Option<Micros>,
 }
 
+/// A line of the spill: an incident's record (with its times, which the JSON output
+/// skips) and its edges.
+#[derive(Serialize, Deserialize)]
+struct Spilled {
+    record: IncidentRecord,
+    times: [Micros; 7],
+    edges: Vec<Edge>,
+}
+
 impl IncidentTables {
+    /// Empty tables, spilled to an unnamed temporary file in `dir` (the output
+    /// directory: the records go where the dataset goes, and nothing is left behind).
+    pub fn new(dir: &std::path::Path) -> Result<IncidentTables, crate::Error> {
+        let file = tempfile::tempfile_in(dir).map_err(|e| crate::Error::io(dir, e))?;
+        Ok(IncidentTables {
+            spill: std::io::BufWriter::new(file),
+            dir: dir.to_path_buf(),
+            added_before: None,
+        })
+    }
+
     /// Adds the incidents of `world` that start before `until` (a midnight, or
     /// `Micros::MAX`) and after the last call's `until`, and have a labelled row in
     /// `signal` (whose entries they take). Incidents never cross midnight and the plan
@@ -120,21 +142,50 @@ impl IncidentTables {
         range: TimeRange,
         signal: &mut std::collections::BTreeMap<String, IncidentSignal>,
         until: Micros,
-    ) {
+    ) -> Result<(), crate::Error> {
         let from = self.added_before.unwrap_or(Micros::MIN);
         if until <= from {
-            return;
+            return Ok(());
         }
         for inc in world.incidents.real() {
             if inc.start < from || inc.start >= until {
                 continue;
             }
             if let Some(s) = signal.remove(&inc.id) {
-                self.records.push(incident_record(world, range, inc, &s));
-                incident_edges(world, inc, &s, &mut self.edges);
+                let record = incident_record(world, range, inc, &s);
+                let mut edges = Vec::new();
+                incident_edges(world, inc, &s, &mut edges);
+                let line = Spilled {
+                    times: record.times,
+                    record,
+                    edges,
+                };
+                serde_json::to_writer(&mut self.spill, &line)
+                    .map_err(|e| crate::Error::Other(format!("incident spill: {e}")))?;
+                self.spill
+                    .write_all(b"\n")
+                    .map_err(|e| crate::Error::io(&self.dir, e))?;
             }
         }
         self.added_before = Some(until);
+        Ok(())
+    }
+
+    /// The records and the edges, in the order they were added.
+    pub fn finish(self) -> Result<(Vec<IncidentRecord>, Vec<Edge>), crate::Error> {
+        let io = |e| crate::Error::io(&self.dir, e);
+        let mut file = self.spill.into_inner().map_err(|e| io(e.into_error()))?;
+        file.rewind().map_err(io)?;
+        let (mut records, mut edges) = (Vec::new(), Vec::new());
+        for line in std::io::BufReader::new(file).lines() {
+            let line = line.map_err(io)?;
+            let mut s: Spilled = serde_json::from_str(&line)
+                .map_err(|e| crate::Error::Other(format!("incident spill: {e}")))?;
+            s.record.times = s.times;
+            records.push(s.record);
+            edges.append(&mut s.edges);
+        }
+        Ok((records, edges))
     }
 }
 

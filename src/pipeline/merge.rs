@@ -320,16 +320,16 @@ pub fn merge_parts(
     }
     // The incident tables day by day, from each day's world (as the single-machine run
     // builds them; no world of the whole range).
-    let mut incidents = IncidentTables::default();
+    let mut incidents = IncidentTables::new(&opts.output_dir)?;
     let mut world = None;
     for day in range_days(opts.range) {
         let w = day_world(&opts, day);
-        incidents.add_until(&w, opts.range, &mut signal, day + DAY);
+        incidents.add_until(&w, opts.range, &mut signal, day + DAY)?;
         world = Some(w);
     }
     let world = world.ok_or_else(|| Error::Invalid("the parts' range is empty".into()))?;
     let files: Vec<FileEntry> = files.into_values().map(|(f, _)| f).collect();
-    let manifest = finish(&world, &opts, &incidents, files)?;
+    let manifest = finish(&world, &opts, incidents, files)?;
     Ok(MergeReport {
         manifest,
         parts: n,

@@ -179,16 +179,16 @@ pub fn validate_range(range: TimeRange) -> Result<(), Error> {
 fn write_incident_tables(
     world: &World,
     opts: &GenerateOptions,
-    incidents: &IncidentTables,
+    incidents: IncidentTables,
 ) -> Result<Vec<FileEntry>, Error> {
     use crate::incidents::report::{edges_batch, incidents_batch};
-    let (records, edges) = (&incidents.records, &incidents.edges);
+    let (records, edges) = incidents.finish()?;
     let mut out = Vec::new();
     let rg = opts.config.generation.output.row_group_rows;
     let start = rfc3339_string(opts.range.start);
     for (rel, batch) in [
-        (INCIDENTS_PATH, incidents_batch(records)?),
-        (EDGES_PATH, edges_batch(edges)?),
+        (INCIDENTS_PATH, incidents_batch(&records)?),
+        (EDGES_PATH, edges_batch(&edges)?),
         (
             TEMPLATES_PATH,
             crate::log_templates::templates_batch(&crate::log_templates::world_templates(world))?,
@@ -215,7 +215,7 @@ fn write_incident_tables(
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     let mut text =
-        serde_json::to_string_pretty(records).map_err(|e| Error::Other(e.to_string()))?;
+        serde_json::to_string_pretty(&records).map_err(|e| Error::Other(e.to_string()))?;
     text.push('\n');
     let sum = crate::sink::write_atomic(&path, text.as_bytes())?;
     out.push(FileEntry {
@@ -571,7 +571,10 @@ pub fn generate(
             std::mem::take(&mut d.incidents),
         );
     }
-    let mut incidents = opts.part.is_none().then(IncidentTables::default);
+    let mut incidents = match opts.part {
+        None => Some(IncidentTables::new(dir)?),
+        Some(_) => None,
+    };
     // Day by day (the tasks are hour-major), each day from a world planned for it alone
     // (`day_world`): the world is a function of absolute time, so the rows are those of a
     // world planned for the whole range, and memory does not grow with the range. The
@@ -669,7 +672,7 @@ pub fn generate(
             // ended at most a few hours before it: the signal of the days before
             // yesterday is complete.
             if let Some(t) = incidents.as_mut() {
-                t.add_until(&world, opts.range, &mut signal, day - DAY);
+                t.add_until(&world, opts.range, &mut signal, day - DAY)?;
             }
             if let Some(w) = following {
                 world = w;
@@ -743,9 +746,12 @@ pub fn generate(
             m
         }
         None => {
-            let mut incidents = incidents.unwrap_or_default();
-            incidents.add_until(&last_world, opts.range, &mut signal, Micros::MAX);
-            finish(&last_world, opts, &incidents, files)?
+            let mut incidents = match incidents {
+                Some(t) => t,
+                None => IncidentTables::new(dir)?,
+            };
+            incidents.add_until(&last_world, opts.range, &mut signal, Micros::MAX)?;
+            finish(&last_world, opts, incidents, files)?
         }
     };
     // The manifest is written: the run is complete.
@@ -848,7 +854,7 @@ fn run_manifest(opts: &GenerateOptions, mut files: Vec<FileEntry>) -> Manifest {
 fn finish(
     world: &World,
     opts: &GenerateOptions,
-    incidents: &IncidentTables,
+    incidents: IncidentTables,
     mut files: Vec<FileEntry>,
 ) -> Result<Manifest, Error> {
     files.extend(write_incident_tables(world, opts, incidents)?);
