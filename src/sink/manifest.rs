@@ -122,11 +122,13 @@ pub struct PartInfo {
 
 impl Manifest {
     /// Writes the manifest atomically as pretty JSON.
+    /// (Streamed: a long run's manifest lists hundreds of thousands of files.)
     pub fn write(&self, path: &Path) -> Result<(), crate::Error> {
-        let mut text =
-            serde_json::to_string_pretty(self).map_err(|e| crate::Error::Other(e.to_string()))?;
-        text.push('\n');
-        super::write_atomic(path, text.as_bytes()).map(|_| ())
+        super::write_atomic_with(path, |out| {
+            serde_json::to_writer_pretty(&mut *out, self)?;
+            out.write_all(b"\n")
+        })
+        .map(|_| ())
     }
 
     pub fn read(path: &Path) -> Result<Manifest, crate::Error> {

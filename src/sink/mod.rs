@@ -40,6 +40,35 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<FileSum, crate::Error> {
     Ok(FileSum::of(data))
 }
 
+/// Writes `path` atomically from `write`, which streams into the writer it is given
+/// (buffered; into [`temp_path`], renamed once complete, removed when anything fails);
+/// returns the file's size and checksum. Nothing of the file is held in memory.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<FileSum, crate::Error> {
+    use std::io::Write;
+    let tmp = temp_path(path);
+    let result = (|| -> std::io::Result<FileSum> {
+        let file = std::fs::File::create(&tmp)?;
+        let mut out = std::io::BufWriter::with_capacity(64 << 10, checksum::HashWriter::new(file));
+        write(&mut out)?;
+        out.flush()?;
+        let (_, sum) = out.into_inner().map_err(|e| e.into_error())?.into_parts();
+        Ok(sum)
+    })();
+    match result {
+        Ok(sum) => {
+            std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))?;
+            Ok(sum)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(crate::Error::io(&tmp, e))
+        }
+    }
+}
+
 /// Whether `name` is a temporary name of [`temp_path`].
 pub fn is_temp_name(name: &str) -> bool {
     name.len() > 5 && name.starts_with('.') && name.ends_with(".tmp")
