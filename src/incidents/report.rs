@@ -171,21 +171,25 @@ impl IncidentTables {
         Ok(())
     }
 
-    /// The records and the edges, in the order they were added.
-    pub fn finish(self) -> Result<(Vec<IncidentRecord>, Vec<Edge>), crate::Error> {
-        let io = |e| crate::Error::io(&self.dir, e);
-        let mut file = self.spill.into_inner().map_err(|e| io(e.into_error()))?;
+    /// Reads the incidents back in the order they were added, each record with its
+    /// edges, one at a time (a pass per table written: a year holds tens of thousands).
+    pub fn read(
+        &mut self,
+        mut f: impl FnMut(IncidentRecord, Vec<Edge>) -> Result<(), crate::Error>,
+    ) -> Result<(), crate::Error> {
+        let dir = self.dir.clone();
+        let io = |e| crate::Error::io(&dir, e);
+        self.spill.flush().map_err(io)?;
+        let mut file = self.spill.get_ref();
         file.rewind().map_err(io)?;
-        let (mut records, mut edges) = (Vec::new(), Vec::new());
         for line in std::io::BufReader::new(file).lines() {
             let line = line.map_err(io)?;
             let mut s: Spilled = serde_json::from_str(&line)
                 .map_err(|e| crate::Error::Other(format!("incident spill: {e}")))?;
             s.record.times = s.times;
-            records.push(s.record);
-            edges.append(&mut s.edges);
+            f(s.record, s.edges)?;
         }
-        Ok((records, edges))
+        Ok(())
     }
 }
 

@@ -20,13 +20,12 @@ use crate::incidents::report::IncidentTables;
 use crate::sink::journal::{self, Journal, RunIdentity};
 use crate::sink::manifest::{IncidentSignal, PartInfo};
 use crate::sink::{
-    Compression, FileEntry, FileSum, Formats, JsonLines, Manifest, write_parquet,
+    Compression, FileEntry, FileSum, Formats, JsonLines, Manifest, ParquetStream, write_parquet,
     write_parquet_files,
 };
 use crate::sources::{Source, Table, registry};
 use crate::time::{DAY, HOUR, Micros, civil, rfc3339_string};
 use crate::world::{TimeRange, World};
-use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -180,58 +179,122 @@ pub fn validate_range(range: TimeRange) -> Result<(), Error> {
 fn write_incident_tables(
     world: &World,
     opts: &GenerateOptions,
-    incidents: IncidentTables,
+    mut incidents: IncidentTables,
 ) -> Result<Vec<FileEntry>, Error> {
-    use crate::incidents::report::{edges_batch, incidents_batch};
-    let (records, edges) = incidents.finish()?;
+    use crate::incidents::report::{edges_batch, edges_schema, incidents_batch, incidents_schema};
+    // A year's incidents and edges are tens of thousands of rows: streamed from the
+    // spill, a chunk at a time, one table after the other.
+    const CHUNK: usize = 4096;
     let mut out = Vec::new();
     let rg = opts.config.generation.output.row_group_rows;
     let start = rfc3339_string(opts.range.start);
-    // One table at a time (a year's incidents and edges are tens of megabytes).
-    let mut write = |rel: &str, batch: RecordBatch| -> Result<(), Error> {
-        let sum = write_parquet(&opts.output_dir.join(rel), &batch, opts.compression, rg)?;
+    let mut entry = |rel: &str, source: &str, format: &str, rows: u64, sum: FileSum| {
         let table = rel
-            .trim_start_matches("labels/")
-            .trim_end_matches(".parquet");
+            .trim_start_matches(&format!("{source}/"))
+            .trim_end_matches(&format!(".{format}"));
         out.push(FileEntry {
             path: rel.into(),
-            source: "labels".into(),
+            source: source.into(),
             table: table.into(),
-            format: "parquet".into(),
+            format: format.into(),
             hour: start.clone(),
-            rows: batch.num_rows() as u64,
+            rows,
             bytes: sum.bytes,
             xxh64: Some(sum.hex()),
         });
-        Ok(())
     };
-    write(INCIDENTS_PATH, incidents_batch(&records)?)?;
-    write(EDGES_PATH, edges_batch(&edges)?)?;
-    drop(edges);
-    write(
-        TEMPLATES_PATH,
-        crate::log_templates::templates_batch(&crate::log_templates::world_templates(world))?,
-    )?;
-    let json_rel = CORRELATION_PATH;
-    let path = opts.output_dir.join(json_rel);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    // Streamed, as `serde_json::to_string_pretty` would print it.
-    let sum = crate::sink::write_atomic_with(&path, |out| {
-        serde_json::to_writer_pretty(&mut *out, &records)?;
-        out.write_all(b"\n")
+    let dir = &opts.output_dir;
+    let mut stream = ParquetStream::new(
+        &dir.join(INCIDENTS_PATH),
+        incidents_schema(),
+        opts.compression,
+        rg,
+    );
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut rows = 0u64;
+    incidents.read(|record, _| {
+        chunk.push(record);
+        if chunk.len() == CHUNK {
+            stream.write(&incidents_batch(&chunk)?)?;
+            rows += chunk.len() as u64;
+            chunk.clear();
+        }
+        Ok(())
     })?;
-    out.push(FileEntry {
-        path: json_rel.into(),
-        source: "correlation".into(),
-        table: "incidents".into(),
-        format: "json".into(),
-        hour: start,
-        rows: records.len() as u64,
-        bytes: sum.bytes,
-        xxh64: Some(sum.hex()),
+    if !chunk.is_empty() {
+        stream.write(&incidents_batch(&chunk)?)?;
+        rows += chunk.len() as u64;
+    }
+    drop(chunk);
+    entry(INCIDENTS_PATH, "labels", "parquet", rows, stream.finish()?);
+
+    let mut stream =
+        ParquetStream::new(&dir.join(EDGES_PATH), edges_schema(), opts.compression, rg);
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut rows = 0u64;
+    incidents.read(|_, mut edges| {
+        chunk.append(&mut edges);
+        if chunk.len() >= CHUNK {
+            stream.write(&edges_batch(&chunk)?)?;
+            rows += chunk.len() as u64;
+            chunk.clear();
+        }
+        Ok(())
+    })?;
+    if !chunk.is_empty() {
+        stream.write(&edges_batch(&chunk)?)?;
+        rows += chunk.len() as u64;
+    }
+    drop(chunk);
+    entry(EDGES_PATH, "labels", "parquet", rows, stream.finish()?);
+
+    let templates =
+        crate::log_templates::templates_batch(&crate::log_templates::world_templates(world))?;
+    let sum = write_parquet(&dir.join(TEMPLATES_PATH), &templates, opts.compression, rg)?;
+    entry(
+        TEMPLATES_PATH,
+        "labels",
+        "parquet",
+        templates.num_rows() as u64,
+        sum,
+    );
+
+    // The records as a JSON array, printed as `serde_json::to_string_pretty` prints one:
+    // each record pretty-printed and indented by two spaces.
+    let path = dir.join(CORRELATION_PATH);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let mut rows = 0u64;
+    let mut failed = None;
+    let sum = crate::sink::write_atomic_with(&path, |out| {
+        let mut text = Vec::new();
+        let result = incidents.read(|record, _| {
+            text.clear();
+            serde_json::to_writer_pretty(&mut text, &record)
+                .map_err(|e| Error::Other(e.to_string()))?;
+            let io = |e| Error::io(&path, e);
+            out.write_all(if rows == 0 { b"[\n  " } else { b",\n  " })
+                .map_err(io)?;
+            for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+                if i > 0 {
+                    out.write_all(b"\n  ").map_err(io)?;
+                }
+                out.write_all(line).map_err(io)?;
+            }
+            rows += 1;
+            Ok(())
+        });
+        if let Err(e) = result {
+            failed = Some(e);
+            return Err(std::io::Error::other("incident spill"));
+        }
+        out.write_all(if rows == 0 { b"[]\n" } else { b"\n]\n" })
     });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    entry(CORRELATION_PATH, "correlation", "json", rows, sum?);
     Ok(out)
 }
 

@@ -14,7 +14,7 @@ pub mod parquet;
 pub use checksum::FileSum;
 pub use jsonl::JsonLines;
 pub use manifest::{FileEntry, Manifest};
-pub use parquet::{Compression, write_parquet, write_parquet_files};
+pub use parquet::{Compression, ParquetStream, write_parquet, write_parquet_files};
 
 /// The temporary name `path` is written under before it is renamed into place:
 /// `.NAME.tmp` in the same directory. The leading `.` hides it from every dataset reader

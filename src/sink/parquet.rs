@@ -482,6 +482,103 @@ fn write_file(
     }
 }
 
+/// A Parquet file written batch by batch (atomically: into `.NAME.tmp`, renamed by
+/// [`ParquetStream::finish`]), for tables too long to hold whole (a year's incidents and
+/// edges). The column plans (dictionary, statistics, compression) come from the first
+/// batch.
+pub struct ParquetStream {
+    path: std::path::PathBuf,
+    schema: SchemaRef,
+    compression: Compression,
+    row_group_rows: usize,
+    writer: Option<ArrowWriter<BufWriter<HashWriter<File>>>>,
+}
+
+impl ParquetStream {
+    pub fn new(
+        path: &Path,
+        schema: SchemaRef,
+        compression: Compression,
+        row_group_rows: usize,
+    ) -> ParquetStream {
+        ParquetStream {
+            path: path.to_path_buf(),
+            schema,
+            compression,
+            row_group_rows: row_group_rows.max(1),
+            writer: None,
+        }
+    }
+
+    fn at(&self, e: ParquetError) -> crate::Error {
+        crate::Error::Other(format!(
+            "{}: parquet: {e}",
+            super::temp_path(&self.path).display()
+        ))
+    }
+
+    fn open(&mut self, first: &RecordBatch) -> Result<(), crate::Error> {
+        let tmp = super::temp_path(&self.path);
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
+        }
+        let file = File::create(&tmp).map_err(|e| crate::Error::io(&tmp, e))?;
+        let props = writer_properties(&[first], self.compression, self.row_group_rows);
+        let writer = ArrowWriter::try_new_with_options(
+            BufWriter::with_capacity(64 << 10, HashWriter::new(file)),
+            self.schema.clone(),
+            ArrowWriterOptions::new().with_properties(props),
+        )
+        .map_err(|e| self.at(e))?;
+        self.writer = Some(writer);
+        Ok(())
+    }
+
+    /// Appends `batch` (of the stream's schema).
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), crate::Error> {
+        if self.writer.is_none() {
+            self.open(batch)?;
+        }
+        let result = match self.writer.as_mut() {
+            Some(w) => w.write(batch),
+            None => return Ok(()),
+        };
+        result.map_err(|e| self.abort(e))
+    }
+
+    /// Removes the temporary file after a failure; the error to return.
+    fn abort(&mut self, e: ParquetError) -> crate::Error {
+        self.writer = None;
+        let _ = std::fs::remove_file(super::temp_path(&self.path));
+        self.at(e)
+    }
+
+    /// Completes the file (an empty table when nothing was written) and renames it into
+    /// place; its size and checksum.
+    pub fn finish(mut self) -> Result<FileSum, crate::Error> {
+        if self.writer.is_none() {
+            self.open(&RecordBatch::new_empty(self.schema.clone()))?;
+        }
+        let Some(writer) = self.writer.take() else {
+            return Err(crate::Error::Other("parquet stream not open".into()));
+        };
+        let tmp = super::temp_path(&self.path);
+        let buf = match writer.into_inner() {
+            Ok(b) => b,
+            Err(e) => return Err(self.abort(e)),
+        };
+        let sum = match buf.into_inner() {
+            Ok(hashed) => hashed.into_parts().1,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(crate::Error::io(&tmp, e.into_error()));
+            }
+        };
+        std::fs::rename(&tmp, &self.path).map_err(|e| crate::Error::io(&self.path, e))?;
+        Ok(sum)
+    }
+}
+
 /// Writes `batch` to `path` atomically: into `.NAME.tmp`, then renamed. Returns the size
 /// and checksum of the file.
 pub fn write_parquet(
