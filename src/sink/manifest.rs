@@ -122,10 +122,37 @@ pub struct PartInfo {
 
 impl Manifest {
     /// Writes the manifest atomically as pretty JSON.
-    /// (Streamed: a long run's manifest lists hundreds of thousands of files.)
     pub fn write(&self, path: &Path) -> Result<(), crate::Error> {
+        self.write_with_files(path, self.files.iter().cloned())
+    }
+
+    /// Writes the manifest with `files` (in order) in place of its own file list, streamed:
+    /// a long run's manifest lists hundreds of thousands of files, made one at a time.
+    /// The bytes are those of [`Manifest::write`] of the manifest holding them.
+    pub fn write_with_files(
+        &self,
+        path: &Path,
+        files: impl Iterator<Item = FileEntry>,
+    ) -> Result<(), crate::Error> {
+        let view = View {
+            generator: &self.generator,
+            version: &self.version,
+            seed: self.seed,
+            config_digest: &self.config_digest,
+            start: &self.start,
+            end: &self.end,
+            scale: self.scale,
+            compression: &self.compression,
+            formats: &self.formats,
+            incidents: self.incidents,
+            sources: &self.sources,
+            tables: &self.tables,
+            files: Streamed(std::cell::RefCell::new(Some(files))),
+            part: self.part,
+            signal: &self.signal,
+        };
         super::write_atomic_with(path, |out| {
-            serde_json::to_writer_pretty(&mut *out, self)?;
+            serde_json::to_writer_pretty(&mut *out, &view)?;
             out.write_all(b"\n")
         })
         .map(|_| ())
@@ -141,25 +168,133 @@ impl Manifest {
     pub fn summarize(files: &[FileEntry]) -> Vec<TableSummary> {
         let mut out: Vec<TableSummary> = Vec::new();
         for f in files {
-            match out
-                .iter_mut()
-                .find(|t| t.source == f.source && t.table == f.table && t.format == f.format)
-            {
-                Some(t) => {
-                    t.files += 1;
-                    t.rows += f.rows;
-                    t.bytes += f.bytes;
-                }
-                None => out.push(TableSummary {
-                    source: f.source.clone(),
-                    table: f.table.clone(),
-                    format: f.format.clone(),
-                    files: 1,
-                    rows: f.rows,
-                    bytes: f.bytes,
-                }),
-            }
+            Manifest::add_to_summary(&mut out, f);
         }
         out
+    }
+
+    /// Adds file `f` to the per-(table, format) totals `out`.
+    pub fn add_to_summary(out: &mut Vec<TableSummary>, f: &FileEntry) {
+        match out
+            .iter_mut()
+            .find(|t| t.source == f.source && t.table == f.table && t.format == f.format)
+        {
+            Some(t) => {
+                t.files += 1;
+                t.rows += f.rows;
+                t.bytes += f.bytes;
+            }
+            None => out.push(TableSummary {
+                source: f.source.clone(),
+                table: f.table.clone(),
+                format: f.format.clone(),
+                files: 1,
+                rows: f.rows,
+                bytes: f.bytes,
+            }),
+        }
+    }
+}
+
+/// [`Manifest`] as it is written, field for field, with the file list streamed from an
+/// iterator (a test checks that it prints as the manifest does).
+#[derive(Serialize)]
+#[serde(bound = "")]
+struct View<'a, I: Iterator<Item = FileEntry>> {
+    generator: &'a str,
+    version: &'a str,
+    seed: u64,
+    config_digest: &'a str,
+    start: &'a str,
+    end: &'a str,
+    scale: f64,
+    compression: &'a str,
+    formats: &'a [String],
+    incidents: bool,
+    sources: &'a [String],
+    tables: &'a [TableSummary],
+    files: Streamed<I>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    part: Option<PartInfo>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    signal: &'a BTreeMap<String, IncidentSignal>,
+}
+
+/// A sequence serialized from an iterator, once.
+struct Streamed<I>(std::cell::RefCell<Option<I>>);
+
+impl<I: Iterator<Item = FileEntry>> Serialize for Streamed<I> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.borrow_mut().take().into_iter().flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(files: usize, part: bool) -> Manifest {
+        let files: Vec<FileEntry> = (0..files)
+            .map(|i| FileEntry {
+                path: format!("grafana/annotations/date=2026-11-23/hour={i:02}/part-00000.parquet"),
+                source: "grafana".into(),
+                table: "annotations".into(),
+                format: "parquet".into(),
+                hour: format!("2026-11-23T{i:02}:00:00Z"),
+                rows: i as u64,
+                bytes: 100 + i as u64,
+                xxh64: (i % 2 == 0).then(|| format!("{i:016x}")),
+            })
+            .collect();
+        let mut signal = BTreeMap::new();
+        if part {
+            signal.insert(
+                "inc-1".to_string(),
+                IncidentSignal {
+                    sources: ["grafana".to_string()].into(),
+                    first: 1,
+                    last: 2,
+                    propagated: BTreeSet::new(),
+                },
+            );
+        }
+        Manifest {
+            generator: "obsgen".into(),
+            version: "0.1.0".into(),
+            seed: 42,
+            config_digest: "abc".into(),
+            start: "2026-11-23T00:00:00Z".into(),
+            end: "2026-11-24T00:00:00Z".into(),
+            scale: 1.5,
+            compression: "zstd:1".into(),
+            formats: vec!["parquet".into()],
+            incidents: true,
+            sources: vec!["grafana".into()],
+            tables: Manifest::summarize(&files),
+            files,
+            part: part.then_some(PartInfo { k: 1, n: 2 }),
+            signal,
+        }
+    }
+
+    /// The streamed manifest is the manifest's pretty JSON byte for byte, and reads back.
+    #[test]
+    fn the_streamed_manifest_prints_as_serde_prints_the_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        for (files, part) in [(0, false), (1, false), (5, true)] {
+            let m = manifest(files, part);
+            let path = dir.path().join(format!("m-{files}.json"));
+            let header = Manifest {
+                files: Vec::new(),
+                ..m.clone()
+            };
+            header
+                .write_with_files(&path, m.files.iter().cloned())
+                .unwrap();
+            let mut expected = serde_json::to_string_pretty(&m).unwrap();
+            expected.push('\n');
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
+            assert_eq!(Manifest::read(&path).unwrap(), m);
+        }
     }
 }

@@ -782,4 +782,53 @@ mod tests {
         let small = sample(100);
         assert!(!ColumnPlan::of("level", small.column(1)).compress);
     }
+
+    #[test]
+    fn a_stream_reads_back_as_its_batches_in_row_groups_of_the_configured_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stream.parquet");
+        let whole = sample(10_000);
+        let mut stream = ParquetStream::new(&path, whole.schema(), Compression::Zstd(1), 4096);
+        for (start, len) in [(0, 3000), (3000, 5000), (8000, 2000)] {
+            stream.write(&whole.slice(start, len)).unwrap();
+        }
+        assert!(super::super::temp_path(&path).exists(), "written aside");
+        assert!(!path.exists(), "renamed only when finished");
+        let sum = stream.finish().unwrap();
+        assert!(!super::super::temp_path(&path).exists());
+        assert_eq!(sum, super::super::checksum::hash_file(&path).unwrap());
+        assert_eq!(read(&path), whole);
+        let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+        let groups: Vec<i64> = reader
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows())
+            .collect();
+        assert_eq!(groups, [4096, 4096, 1808]);
+        // A single batch streamed is the file write_parquet writes.
+        let one = dir.path().join("one.parquet");
+        let mut stream = ParquetStream::new(&one, whole.schema(), Compression::Zstd(1), 65536);
+        stream.write(&whole).unwrap();
+        let streamed = stream.finish().unwrap();
+        let whole_file = dir.path().join("whole.parquet");
+        assert_eq!(
+            streamed,
+            write_parquet(&whole_file, &whole, Compression::Zstd(1), 65536).unwrap()
+        );
+    }
+
+    #[test]
+    fn an_empty_stream_is_an_empty_table_of_its_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.parquet");
+        let schema = sample(10).schema();
+        ParquetStream::new(&path, schema.clone(), Compression::Zstd(1), 4096)
+            .finish()
+            .unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
+        assert_eq!(reader.schema().fields(), schema.fields());
+        let rows: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(rows, 0);
+    }
 }
