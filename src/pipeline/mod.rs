@@ -185,9 +185,6 @@ fn write_incident_tables(
     mut incidents: IncidentTables,
 ) -> Result<Vec<FileEntry>, Error> {
     use crate::incidents::report::{edges_batch, edges_schema, incidents_batch, incidents_schema};
-    // A year's incidents and edges are tens of thousands of rows: streamed from the
-    // spill, a chunk at a time, one table after the other.
-    const CHUNK: usize = 4096;
     let mut out = Vec::new();
     let rg = opts.config.generation.output.row_group_rows;
     let start = rfc3339_string(opts.range.start);
@@ -207,49 +204,25 @@ fn write_incident_tables(
         });
     };
     let dir = &opts.output_dir;
-    let mut stream = ParquetStream::new(
-        &dir.join(INCIDENTS_PATH),
-        incidents_schema(),
-        opts.compression,
-        rg,
-    );
-    let mut chunk = Vec::with_capacity(CHUNK);
-    let mut rows = 0u64;
-    incidents.read(|record, _| {
-        chunk.push(record);
-        if chunk.len() == CHUNK {
-            stream.write(&incidents_batch(&chunk)?)?;
-            rows += chunk.len() as u64;
-            chunk.clear();
-        }
-        Ok(())
-    })?;
-    if !chunk.is_empty() {
-        stream.write(&incidents_batch(&chunk)?)?;
-        rows += chunk.len() as u64;
-    }
-    drop(chunk);
-    entry(INCIDENTS_PATH, "labels", "parquet", rows, stream.finish()?);
-
-    let mut stream =
-        ParquetStream::new(&dir.join(EDGES_PATH), edges_schema(), opts.compression, rg);
-    let mut chunk = Vec::with_capacity(CHUNK);
-    let mut rows = 0u64;
-    incidents.read(|_, mut edges| {
-        chunk.append(&mut edges);
-        if chunk.len() >= CHUNK {
-            stream.write(&edges_batch(&chunk)?)?;
-            rows += chunk.len() as u64;
-            chunk.clear();
-        }
-        Ok(())
-    })?;
-    if !chunk.is_empty() {
-        stream.write(&edges_batch(&chunk)?)?;
-        rows += chunk.len() as u64;
-    }
-    drop(chunk);
-    entry(EDGES_PATH, "labels", "parquet", rows, stream.finish()?);
+    let (rows, sum) = stream_spilled(
+        &mut incidents,
+        ParquetStream::new(
+            &dir.join(INCIDENTS_PATH),
+            incidents_schema(),
+            opts.compression,
+            rg,
+        ),
+        |record, _, chunk| chunk.push(record),
+        incidents_batch,
+    )?;
+    entry(INCIDENTS_PATH, "labels", "parquet", rows, sum);
+    let (rows, sum) = stream_spilled(
+        &mut incidents,
+        ParquetStream::new(&dir.join(EDGES_PATH), edges_schema(), opts.compression, rg),
+        |_, mut edges, chunk| chunk.append(&mut edges),
+        edges_batch,
+    )?;
+    entry(EDGES_PATH, "labels", "parquet", rows, sum);
 
     let templates =
         crate::log_templates::templates_batch(&crate::log_templates::world_templates(world))?;
@@ -299,6 +272,38 @@ fn write_incident_tables(
     }
     entry(CORRELATION_PATH, "correlation", "json", rows, sum?);
     Ok(out)
+}
+
+/// Streams the rows `take` gets from each spilled incident (its record, its edges) into
+/// `stream` in batches of about 4,096 made by `batch`: a year's incidents and edges are
+/// tens of thousands of rows. The rows written and the file's size and checksum.
+fn stream_spilled<T>(
+    incidents: &mut IncidentTables,
+    mut stream: ParquetStream,
+    mut take: impl FnMut(
+        crate::incidents::report::IncidentRecord,
+        Vec<crate::incidents::report::Edge>,
+        &mut Vec<T>,
+    ),
+    batch: impl Fn(&[T]) -> Result<arrow::record_batch::RecordBatch, arrow::error::ArrowError>,
+) -> Result<(u64, FileSum), Error> {
+    const CHUNK: usize = 4096;
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut rows = 0u64;
+    incidents.read(|record, edges| {
+        take(record, edges, &mut chunk);
+        if chunk.len() >= CHUNK {
+            stream.write(&batch(&chunk)?)?;
+            rows += chunk.len() as u64;
+            chunk.clear();
+        }
+        Ok(())
+    })?;
+    if !chunk.is_empty() {
+        stream.write(&batch(&chunk)?)?;
+        rows += chunk.len() as u64;
+    }
+    Ok((rows, stream.finish()?))
 }
 
 /// A partition whose files are written: what the manifest, the progress journal and the

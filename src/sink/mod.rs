@@ -57,14 +57,24 @@ pub fn write_atomic_with(
         let (_, sum) = out.into_inner().map_err(|e| e.into_error())?.into_parts();
         Ok(sum)
     })();
+    settle(&tmp, path, result.map_err(|e| crate::Error::io(&tmp, e)))
+}
+
+/// Completes an atomic write into `tmp`: renamed to `path` when `result` is a success,
+/// removed otherwise.
+pub(crate) fn settle<T>(
+    tmp: &Path,
+    path: &Path,
+    result: Result<T, crate::Error>,
+) -> Result<T, crate::Error> {
     match result {
-        Ok(sum) => {
-            std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))?;
-            Ok(sum)
+        Ok(v) => {
+            std::fs::rename(tmp, path).map_err(|e| crate::Error::io(path, e))?;
+            Ok(v)
         }
         Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(crate::Error::io(&tmp, e))
+            let _ = std::fs::remove_file(tmp);
+            Err(e)
         }
     }
 }

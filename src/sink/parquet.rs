@@ -470,16 +470,7 @@ fn write_file(
             .map_err(|e| crate::Error::io(&tmp, e.into_error()))?;
         Ok(hashed.into_parts().1)
     })();
-    match result {
-        Ok(sum) => {
-            std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))?;
-            Ok(sum)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    super::settle(&tmp, path, result)
 }
 
 /// A Parquet file written batch by batch (atomically: into `.NAME.tmp`, renamed by
