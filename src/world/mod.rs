@@ -1,7 +1,9 @@
 //! The simulated world: a pure function of (seed, configuration, time).
 //!
-//! [`World::plan`] builds the small, read-only plan once (topology, pod lifetimes,
-//! traffic per minute, request model); every partition renderer then reads it.
+//! [`World::plan`] builds the small, read-only plan of a range (topology, pod lifetimes,
+//! traffic per minute, request model); every partition renderer then reads it. A run
+//! plans one per day (`pipeline::day_world`): what a world renders for a time does not
+//! depend on its range.
 
 pub mod load;
 pub mod memo;
