@@ -554,19 +554,12 @@ impl ParquetStream {
             return Err(crate::Error::Other("parquet stream not open".into()));
         };
         let tmp = super::temp_path(&self.path);
-        let buf = match writer.into_inner() {
-            Ok(b) => b,
-            Err(e) => return Err(self.abort(e)),
-        };
-        let sum = match buf.into_inner() {
-            Ok(hashed) => hashed.into_parts().1,
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(crate::Error::io(&tmp, e.into_error()));
-            }
-        };
-        std::fs::rename(&tmp, &self.path).map_err(|e| crate::Error::io(&self.path, e))?;
-        Ok(sum)
+        let result = writer.into_inner().map_err(|e| self.at(e)).and_then(|buf| {
+            buf.into_inner()
+                .map(|hashed| hashed.into_parts().1)
+                .map_err(|e| crate::Error::io(&tmp, e.into_error()))
+        });
+        super::settle(&tmp, &self.path, result)
     }
 }
 
