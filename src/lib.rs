@@ -8,6 +8,7 @@ pub mod config;
 pub mod contract;
 pub mod error;
 pub mod incidents;
+pub mod inspect;
 pub mod interrupt;
 pub mod invariants;
 pub mod labels;

@@ -25,6 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Generate a dataset as Parquet, partitioned by source, table, date and hour.
+    #[command(after_help = GENERATE_EXAMPLES)]
     Generate(GenerateArgs),
     /// Generate a short window around one incident of a type (the next one in the
     /// schedule from --start, optionally with its root cause in --service).
@@ -85,7 +86,46 @@ enum Command {
         #[command(subcommand)]
         command: ManifestCommand,
     },
+    /// Print the first rows of one table of a dataset, without writing SQL.
+    #[command(
+        after_help = "Examples:\n  obsgen head pod_logs out\n  obsgen head cloudwatch/metrics out -n 5 --format json"
+    )]
+    Head {
+        /// The table: source/table (kubernetes/pod_logs, labels/incidents) or a table name
+        /// only one source has (pod_logs, alarms).
+        table: String,
+        /// The dataset (a complete run: manifest.json).
+        dir: PathBuf,
+        /// Rows to print (the first in time).
+        #[arg(short = 'n', long, default_value_t = 20)]
+        rows: usize,
+        /// `table` (aligned columns, each value cut to --width characters) or `json` (one
+        /// JSON object per row, whole values).
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        /// Widest a value is printed in the `table` format.
+        #[arg(long, default_value_t = 40)]
+        width: usize,
+    },
+    /// Print a dataset's rows, files and bytes per table, the share of each table's rows
+    /// an incident labels, and its incidents per type.
+    Stats {
+        /// The dataset (a complete run: manifest.json).
+        dir: PathBuf,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
+
+const GENERATE_EXAMPLES: &str = "Examples:
+  obsgen generate                                   # a day from the configuration's start, all sources, into ./out
+  obsgen generate --start 2026-11-23 --duration-hours 168 -o week
+  obsgen generate --sources kubernetes,sentry --seed 7 --overwrite
+  obsgen generate --tables pod_logs,cloudwatch/metrics --scale 0.5
+  obsgen generate --duration-hours 720 --dry-run    # rows, files, bytes and time, nothing written
+  obsgen generate --incidents off -o twin           # the counterfactual twin of ./out
+  obsgen generate --parts 4 --part 2                # one machine's share; then `obsgen manifest merge`";
 
 /// What every `obsgen score` task takes.
 #[derive(Args)]
@@ -177,6 +217,11 @@ struct ScenarioArgs {
     /// Only an incident whose root cause is in this service.
     #[arg(long)]
     service: Option<String>,
+    /// Leave every other incident out of the window (and out of the 2 h before it, whose
+    /// after-effects could reach it): the window's labels are this incident's alone.
+    /// Near misses stay (the normal world has them). Recorded in the manifest.
+    #[arg(long)]
+    isolate: bool,
     #[command(flatten)]
     generate: GenerateArgs,
 }
@@ -206,8 +251,14 @@ struct GenerateArgs {
     #[arg(long, value_parser = obsgen::config::PRESETS.map(|p| p.0))]
     preset: Option<String>,
     /// Comma-separated sources to generate (kubernetes, sentry, cloudwatch, grafana).
-    #[arg(long, value_delimiter = ',')]
+    /// Default: all four.
+    #[arg(long, value_delimiter = ',', conflicts_with = "tables")]
     sources: Option<Vec<String>>,
+    /// Comma-separated tables to generate, as source/table (kubernetes/pod_logs) or a
+    /// table name only one source has (pod_logs, transactions, alarms). Default: every
+    /// table of --sources.
+    #[arg(long, value_delimiter = ',')]
+    tables: Option<Vec<String>>,
     /// Output formats, comma-separated: parquet, jsonl (the systems' native JSON, gzip JSON
     /// Lines under OUT/jsonl/). Default: the configuration's output.formats (parquet).
     #[arg(long, value_delimiter = ',')]
@@ -252,6 +303,16 @@ struct GenerateArgs {
     /// dataset once all parts are written.
     #[arg(long, requires = "parts", allow_negative_numbers = true)]
     part: Option<u32>,
+    /// Print nothing but errors (no progress bar, no summary).
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// No progress bar (it is shown only when stderr is a terminal anyway).
+    #[arg(long)]
+    no_progress: bool,
+    /// The summary printed at the end: `text` (a table per table) or `json` (one object:
+    /// the manifest's header and tables, the time taken and the rate).
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    summary: String,
 }
 
 fn main() {
@@ -439,6 +500,34 @@ fn run() -> Result<()> {
             );
             Ok(())
         }
+        Command::Head {
+            table,
+            dir,
+            rows,
+            format,
+            width,
+        } => {
+            let batches = obsgen::inspect::head(&dir, &table, rows)
+                .with_context(|| format!("reading {table} from {}", dir.display()))?;
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let bytes = match format.as_str() {
+                "json" => obsgen::inspect::format_json(&batches)?,
+                _ => obsgen::inspect::format_table(&batches, width.max(2))?.into_bytes(),
+            };
+            out.write_all(&bytes).context("writing to stdout")?;
+            Ok(())
+        }
+        Command::Stats { dir, json } => {
+            let stats = obsgen::inspect::Stats::read(&dir)
+                .with_context(|| format!("reading {}", dir.display()))?;
+            if json {
+                println!("{}", serde_json::to_string(&stats)?);
+            } else {
+                print!("{}", stats.to_text());
+            }
+            Ok(())
+        }
         Command::Config {
             command: ConfigCommand::Check { dir, preset },
         } => {
@@ -519,7 +608,7 @@ fn run_generate(a: GenerateArgs) -> Result<()> {
     if end - start > LONG_RUN {
         map_large_buffers();
     }
-    execute(&opts, &a.output_dir)
+    execute(&opts, &a)
 }
 
 /// Runs longer than this map their large buffers (see [`map_large_buffers`]).
@@ -596,6 +685,10 @@ fn options(a: &GenerateArgs, mut config: Config, range: TimeRange) -> Result<Gen
             v
         }
     };
+    let (sources, tables) = match &a.tables {
+        None => (sources, None),
+        Some(names) => select_tables(names)?,
+    };
     let compression_text = a
         .compression
         .clone()
@@ -627,6 +720,8 @@ fn options(a: &GenerateArgs, mut config: Config, range: TimeRange) -> Result<Gen
         range,
         scale,
         sources,
+        tables,
+        scenario: None,
         compression,
         formats,
         jsonl_level,
@@ -637,6 +732,51 @@ fn options(a: &GenerateArgs, mut config: Config, range: TimeRange) -> Result<Gen
         resume: a.resume,
         guard: !a.no_guard,
     })
+}
+
+/// `--tables`: the sources and the qualified names (`source/table`, sorted) of the
+/// tables named.
+fn select_tables(names: &[String]) -> Result<(Vec<Source>, Option<Vec<String>>)> {
+    let registry = obsgen::sources::registry();
+    let all: Vec<String> = registry
+        .iter()
+        .map(|t| format!("{}/{}", t.source().as_str(), t.name()))
+        .collect();
+    let mut sources = Vec::new();
+    let mut tables: Vec<String> = Vec::new();
+    for name in names {
+        let matching: Vec<&Box<dyn obsgen::sources::Table>> = registry
+            .iter()
+            .filter(|t| match name.split_once('/') {
+                Some((s, n)) => s == t.source().as_str() && n == t.name(),
+                None => name == t.name(),
+            })
+            .collect();
+        let t = match matching.as_slice() {
+            [one] => one,
+            [] => bail!(
+                "--tables: unknown table `{name}` (tables: {})",
+                all.join(", ")
+            ),
+            many => bail!(
+                "--tables: `{name}` is ambiguous ({}): name it as source/table",
+                many.iter()
+                    .map(|t| format!("{}/{}", t.source().as_str(), t.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let q = format!("{}/{}", t.source().as_str(), t.name());
+        if !tables.contains(&q) {
+            tables.push(q);
+        }
+        if !sources.contains(&t.source()) {
+            sources.push(t.source());
+        }
+    }
+    sources.sort();
+    tables.sort();
+    Ok((sources, Some(tables)))
 }
 
 /// Most worker threads a run starts.
@@ -658,9 +798,11 @@ fn threads_or_all(threads: Option<usize>) -> Result<usize> {
 
 /// Runs a generation with a progress bar and prints the summary. SIGINT and SIGTERM stop
 /// it between partitions (see `obsgen::interrupt`).
-fn execute(opts: &GenerateOptions, output_dir: &std::path::Path) -> Result<()> {
+fn execute(opts: &GenerateOptions, a: &GenerateArgs) -> Result<()> {
+    let output_dir = a.output_dir.as_path();
     obsgen::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
-    let bar = std::io::stderr().is_terminal().then(|| {
+    let show_bar = std::io::stderr().is_terminal() && !a.quiet && !a.no_progress;
+    let bar = show_bar.then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
             indicatif::ProgressStyle::with_template(
@@ -687,11 +829,57 @@ fn execute(opts: &GenerateOptions, output_dir: &std::path::Path) -> Result<()> {
     }
     let report =
         result.with_context(|| format!("generation into {} failed", output_dir.display()))?;
+    if a.quiet {
+        return Ok(());
+    }
+    if a.summary == "json" {
+        println!("{}", summary_json(&report, output_dir));
+        return Ok(());
+    }
     if let Some(r) = &report.resume {
         print_resume(r, output_dir);
     }
     print_summary(&report);
     Ok(())
+}
+
+/// `--summary json`: the manifest's header and tables, where, how long and how fast.
+fn summary_json(report: &obsgen::pipeline::RunReport, dir: &std::path::Path) -> serde_json::Value {
+    let m = &report.manifest;
+    let records: u64 = m
+        .tables
+        .iter()
+        .filter(|t| t.source == "labels" && t.table == "records" && t.format == "parquet")
+        .map(|t| t.rows)
+        .sum();
+    let mut v = serde_json::json!({
+        "output_dir": dir.display().to_string(),
+        "seconds": report.seconds,
+        "source_records": records,
+        "records_per_second": records as f64 / report.seconds.max(1e-9),
+        "files": m.tables.iter().map(|t| t.files).sum::<u64>(),
+        "bytes": m.tables.iter().map(|t| t.bytes).sum::<u64>(),
+    });
+    if let (Some(obj), Ok(serde_json::Value::Object(mut header))) =
+        (v.as_object_mut(), serde_json::to_value(m))
+    {
+        // The file list is in manifest.json (a long run lists hundreds of thousands).
+        header.remove("files");
+        obj.insert("manifest".into(), serde_json::Value::Object(header));
+    }
+    if let (Some(obj), Some(r)) = (v.as_object_mut(), &report.resume) {
+        obj.insert(
+            "resume".into(),
+            serde_json::json!({
+                "already_complete": r.already_complete,
+                "total": r.total,
+                "kept": r.kept,
+                "rendered": r.rendered,
+                "failed": r.failed,
+            }),
+        );
+    }
+    v
 }
 
 /// What `--resume` kept and rendered, on stderr.
@@ -850,24 +1038,39 @@ fn run_scenario(s: ScenarioArgs) -> Result<()> {
         };
     let needed = (inc.end + 15 * 60 * 1_000_000 - start + HOUR - 1) / HOUR;
     let hours = a.duration_hours.map(|h| h as i64).unwrap_or(2).max(needed);
-    eprintln!(
-        "scenario: {} {} ({}), {} .. {}, window {} + {hours}h",
-        inc.id,
-        inc.incident_type,
-        inc.title,
-        obsgen::time::rfc3339_string(inc.start),
-        obsgen::time::rfc3339_string(inc.end),
-        obsgen::time::rfc3339_string(start)
-    );
-    let opts = options(
-        a,
-        config,
-        TimeRange {
-            start,
-            end: start + hours * HOUR,
-        },
-    )?;
-    execute(&opts, &a.output_dir)
+    let end = start + hours * HOUR;
+    let mut config = config;
+    if s.isolate {
+        if a.parts.is_some() {
+            bail!("scenario --isolate makes one run; it cannot be split with --parts");
+        }
+        config.isolate(&inc.id, start - obsgen::world::TWIN_MARGIN, end);
+    }
+    let scenario = obsgen::sink::ScenarioInfo {
+        incident_id: inc.id.clone(),
+        incident_type: inc.incident_type.clone(),
+        root_service: inc
+            .root_service
+            .and_then(|i| topology.services.get(i))
+            .map(|s| s.name.clone()),
+        start: obsgen::time::rfc3339_string(inc.start),
+        end: obsgen::time::rfc3339_string(inc.end),
+        isolated: s.isolate,
+    };
+    if !a.quiet {
+        eprintln!(
+            "scenario: {} {} ({}), {} .. {}, window {} + {hours}h",
+            inc.id,
+            inc.incident_type,
+            inc.title,
+            obsgen::time::rfc3339_string(inc.start),
+            obsgen::time::rfc3339_string(inc.end),
+            obsgen::time::rfc3339_string(start)
+        );
+    }
+    let mut opts = options(a, config, TimeRange { start, end })?;
+    opts.scenario = Some(scenario);
+    execute(&opts, a)
 }
 
 /// `obsgen score TASK`: reads the ground truth, the split and the predictions, prints the

@@ -150,6 +150,18 @@ pub struct Config {
     pub ignored: Vec<PathBuf>,
     /// The preset applied on top of the files ([`Config::apply_preset`]), if any.
     pub preset: Option<&'static str>,
+    /// `scenario --isolate`: the one incident the run keeps ([`Config::isolate`]).
+    pub isolate: Option<Isolation>,
+}
+
+/// A run around one incident with no other ([`Config::isolate`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Isolation {
+    /// The incident kept.
+    pub incident_id: String,
+    /// Every other incident active at or after `from` (and before `until`) is left out.
+    pub from: crate::time::Micros,
+    pub until: crate::time::Micros,
 }
 
 impl Config {
@@ -274,6 +286,7 @@ impl Config {
             ],
             ignored: Vec::new(),
             preset: None,
+            isolate: None,
         };
         // The run `config check` vouches for: a day from default_start at the file's scale.
         if let Some(start) = crate::time::parse_instant(&cfg.generation.default_start) {
@@ -318,6 +331,24 @@ impl Config {
         self.digest = digest_of(&[&self.digest, name, text]);
         self.preset = Some(name);
         Ok(())
+    }
+
+    /// Keeps incident `incident_id` and leaves out every other incident active in
+    /// `[from, until)` (near misses stay: the normal world has them); the digest covers it,
+    /// so a resumed or merged run must be isolated the same way.
+    pub fn isolate(
+        &mut self,
+        incident_id: &str,
+        from: crate::time::Micros,
+        until: crate::time::Micros,
+    ) {
+        let text = format!("{incident_id} {from} {until}");
+        self.digest = digest_of(&[&self.digest, "isolate", &text]);
+        self.isolate = Some(Isolation {
+            incident_id: incident_id.to_string(),
+            from,
+            until,
+        });
     }
 
     /// A checker pointing into file `i` (0 services, 1 incidents, 2 generation).

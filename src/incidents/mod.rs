@@ -256,6 +256,10 @@ impl IncidentPlan {
             }
             !clash
         });
+        if let Some(iso) = &config.isolate {
+            incidents
+                .retain(|i| i.id == iso.incident_id || i.end <= iso.from || i.start >= iso.until);
+        }
         let mut plan = IncidentPlan {
             real: incidents.len(),
             incidents,

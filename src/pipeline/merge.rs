@@ -148,6 +148,15 @@ pub fn merge_parts(
                 first.incidents.to_string(),
             ),
             ("sources", m.sources.join(","), first.sources.join(",")),
+            (
+                "selected_tables",
+                m.selected_tables.as_deref().unwrap_or_default().join(","),
+                first
+                    .selected_tables
+                    .as_deref()
+                    .unwrap_or_default()
+                    .join(","),
+            ),
             ("version", m.version.clone(), first.version.clone()),
         ] {
             if a != b {
@@ -200,6 +209,8 @@ pub fn merge_parts(
         range,
         scale: first.scale,
         sources,
+        tables: first.selected_tables.clone(),
+        scenario: first.scenario.clone(),
         compression: compression.unwrap_or(Compression::None),
         formats,
         jsonl_level: 1,
@@ -230,7 +241,7 @@ pub fn merge_parts(
     let mut twin_of: BTreeMap<String, String> = BTreeMap::new();
     for table in registry()
         .iter()
-        .filter(|t| opts.sources.contains(&t.source()))
+        .filter(|t| super::selected(&opts, t.as_ref()))
     {
         let mut h = range.start;
         while h < range.end {

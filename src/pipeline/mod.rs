@@ -39,6 +39,10 @@ pub struct GenerateOptions {
     pub range: TimeRange,
     pub scale: f64,
     pub sources: Vec<Source>,
+    /// `--tables`: only these tables (`source/table`, sorted) of `sources`; `None`: all.
+    pub tables: Option<Vec<String>>,
+    /// A `scenario` run: the incident it is made around (recorded in the manifest).
+    pub scenario: Option<crate::sink::ScenarioInfo>,
     pub compression: Compression,
     pub formats: Formats,
     /// gzip level of the JSON Lines files.
@@ -422,7 +426,7 @@ fn tasks(opts: &GenerateOptions, tables: &[Box<dyn Table>]) -> Vec<(usize, Micro
     let mut hi = 0;
     while h < opts.range.end {
         for (ti, table) in tables.iter().enumerate() {
-            if opts.sources.contains(&table.source()) && opts.part.is_none_or(|p| p.owns(ti, hi)) {
+            if selected(opts, table.as_ref()) && opts.part.is_none_or(|p| p.owns(ti, hi)) {
                 tasks.push((ti, h));
             }
         }
@@ -430,6 +434,16 @@ fn tasks(opts: &GenerateOptions, tables: &[Box<dyn Table>]) -> Vec<(usize, Micro
         hi += 1;
     }
     tasks
+}
+
+/// Whether a run of `opts` renders `table` (its source, and `--tables`).
+pub(crate) fn selected(opts: &GenerateOptions, table: &dyn Table) -> bool {
+    opts.sources.contains(&table.source())
+        && opts.tables.as_ref().is_none_or(|names| {
+            names
+                .iter()
+                .any(|n| n.split_once('/') == Some((table.source().as_str(), table.name())))
+        })
 }
 
 /// Runs the whole generation. `progress(done, total)` is called after each partition.
@@ -981,6 +995,8 @@ fn run_manifest(opts: &GenerateOptions, mut files: Vec<FileEntry>) -> Manifest {
             .iter()
             .map(|s| s.as_str().to_string())
             .collect(),
+        selected_tables: opts.tables.clone(),
+        scenario: opts.scenario.clone(),
         tables: Manifest::summarize(&files),
         files,
         part: None,

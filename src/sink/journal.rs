@@ -48,6 +48,9 @@ pub struct RunIdentity {
     pub formats: Vec<String>,
     pub incidents: bool,
     pub sources: Vec<String>,
+    /// `--tables` (absent from the identities of runs without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_tables: Option<Vec<String>>,
     pub part: Option<PartInfo>,
 }
 
@@ -66,6 +69,7 @@ impl RunIdentity {
             formats: m.formats.clone(),
             incidents: m.incidents,
             sources: m.sources.clone(),
+            selected_tables: m.selected_tables.clone(),
             part: m.part,
         }
     }
@@ -258,6 +262,7 @@ mod tests {
             formats: vec!["parquet".into()],
             incidents: true,
             sources: vec!["kubernetes".into()],
+            selected_tables: None,
             part: None,
         }
     }

@@ -60,6 +60,13 @@ pub struct Manifest {
     #[serde(default = "incidents_on")]
     pub incidents: bool,
     pub sources: Vec<String>,
+    /// `--tables`: the only tables the run rendered (`source/table`); absent: every table
+    /// of `sources`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_tables: Option<Vec<String>>,
+    /// A `scenario` run: the incident it was made around.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<ScenarioInfo>,
     pub tables: Vec<TableSummary>,
     pub files: Vec<FileEntry>,
     /// Set in a part's manifest (`manifest.part-K-of-N.json`), absent from `manifest.json`.
@@ -70,6 +77,23 @@ pub struct Manifest {
     /// `sources_with_signal`, `signal_start` and `signal_end` of the incident tables).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub signal: BTreeMap<String, IncidentSignal>,
+}
+
+/// The incident a `scenario` run was made around.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ScenarioInfo {
+    pub incident_id: String,
+    pub incident_type: String,
+    /// The service of its root cause (absent for a cause outside the services, e.g. a node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_service: Option<String>,
+    /// Its start and end (RFC 3339).
+    pub start: String,
+    pub end: String,
+    /// `--isolate`: every other incident that would have been active in the range, or
+    /// ended less than 2 h before it, was left out of the run (near misses stay: the
+    /// normal world has them).
+    pub isolated: bool,
 }
 
 /// Where and when an incident's labelled rows are.
@@ -146,6 +170,8 @@ impl Manifest {
             formats: &self.formats,
             incidents: self.incidents,
             sources: &self.sources,
+            selected_tables: &self.selected_tables,
+            scenario: &self.scenario,
             tables: &self.tables,
             files: Streamed(std::cell::RefCell::new(Some(files))),
             part: self.part,
@@ -212,6 +238,10 @@ struct View<'a, I: Iterator<Item = FileEntry>> {
     formats: &'a [String],
     incidents: bool,
     sources: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    selected_tables: &'a Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scenario: &'a Option<ScenarioInfo>,
     tables: &'a [TableSummary],
     files: Streamed<I>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -270,6 +300,15 @@ mod tests {
             formats: vec!["parquet".into()],
             incidents: true,
             sources: vec!["grafana".into()],
+            selected_tables: part.then(|| vec!["grafana/annotations".into()]),
+            scenario: part.then(|| ScenarioInfo {
+                incident_id: "inc-1".into(),
+                incident_type: "memory_leak".into(),
+                root_service: None,
+                start: "2026-11-23T01:00:00Z".into(),
+                end: "2026-11-23T02:00:00Z".into(),
+                isolated: true,
+            }),
             tables: Manifest::summarize(&files),
             files,
             part: part.then_some(PartInfo { k: 1, n: 2 }),

@@ -13,7 +13,7 @@ pub mod parquet;
 
 pub use checksum::FileSum;
 pub use jsonl::JsonLines;
-pub use manifest::{FileEntry, Manifest};
+pub use manifest::{FileEntry, Manifest, ScenarioInfo};
 pub use parquet::{Compression, ParquetStream, write_parquet, write_parquet_files};
 
 /// The temporary name `path` is written under before it is renamed into place:
