@@ -320,10 +320,15 @@ fn head_prints_the_first_rows_in_time_order() {
     assert_eq!(lines.len(), 5, "header, rule and 3 rows: {table}");
     assert!(lines[0].starts_with("record_id"));
     assert!(
-        lines
-            .iter()
-            .all(|l| l.split(" | ").all(|v| v.trim_end().chars().count() <= 12))
+        lines[1].chars().all(|c| c == '-' || c == '+'),
+        "the rule: {table}"
     );
+    for l in [lines[0], lines[2], lines[3], lines[4]] {
+        assert!(
+            l.split(" | ").all(|v| v.trim_end().chars().count() <= 12),
+            "{l}"
+        );
+    }
     let out = obsgen()
         .args(["head", "metrics", path(full)])
         .output()
