@@ -7,6 +7,7 @@
 pub mod config;
 pub mod contract;
 pub mod error;
+pub mod export;
 pub mod incidents;
 pub mod inspect;
 pub mod interrupt;

@@ -107,6 +107,11 @@ enum Command {
         #[arg(long, default_value_t = 40)]
         width: usize,
     },
+    /// Export a dataset to another system's format.
+    Export {
+        #[command(subcommand)]
+        format: ExportFormat,
+    },
     /// Print a dataset's rows, files and bytes per table, the share of each table's rows
     /// an incident labels, and its incidents per type.
     Stats {
@@ -162,6 +167,23 @@ enum ScoreTask {
     /// Incident clustering: record_id and cluster, over the rows incidents caused (ARI,
     /// NMI, purity).
     Cluster(ScoreArgs),
+}
+
+#[derive(Subcommand)]
+enum ExportFormat {
+    /// The container metrics (kubernetes/metrics: the cAdvisor and kube-state-metrics
+    /// series the Prometheus panels query) as OpenMetrics text with timestamps, for
+    /// `promtool tsdb create-blocks-from openmetrics FILE DATA_DIR`.
+    #[command(
+        after_help = "Example:\n  obsgen export openmetrics out -o metrics.om\n  promtool tsdb create-blocks-from openmetrics metrics.om prometheus-data"
+    )]
+    Openmetrics {
+        /// The dataset (a complete run: manifest.json).
+        dir: PathBuf,
+        /// Write to this file (written whole, then renamed into place) instead of stdout.
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -516,6 +538,43 @@ fn run() -> Result<()> {
                 _ => obsgen::inspect::format_table(&batches, width.max(2))?.into_bytes(),
             };
             out.write_all(&bytes).context("writing to stdout")?;
+            Ok(())
+        }
+        Command::Export {
+            format: ExportFormat::Openmetrics { dir, output },
+        } => {
+            let report = match &output {
+                Some(path) => {
+                    let mut report = None;
+                    obsgen::sink::write_atomic_with(path, |out| {
+                        report = Some(
+                            obsgen::export::openmetrics(&dir, out)
+                                .map_err(std::io::Error::other)?,
+                        );
+                        Ok(())
+                    })
+                    .with_context(|| {
+                        format!("exporting {} to {}", dir.display(), path.display())
+                    })?;
+                    report
+                }
+                None => {
+                    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                    Some(
+                        obsgen::export::openmetrics(&dir, &mut out)
+                            .with_context(|| format!("exporting {}", dir.display()))?,
+                    )
+                }
+            };
+            if let (Some(r), Some(path)) = (report, &output) {
+                eprintln!(
+                    "{}: {} families, {} series, {} samples",
+                    path.display(),
+                    r.families,
+                    r.series,
+                    r.samples
+                );
+            }
             Ok(())
         }
         Command::Stats { dir, json } => {

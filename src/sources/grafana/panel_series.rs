@@ -173,28 +173,58 @@ impl Table for PanelSeries {
     }
 }
 
-/// What a Prometheus panel's `function` shows of the samples in its window (their times
-/// and values, oldest first): the last value, or the per-second increase with counter
-/// resets (a drop starts a new counter); `None` when the window has too few samples.
+/// What a Prometheus panel's `function` shows at time `t` of the samples in its window
+/// `(t - window, t]` (their times and values, oldest first): the last value, or
+/// Prometheus's `rate()`: the increase between the first and last samples (a drop starts
+/// a new counter), extrapolated towards the window's edges as Prometheus extrapolates it
+/// (all the way to an edge less than 1.1 average intervals away, else half an interval; not
+/// below the time the counter would have been zero), per second of the window; `None` when
+/// the window has fewer than two samples.
 fn evaluate(
     function: PromFunction,
+    t: Micros,
+    window: Micros,
     times: impl DoubleEndedIterator<Item = Micros> + Clone,
     values: impl Iterator<Item = f64>,
 ) -> Option<f64> {
     match function {
         PromFunction::Instant => values.last(),
         PromFunction::Rate => {
-            let (mut prev, mut n, mut inc) = (None, 0, 0.0);
+            let (mut first, mut prev, mut n, mut inc) = (None, None, 0usize, 0.0);
             for v in values {
                 if let Some(p) = prev {
                     inc += if v >= p { v - p } else { v };
                 }
+                first.get_or_insert(v);
                 prev = Some(v);
                 n += 1;
             }
             let (a, b) = (times.clone().next()?, times.last()?);
-            let dt = (b - a) as f64 / SECOND as f64;
-            (n >= 2 && dt > 0.0).then(|| inc / dt)
+            let secs = |d: Micros| d as f64 / SECOND as f64;
+            let sampled = secs(b - a);
+            if n < 2 || sampled <= 0.0 {
+                return None;
+            }
+            let mut to_start = secs(a - (t - window));
+            let to_end = secs(t - b);
+            let average = sampled / (n - 1) as f64;
+            let first = first?;
+            if inc > 0.0 && first >= 0.0 {
+                to_start = to_start.min(sampled * (first / inc));
+            }
+            let threshold = average * 1.1;
+            let mut interval = sampled;
+            interval += if to_start < threshold {
+                to_start
+            } else {
+                average / 2.0
+            };
+            interval += if to_end < threshold {
+                to_end
+            } else {
+                average / 2.0
+            };
+            Some(inc * (interval / sampled) / secs(window))
         }
     }
 }
@@ -278,7 +308,7 @@ fn prometheus_points(
                 let lo = samples.partition_point(|s| s.0 <= t - reach);
                 let seen = &samples[lo..hi];
                 let times = || seen.iter().map(|s| s.0);
-                let value = evaluate(panel.function, times(), seen.iter().map(|s| s.1));
+                let value = evaluate(panel.function, t, reach, times(), seen.iter().map(|s| s.1));
                 if let Some(value) = value {
                     // The label of the sample shown (instant), or of the latest anomalous
                     // sample the rate was computed over, where the twin shows another value.
@@ -293,6 +323,8 @@ fn prometheus_points(
                             let seen = &twin[lo..hi];
                             evaluate(
                                 panel.function,
+                                t,
+                                reach,
                                 seen.iter().map(|s| s.0),
                                 seen.iter().map(|s| s.1),
                             ) != Some(value)
@@ -470,4 +502,69 @@ fn append_label(b: &mut StructBuilder, k: &str, v: &str) {
         f.append_value(v);
     }
     b.append(true);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rate(t: Micros, window: Micros, samples: &[(Micros, f64)]) -> Option<f64> {
+        evaluate(
+            PromFunction::Rate,
+            t,
+            window,
+            samples.iter().map(|s| s.0),
+            samples.iter().map(|s| s.1),
+        )
+    }
+
+    /// Prometheus's `rate()` (promql/functions.go, extrapolatedRate) on the same samples.
+    #[test]
+    fn rate_extrapolates_as_prometheus_does() {
+        let s = SECOND;
+        // Scrapes every 30 s, 10 s after the window's edges: extrapolated all the way, the
+        // slope (1 per second).
+        let steady = [
+            (-110 * s, 1000.0),
+            (-80 * s, 1030.0),
+            (-50 * s, 1060.0),
+            (-20 * s, 1090.0),
+        ];
+        let r = rate(0, 120 * s, &steady).unwrap();
+        assert!((r - 1.0).abs() < 1e-12, "{r}");
+        // A series that starts in the window (first sample 70 s after its start, more
+        // than 1.1 intervals): extrapolated half an interval at the start, 90 + 15 + 20 s.
+        let late = [(-50 * s, 1000.0), (-20 * s, 1030.0)];
+        let r = rate(0, 120 * s, &late).unwrap();
+        assert!(
+            (r - 30.0 * (30.0 + 15.0 + 20.0) / 30.0 / 120.0).abs() < 1e-12,
+            "{r}"
+        );
+        // A new counter (first value 3 after 30 s of increase 30): not extrapolated to
+        // before its zero, 3 s before the first sample.
+        let fresh = [
+            (-110 * s, 3.0),
+            (-80 * s, 33.0),
+            (-50 * s, 63.0),
+            (-20 * s, 93.0),
+        ];
+        let r = rate(0, 120 * s, &fresh).unwrap();
+        assert!(
+            (r - 90.0 * (90.0 + 3.0 + 20.0) / 90.0 / 120.0).abs() < 1e-12,
+            "{r}"
+        );
+        // A reset: the increase counts the new counter from zero.
+        let reset = [
+            (-110 * s, 1000.0),
+            (-80 * s, 1030.0),
+            (-50 * s, 20.0),
+            (-20 * s, 50.0),
+        ];
+        let r = rate(0, 120 * s, &reset).unwrap();
+        assert!(
+            (r - 80.0 * (90.0 + 10.0 + 20.0) / 90.0 / 120.0).abs() < 1e-12,
+            "{r}"
+        );
+        assert_eq!(rate(0, 120 * s, &steady[..1]), None);
+    }
 }
