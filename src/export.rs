@@ -8,13 +8,10 @@
 //! reading the table's files once per family (only the columns the family needs).
 
 use crate::error::Error;
-use crate::sink::Manifest;
-use arrow::array::{Array, AsArray, RecordBatch, RecordBatchReader};
+use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMicrosecondType};
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Which scraper exposes a family, and so the labels its series carry.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -131,27 +128,14 @@ pub struct OpenMetricsReport {
 /// Writes the container metrics of the dataset in `dir` to `out` as OpenMetrics text
 /// (ending with `# EOF`).
 pub fn openmetrics(dir: &Path, out: &mut dyn Write) -> Result<OpenMetricsReport, Error> {
-    let manifest_path = dir.join("manifest.json");
-    if !manifest_path.exists() {
-        return Err(Error::Invalid(format!(
-            "{}: no manifest.json (not an obsgen dataset, or a run that did not finish)",
-            dir.display()
-        )));
-    }
-    let m = Manifest::read(&manifest_path)?;
-    let mut files: Vec<PathBuf> = m
-        .files
-        .iter()
-        .filter(|f| f.source == "kubernetes" && f.table == "metrics" && f.format == "parquet")
-        .map(|f| dir.join(&f.path))
-        .collect();
+    let m = crate::dataset::read_manifest(dir)?;
+    let files = crate::dataset::table_files(&m, dir, "kubernetes", "metrics");
     if files.is_empty() {
         return Err(Error::Invalid(format!(
             "{}: the dataset has no kubernetes/metrics (generate it with the kubernetes source)",
             dir.display()
         )));
     }
-    files.sort();
     let err = |e: std::io::Error| Error::Other(format!("writing the export: {e}"));
     let mut report = OpenMetricsReport {
         families: FAMILIES.len(),
@@ -272,25 +256,11 @@ fn bad(path: &Path, column: &str) -> Error {
 
 /// The columns family `fam` needs of one `kubernetes/metrics` file.
 fn read_columns(path: &Path, fam: &Family) -> Result<RecordBatch, Error> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
     let mut want = vec!["timestamp", "namespace", "pod", "container", fam.column];
     if fam.exporter == Exporter::Cadvisor {
         want.extend(["node", "image"]);
     }
-    let indices: Vec<usize> = builder
-        .schema()
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| want.contains(&f.name().as_str()))
-        .map(|(i, _)| i)
-        .collect();
-    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
-    let reader = builder.with_projection(mask).build()?;
-    let schema = reader.schema();
-    let batches = reader.collect::<Result<Vec<_>, _>>()?;
-    Ok(arrow::compute::concat_batches(&schema, &batches)?)
+    crate::dataset::read_columns(path, &want)
 }
 
 /// A sample's value: floats as the shortest text that reads back exactly, integers as

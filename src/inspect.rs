@@ -54,7 +54,7 @@ impl Stats {
     /// Reads the manifest of the dataset in `dir`, its incident table and the label
     /// columns of its `labels/records` files (in parallel).
     pub fn read(dir: &Path) -> Result<Stats, Error> {
-        let manifest = read_manifest(dir)?;
+        let manifest = crate::dataset::read_manifest(dir)?;
         // The labels twin of each (source, table): its files.
         let mut twins: BTreeMap<(String, String), Vec<PathBuf>> = BTreeMap::new();
         for f in &manifest.files {
@@ -185,18 +185,6 @@ impl Stats {
     }
 }
 
-/// The manifest of a complete dataset (an error saying so when there is none).
-fn read_manifest(dir: &Path) -> Result<Manifest, Error> {
-    let path = dir.join("manifest.json");
-    if !path.exists() {
-        return Err(Error::Invalid(format!(
-            "{}: no manifest.json (not an obsgen dataset, or a run that did not finish)",
-            dir.display()
-        )));
-    }
-    Manifest::read(&path)
-}
-
 /// Rows of a `labels/records` file with `is_anomaly` true.
 fn labelled_rows(path: &Path) -> Result<u64, Error> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -272,7 +260,7 @@ fn resolve_table(m: &Manifest, name: &str) -> Result<(String, String), Error> {
 /// has) of the dataset in `dir`, in time order (its partitions in order), read from its
 /// Parquet files until `n` rows are there.
 pub fn head(dir: &Path, name: &str, n: usize) -> Result<Vec<RecordBatch>, Error> {
-    let m = read_manifest(dir)?;
+    let m = crate::dataset::read_manifest(dir)?;
     let (source, table) = resolve_table(&m, name)?;
     let mut files: Vec<&str> = m
         .files

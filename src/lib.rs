@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod contract;
+pub mod dataset;
 pub mod error;
 pub mod export;
 pub mod incidents;
@@ -15,6 +16,7 @@ pub mod invariants;
 pub mod labels;
 pub mod log_templates;
 pub mod pipeline;
+pub mod report;
 pub mod rng;
 pub mod score;
 pub mod sink;

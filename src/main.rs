@@ -107,6 +107,24 @@ enum Command {
         #[arg(long, default_value_t = 40)]
         width: usize,
     },
+    /// Write one self-contained HTML page (inline SVG, no script, no network) to look at a
+    /// dataset: the incident timeline by service and type with the phases shaded, each
+    /// incident's signals in every source on one time axis, rows and label shares per
+    /// table.
+    #[command(after_help = "Example:\n  obsgen report out            # writes out/report.html")]
+    Report {
+        /// The dataset (a complete run: manifest.json).
+        dir: PathBuf,
+        /// Where to write the page (default: DIR/report.html).
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+        /// Incidents drawn in detail (the first in time; the timeline shows them all).
+        #[arg(long, default_value_t = 100)]
+        max_incidents: usize,
+        /// Minutes shown before each incident's start and after its end.
+        #[arg(long, default_value_t = 30)]
+        margin_minutes: u32,
+    },
     /// Export a dataset to another system's format.
     Export {
         #[command(subcommand)]
@@ -573,6 +591,44 @@ fn run() -> Result<()> {
                     r.families,
                     r.series,
                     r.samples
+                );
+            }
+            Ok(())
+        }
+        Command::Report {
+            dir,
+            output,
+            max_incidents,
+            margin_minutes,
+        } => {
+            let path = output.unwrap_or_else(|| dir.join("report.html"));
+            let opts = obsgen::report::ReportOptions {
+                max_incidents,
+                margin_minutes: margin_minutes as i64,
+            };
+            let mut summary = None;
+            obsgen::sink::write_atomic_with(&path, |out| {
+                summary = Some(
+                    obsgen::report::write_report(&dir, out, &opts)
+                        .map_err(std::io::Error::other)?,
+                );
+                Ok(())
+            })
+            .with_context(|| {
+                format!(
+                    "writing the report of {} to {}",
+                    dir.display(),
+                    path.display()
+                )
+            })?;
+            if let Some(s) = summary {
+                println!(
+                    "{}: {} incidents ({} drawn in detail), {} charts, {} bytes",
+                    path.display(),
+                    s.incidents,
+                    s.detailed,
+                    s.charts,
+                    s.bytes
                 );
             }
             Ok(())

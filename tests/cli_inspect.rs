@@ -5,7 +5,7 @@
 
 mod common;
 
-use arrow::array::{Array, AsArray};
+use arrow::array::AsArray;
 use assert_cmd::Command;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -502,21 +502,50 @@ fn window(rows: &[Scrape], from: i64, to: i64) -> &[Scrape] {
     &rows[lo..hi]
 }
 
-/// Per-second increase over the samples, with counter resets; `None` under two samples.
-fn prom_rate(samples: &[(i64, f64)]) -> Option<f64> {
+/// Prometheus's `rate()` at `t` over `(t - window, t]`: the increase with counter resets,
+/// extrapolated to the window's edges as Prometheus does; `None` under two samples.
+fn prom_rate(t: i64, window: i64, samples: &[(i64, f64)]) -> Option<f64> {
+    // promql/functions.go, extrapolatedRate(isCounter, isRate), on the same samples.
     if samples.len() < 2 {
         return None;
     }
-    let mut inc = 0.0;
-    for w in samples.windows(2) {
-        inc += if w[1].1 >= w[0].1 {
-            w[1].1 - w[0].1
-        } else {
-            w[1].1
-        };
+    let (first, last) = (samples[0], samples[samples.len() - 1]);
+    let mut result = last.1 - first.1;
+    let mut last_value = 0.0;
+    for s in samples {
+        if s.1 < last_value {
+            result += last_value;
+        }
+        last_value = s.1;
     }
-    let dt = (samples[samples.len() - 1].0 - samples[0].0) as f64 / SECOND as f64;
-    (dt > 0.0).then(|| inc / dt)
+    let secs = |us: i64| us as f64 / SECOND as f64;
+    let range_start = t - window;
+    let mut duration_to_start = secs(first.0 - range_start);
+    let duration_to_end = secs(t - last.0);
+    let sampled = secs(last.0 - first.0);
+    if sampled <= 0.0 {
+        return None;
+    }
+    let average = sampled / (samples.len() - 1) as f64;
+    if result > 0.0 && first.1 >= 0.0 {
+        let duration_to_zero = sampled * (first.1 / result);
+        if duration_to_zero < duration_to_start {
+            duration_to_start = duration_to_zero;
+        }
+    }
+    let threshold = average * 1.1;
+    let mut interval = sampled;
+    interval += if duration_to_start < threshold {
+        duration_to_start
+    } else {
+        average / 2.0
+    };
+    interval += if duration_to_end < threshold {
+        duration_to_end
+    } else {
+        average / 2.0
+    };
+    Some(result * (interval / sampled) / secs(window))
 }
 
 /// The refresh steps of the window (every `refresh_seconds` from the start).
@@ -852,7 +881,7 @@ fn prometheus_rate_points_are_recomputed_from_kubernetes_metrics() {
             .iter()
             .map(|s| (s.ts, s.values[metric_column(metric)]))
             .collect();
-        let want = prom_rate(&samples).unwrap_or_else(|| {
+        let want = prom_rate(pt.ts, w, &samples).unwrap_or_else(|| {
             panic!(
                 "{}: a rate point, but {} scrape(s) of {pod} in its window",
                 pt.at(),
@@ -909,7 +938,7 @@ fn prometheus_rate_points_are_recomputed_from_kubernetes_metrics() {
                     }
                     let samples: Vec<(i64, f64)> =
                         rows.iter().map(|s| (s.ts, s.values[col])).collect();
-                    if prom_rate(&samples).is_none() {
+                    if prom_rate(t, w, &samples).is_none() {
                         continue;
                     }
                     expected += 1;
