@@ -852,45 +852,8 @@ fn options(a: &GenerateArgs, mut config: Config, range: TimeRange) -> Result<Gen
 /// `--tables`: the sources and the qualified names (`source/table`, sorted) of the
 /// tables named.
 fn select_tables(names: &[String]) -> Result<(Vec<Source>, Option<Vec<String>>)> {
-    let registry = obsgen::sources::registry();
-    let all: Vec<String> = registry
-        .iter()
-        .map(|t| format!("{}/{}", t.source().as_str(), t.name()))
-        .collect();
-    let mut sources = Vec::new();
-    let mut tables: Vec<String> = Vec::new();
-    for name in names {
-        let matching: Vec<&Box<dyn obsgen::sources::Table>> = registry
-            .iter()
-            .filter(|t| match name.split_once('/') {
-                Some((s, n)) => s == t.source().as_str() && n == t.name(),
-                None => name == t.name(),
-            })
-            .collect();
-        let t = match matching.as_slice() {
-            [one] => one,
-            [] => bail!(
-                "--tables: unknown table `{name}` (tables: {})",
-                all.join(", ")
-            ),
-            many => bail!(
-                "--tables: `{name}` is ambiguous ({}): name it as source/table",
-                many.iter()
-                    .map(|t| format!("{}/{}", t.source().as_str(), t.name()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        let q = format!("{}/{}", t.source().as_str(), t.name());
-        if !tables.contains(&q) {
-            tables.push(q);
-        }
-        if !sources.contains(&t.source()) {
-            sources.push(t.source());
-        }
-    }
-    sources.sort();
-    tables.sort();
+    let (sources, tables) =
+        obsgen::sources::select_tables(names).map_err(|e| anyhow!("--tables: {e}"))?;
     Ok((sources, Some(tables)))
 }
 

@@ -93,11 +93,11 @@ pub fn write_report(
          <title>obsgen report: {}</title><style>{CSS}</style></head><body>\n",
         esc(&dir.display().to_string())
     );
-    let _ = write!(
+    let _ = writeln!(
         page,
         "<h1>obsgen dataset report</h1><p class=\"meta\">{} &middot; seed {} &middot; {} .. {} \
          &middot; scale {} &middot; {}{} &middot; {} source records, {} labelled ({:.2}%) \
-         &middot; {} incidents</p>\n",
+         &middot; {} incidents</p>",
         esc(&dir.display().to_string()),
         m.seed,
         esc(&m.start),
@@ -139,9 +139,9 @@ pub fn write_report(
 
     // Each incident.
     let detailed = incidents.len().min(opts.max_incidents);
-    let _ = write!(
+    let _ = writeln!(
         page,
-        "<h2>Incidents ({detailed} of {} drawn)</h2>\n",
+        "<h2>Incidents ({detailed} of {} drawn)</h2>",
         incidents.len()
     );
     let margin = opts.margin_minutes.max(0) * MINUTE;
@@ -156,11 +156,11 @@ pub fn write_report(
             Some(s) => hours.signals(s, from, to)?,
             None => Signals::default(),
         };
-        let _ = write!(
+        let _ = writeln!(
             page,
             "<section id=\"{id}\"><h3><i style=\"background:{c}\"></i>{id} &middot; {kind} &middot; {sev}</h3>\
              <p class=\"meta\">{title}. Root cause: {root}. {s} .. {e}; affected: {aff}; shows in: {src}. \
-             Signals of <b>{svc}</b>.</p>\n",
+             Signals of <b>{svc}</b>.</p>",
             id = esc(&inc.id),
             c = color(&inc.kind),
             kind = esc(&inc.kind),
@@ -272,7 +272,7 @@ fn read_incidents(dir: &Path) -> Result<Vec<Incident>, Error> {
         Ok((0..l.len())
             .map(|r| {
                 let v = l.value(r);
-                let s = arrow::compute::cast(&v, &arrow::datatypes::DataType::Utf8)
+                arrow::compute::cast(&v, &arrow::datatypes::DataType::Utf8)
                     .map(|a| {
                         a.as_string::<i32>()
                             .iter()
@@ -280,8 +280,7 @@ fn read_incidents(dir: &Path) -> Result<Vec<Incident>, Error> {
                             .map(str::to_string)
                             .collect()
                     })
-                    .unwrap_or_default();
-                s
+                    .unwrap_or_default()
             })
             .collect())
     };
@@ -331,6 +330,9 @@ struct Signals {
     cpu_cores: Vec<(Micros, f64)>,
     markers: Vec<Marker>,
 }
+
+/// (service, minute of the hour) -> pod -> (sum of its CPU rates, their count).
+type PodRates<'a> = HashMap<(String, usize), HashMap<&'a str, (f64, f64)>>;
 
 /// One hour's per-minute values of every service.
 #[derive(Default)]
@@ -418,25 +420,25 @@ impl HourFiles {
                 strings(&b, "service")?,
                 strings(&b, "level")?,
             );
-            for r in 0..b.num_rows() {
+            for (r, t) in ts.iter().enumerate() {
                 if matches!(level.value(r), "error" | "fatal") {
                     let e = hour
                         .log_errors
                         .entry(svc.value(r).to_string())
                         .or_insert([0.0; 60]);
-                    e[minute(ts[r].unwrap_or(h))] += 1.0;
+                    e[minute(t.unwrap_or(h))] += 1.0;
                 }
             }
         }
         if let Some(p) = file("sentry/errors") {
             let b = read_columns(p, &["timestamp", "service"])?;
             let (ts, svc) = (micros(&b, "timestamp")?, strings(&b, "service")?);
-            for r in 0..b.num_rows() {
+            for (r, t) in ts.iter().enumerate() {
                 let e = hour
                     .sentry_errors
                     .entry(svc.value(r).to_string())
                     .or_insert([0.0; 60]);
-                e[minute(ts[r].unwrap_or(h))] += 1.0;
+                e[minute(t.unwrap_or(h))] += 1.0;
             }
         }
         if let Some(p) = file("sentry/transactions") {
@@ -448,8 +450,8 @@ impl HourFiles {
                 .ok_or_else(|| Error::Invalid("sentry/transactions: no duration_ms".into()))?;
             let d = d.as_primitive::<Float64Type>();
             let mut per: HashMap<(String, usize), Vec<f64>> = HashMap::new();
-            for r in 0..b.num_rows() {
-                per.entry((svc.value(r).to_string(), minute(ts[r].unwrap_or(h))))
+            for (r, t) in ts.iter().enumerate() {
+                per.entry((svc.value(r).to_string(), minute(t.unwrap_or(h))))
                     .or_default()
                     .push(d.value(r));
             }
@@ -485,9 +487,9 @@ impl HourFiles {
                 .ok_or_else(|| Error::Invalid("kubernetes/metrics: no cpu".into()))?;
             let mut last: HashMap<&str, (Micros, f64)> = HashMap::new();
             // (service, minute) -> pod -> (sum of rates, samples)
-            let mut rates: HashMap<(String, usize), HashMap<&str, (f64, f64)>> = HashMap::new();
-            for r in 0..b.num_rows() {
-                let t = ts[r].unwrap_or(h);
+            let mut rates: PodRates = HashMap::new();
+            for (r, t) in ts.iter().enumerate() {
+                let t = t.unwrap_or(h);
                 let (s, p) = (svc.value(r), pod.value(r));
                 let m = minute(t);
                 let mem = hour
@@ -525,12 +527,12 @@ impl HourFiles {
                 strings(&b, "alarm_name")?,
                 strings(&b, "state")?,
             );
-            for r in 0..b.num_rows() {
+            for (r, t) in ts.iter().enumerate() {
                 let alarm = state.value(r) == "ALARM";
                 hour.markers.push((
                     svc.value(r).to_string(),
                     Marker {
-                        ts: ts[r].unwrap_or(h),
+                        ts: t.unwrap_or(h),
                         lane: 0,
                         color: if alarm { "#d62728" } else { "#2ca02c" },
                         text: format!("alarm {} -> {}", name.value(r), state.value(r)),
@@ -546,11 +548,11 @@ impl HourFiles {
                 strings(&b, "text")?,
                 strings(&b, "kind")?,
             );
-            for r in 0..b.num_rows() {
+            for (r, t) in ts.iter().enumerate() {
                 hour.markers.push((
                     svc.value(r).to_string(),
                     Marker {
-                        ts: ts[r].unwrap_or(h),
+                        ts: t.unwrap_or(h),
                         lane: 1,
                         color: "#1f77b4",
                         text: format!("annotation ({}): {}", kind.value(r), text.value(r)),
@@ -567,14 +569,14 @@ impl HourFiles {
                 strings(&b, "reason")?,
                 strings(&b, "message")?,
             );
-            for r in 0..b.num_rows() {
+            for (r, t) in ts.iter().enumerate() {
                 if kind.value(r) != "Warning" {
                     continue;
                 }
                 hour.markers.push((
                     svc.value(r).to_string(),
                     Marker {
-                        ts: ts[r].unwrap_or(h),
+                        ts: t.unwrap_or(h),
                         lane: 2,
                         color: "#ff7f0e",
                         text: format!("event {}: {}", reason.value(r), msg.value(r)),

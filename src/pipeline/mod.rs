@@ -1004,6 +1004,67 @@ fn run_manifest(opts: &GenerateOptions, mut files: Vec<FileEntry>) -> Manifest {
     }
 }
 
+/// Renders the tables of the run `opts` describes in memory, nothing written: per table
+/// (`source/table`, registry order) its schema and one batch per hour, in time order, as
+/// `generate` would write them (`obsgen.generate` in Python). Day by day, each day's
+/// partitions in parallel on `opts.threads` workers.
+#[allow(clippy::type_complexity)]
+pub fn render_tables(
+    opts: &GenerateOptions,
+) -> Result<
+    Vec<(
+        String,
+        arrow::datatypes::SchemaRef,
+        Vec<arrow::record_batch::RecordBatch>,
+    )>,
+    Error,
+> {
+    check_options(opts)?;
+    let tables: Vec<Box<dyn Table>> = registry();
+    let tasks = tasks(opts, &tables);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .build()
+        .map_err(|e| Error::Other(format!("cannot start worker threads: {e}")))?;
+    let mut out: Vec<Vec<arrow::record_batch::RecordBatch>> = vec![Vec::new(); tables.len()];
+    let mut next = 0;
+    for day in range_days(opts.range) {
+        let first = next;
+        while next < tasks.len() && tasks[next].1 < day + DAY {
+            next += 1;
+        }
+        let world = day_world(opts, day);
+        let world_of = |hour: Micros| {
+            if opts.config.incidents.schedule.enabled {
+                &world
+            } else {
+                world.twin_at(hour)
+            }
+        };
+        let batches = pool.install(|| {
+            tasks[first..next]
+                .par_iter()
+                .map(|&(ti, hour)| Ok((ti, tables[ti].render(world_of(hour), hour)?)))
+                .collect::<Result<Vec<_>, Error>>()
+        })?;
+        for (ti, b) in batches {
+            out[ti].push(b);
+        }
+    }
+    Ok(tables
+        .iter()
+        .zip(out)
+        .filter(|(t, _)| selected(opts, t.as_ref()))
+        .map(|(t, batches)| {
+            (
+                format!("{}/{}", t.source().as_str(), t.name()),
+                t.schema(),
+                batches,
+            )
+        })
+        .collect())
+}
+
 /// Completes a dataset whose partitions are all written: the incident tables (the
 /// incidents with a labelled row, the sources each shows in), the templates (from any
 /// world of the run: they depend on the configuration, not the range), then

@@ -95,6 +95,52 @@ pub fn registry() -> Vec<Box<dyn Table>> {
     ]
 }
 
+/// The tables `names` name (`source/table`, or a table name only one source has) as their
+/// sources and their qualified names (sorted); an error names the unknown or ambiguous one.
+pub fn select_tables(names: &[String]) -> Result<(Vec<Source>, Vec<String>), String> {
+    let registry = registry();
+    let qualified = |t: &dyn Table| format!("{}/{}", t.source().as_str(), t.name());
+    let mut sources = Vec::new();
+    let mut tables: Vec<String> = Vec::new();
+    for name in names {
+        let matching: Vec<&dyn Table> = registry
+            .iter()
+            .map(|t| t.as_ref())
+            .filter(|t| match name.split_once('/') {
+                Some((s, n)) => s == t.source().as_str() && n == t.name(),
+                None => name == t.name(),
+            })
+            .collect();
+        let t = match matching.as_slice() {
+            [one] => *one,
+            [] => {
+                let all: Vec<String> = registry.iter().map(|t| qualified(t.as_ref())).collect();
+                return Err(format!(
+                    "unknown table `{name}` (tables: {})",
+                    all.join(", ")
+                ));
+            }
+            many => {
+                let names: Vec<String> = many.iter().map(|t| qualified(*t)).collect();
+                return Err(format!(
+                    "`{name}` is ambiguous ({}): name it as source/table",
+                    names.join(", ")
+                ));
+            }
+        };
+        let q = qualified(t);
+        if !tables.contains(&q) {
+            tables.push(q);
+        }
+        if !sources.contains(&t.source()) {
+            sources.push(t.source());
+        }
+    }
+    sources.sort();
+    tables.sort();
+    Ok((sources, tables))
+}
+
 /// `Timestamp(Microsecond, "UTC")`.
 pub fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
