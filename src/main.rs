@@ -269,6 +269,7 @@ struct ScenarioArgs {
 #[derive(Args)]
 struct GenerateArgs {
     /// Start of the simulated range: RFC 3339 (2026-11-23T08:00:00Z) or a date (midnight UTC).
+    /// Default: the configuration's `default_start` (2026-11-23T00:00:00Z embedded).
     #[arg(long)]
     start: Option<String>,
     /// End of the range (exclusive). Conflicts with --duration-hours.
@@ -280,10 +281,11 @@ struct GenerateArgs {
     /// Output directory.
     #[arg(short = 'o', long, default_value = "out")]
     output_dir: PathBuf,
-    /// Seed (default: the configuration's).
+    /// Seed (default: the configuration's `seed`, 42 embedded).
     #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
     /// Directory holding services_config.yaml, incident_patterns.yaml, generation_config.yaml.
+    /// Default: the embedded configuration (`obsgen config init DIR` writes it out).
     #[arg(long)]
     config: Option<PathBuf>,
     /// A named preset applied on top of the configuration: `low-prevalence` (two
@@ -303,13 +305,14 @@ struct GenerateArgs {
     /// Lines under OUT/jsonl/). Default: the configuration's output.formats (parquet).
     #[arg(long, value_delimiter = ',')]
     format: Option<Vec<String>>,
-    /// Parquet compression: zstd, zstd:LEVEL, snappy, lz4, gzip, none.
+    /// Parquet compression: zstd, zstd:LEVEL, snappy, lz4, gzip, none. Default: the
+    /// configuration's `output.compression` and `output.zstd_level` (zstd level 1 embedded).
     #[arg(long)]
     compression: Option<String>,
     /// Worker threads (default: all cores).
     #[arg(long, allow_negative_numbers = true)]
     threads: Option<usize>,
-    /// Multiplies every volume.
+    /// Multiplies every volume. Default: the configuration's `scale` (1.0 embedded).
     #[arg(long, allow_negative_numbers = true)]
     scale: Option<f64>,
     /// Replace a previous dataset in the output directory.

@@ -59,6 +59,8 @@ struct Fixture {
     /// The transitions (time, alarm, new state) of the counterfactual twin
     /// (`--incidents off`).
     twin_alarms: BTreeSet<(Micros, String, String)>,
+    /// The twin's SQS datapoints: (time, metric, statistic, queue) -> value.
+    twin_sqs: HashMap<(Micros, String, String, String), f64>,
     /// `obsgen validate --twin` on the alarms: (breaches, aftermath rows).
     alarm_contract: (u64, u64),
 }
@@ -71,6 +73,13 @@ impl Fixture {
     /// Whether the twin has the same transition (time, alarm, new state).
     fn twin_has(&self, r: &Row) -> bool {
         self.twin_alarms.contains(&(r.ts, r.a.clone(), r.b.clone()))
+    }
+
+    /// The twin's value of the SQS datapoint `r` (the same series and minute).
+    fn twin_sqs_value(&self, r: &Row) -> Option<f64> {
+        self.twin_sqs
+            .get(&(r.ts, r.b.clone(), r.c.clone(), r.d.clone()))
+            .copied()
     }
 
     fn incident(&self, id: &str) -> Option<&Incident> {
@@ -208,12 +217,18 @@ fn fixture() -> &'static Fixture {
             .into_iter()
             .map(|r| (r.ts, r.a, r.b))
             .collect();
+        let twin_sqs = load_table(&twin.join("cloudwatch").join("metrics"), "metrics")
+            .into_iter()
+            .filter(|r| r.a == "AWS/SQS")
+            .map(|r| ((r.ts, r.b, r.c, r.d), r.value))
+            .collect();
         let _ = std::fs::remove_dir_all(&twin);
         Fixture {
             world,
             start,
             tables,
             twin_alarms,
+            twin_sqs,
             alarm_contract,
         }
     })
@@ -512,15 +527,25 @@ fn queue_backlog_ages_the_root_queue_then_drains() {
             inc.id
         );
         long += (top >= 120.0) as usize;
+        // Every aged datapoint while the incident lasts is its own, unless the twin shows
+        // the same age that minute: a near miss can age the queue in both worlds (seed 42:
+        // notification-jobs is 60 s old at 16:21 and 16:22 in both, INC-20261123-037 from
+        // 16:20:49), and after the incident's end as well (08:48, INC-20261123-016).
+        let mut own = 0;
         for r in during.iter().filter(|r| r.value >= 60.0) {
+            let labelled = r.incident.as_deref() == Some(inc.id.as_str()) && r.role == "root_cause";
+            let as_twin = r.incident.is_none() && f.twin_sqs_value(r) == Some(r.value);
             assert!(
-                r.incident.as_deref() == Some(inc.id.as_str()) && r.role == "root_cause",
-                "{} on {q}: aged datapoint at {} labelled {:?}",
+                labelled || as_twin,
+                "{} on {q}: aged datapoint at {} labelled {:?}, twin {:?}",
                 inc.id,
                 r.ts,
-                r.incident
+                r.incident,
+                f.twin_sqs_value(r)
             );
+            own += labelled as usize;
         }
+        assert!(own > 0, "{} on {q}: no aged datapoint of its own", inc.id);
         // Drained after the recovery (a near miss's blip may age it again later).
         let after = age
             .range(inc.end + 2 * MINUTE..inc.end + 12 * MINUTE)
@@ -712,9 +737,15 @@ fn most_alarm_incidents_fire_a_labelled_alarm_and_flaps_are_of_normal_time() {
                     );
                 } else if w[0].incident.is_some() && w[1].incident.is_none() {
                     // An incident's episode whose end the twin has as well (a near miss
-                    // or a burst keeps the alarm up until the same minute there).
+                    // or a burst keeps the alarm up until the same minute there), or an
+                    // EC2 node's CPU alarm whose end the pods an incident replaced moved:
+                    // the aftermath the contract allows (it found no breach, so every
+                    // unlabelled alarm row the twin lacks is counted there).
+                    let aftermath = w[1].a.starts_with("eks-node-cpu")
+                        && f.alarm_contract.0 == 0
+                        && f.alarm_contract.1 > 0;
                     assert!(
-                        f.twin_has(w[1]),
+                        f.twin_has(w[1]) || aftermath,
                         "{}: a labelled episode with an unlabelled end the twin lacks",
                         w[0].a
                     );
