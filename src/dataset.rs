@@ -32,6 +32,32 @@ pub fn table_files(m: &Manifest, dir: &Path, source: &str, table: &str) -> Vec<P
     files
 }
 
+/// The `labels/records` files of each (source, table) of `m`, each list in time order.
+pub fn record_files(
+    m: &Manifest,
+    dir: &Path,
+) -> std::collections::BTreeMap<(String, String), Vec<PathBuf>> {
+    let mut out: std::collections::BTreeMap<(String, String), Vec<PathBuf>> = Default::default();
+    for f in &m.files {
+        let Some(rest) = f.path.strip_prefix("labels/records/") else {
+            continue;
+        };
+        if f.format != "parquet" {
+            continue;
+        }
+        let mut parts = rest.split('/');
+        if let (Some(source), Some(table)) = (parts.next(), parts.next()) {
+            out.entry((source.to_string(), table.to_string()))
+                .or_default()
+                .push(dir.join(&f.path));
+        }
+    }
+    for v in out.values_mut() {
+        v.sort();
+    }
+    out
+}
+
 /// The columns `names` of the Parquet file at `path` (those it has, in the file's order)
 /// as one batch.
 pub fn read_columns(path: &Path, names: &[&str]) -> Result<RecordBatch, Error> {

@@ -56,22 +56,7 @@ impl Stats {
     pub fn read(dir: &Path) -> Result<Stats, Error> {
         let manifest = crate::dataset::read_manifest(dir)?;
         // The labels twin of each (source, table): its files.
-        let mut twins: BTreeMap<(String, String), Vec<PathBuf>> = BTreeMap::new();
-        for f in &manifest.files {
-            let Some(rest) = f.path.strip_prefix("labels/records/") else {
-                continue;
-            };
-            if f.format != "parquet" {
-                continue;
-            }
-            let mut parts = rest.split('/');
-            if let (Some(source), Some(table)) = (parts.next(), parts.next()) {
-                twins
-                    .entry((source.to_string(), table.to_string()))
-                    .or_default()
-                    .push(dir.join(&f.path));
-            }
-        }
+        let twins = crate::dataset::record_files(&manifest, dir);
         let files: Vec<(&(String, String), &PathBuf)> = twins
             .iter()
             .flat_map(|(k, v)| v.iter().map(move |p| (k, p)))

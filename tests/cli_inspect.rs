@@ -19,13 +19,7 @@ const START: &str = "2026-11-23T10:00:00Z";
 
 /// Runs obsgen; its stdout (fails the test with its stderr when it fails).
 fn run(args: &[&str]) -> String {
-    let out = obsgen().args(args).output().expect("run obsgen");
-    assert!(
-        out.status.success(),
-        "obsgen {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 stdout")
+    String::from_utf8(common::obsgen_ok(args)).expect("utf-8 stdout")
 }
 
 fn path(p: &Path) -> &str {

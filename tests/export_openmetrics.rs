@@ -8,7 +8,6 @@ mod common;
 
 use arrow::array::AsArray;
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMicrosecondType};
-use assert_cmd::Command;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[test]
@@ -16,19 +15,7 @@ fn the_export_holds_every_sample_once_grouped_by_family_and_series() {
     let root = common::fixture_root("obsgen-export-om-");
     let data = root.join("data");
     let file = root.join("metrics.om");
-    let run = |args: &[&str]| {
-        let out = Command::cargo_bin("obsgen")
-            .expect("obsgen")
-            .args(args)
-            .output()
-            .expect("run obsgen");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    };
+    let run = common::obsgen_ok;
     let d = data.to_str().unwrap();
     run(&[
         "generate",
@@ -43,7 +30,7 @@ fn the_export_holds_every_sample_once_grouped_by_family_and_series() {
         d,
     ]);
     run(&["export", "openmetrics", d, "-o", file.to_str().unwrap()]);
-    let stdout = run(&["export", "openmetrics", d]).stdout;
+    let stdout = run(&["export", "openmetrics", d]);
     let text = std::fs::read_to_string(&file).expect("the export");
     assert_eq!(stdout, text.as_bytes(), "stdout and -o write the same text");
     assert!(text.ends_with("# EOF\n"));

@@ -9,17 +9,7 @@ use assert_cmd::Command;
 use std::path::Path;
 
 fn obsgen(args: &[&str]) -> String {
-    let out = Command::cargo_bin("obsgen")
-        .expect("obsgen")
-        .args(args)
-        .output()
-        .expect("run obsgen");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
+    String::from_utf8(common::obsgen_ok(args)).expect("utf-8")
 }
 
 fn generate(dir: &Path, extra: &[&str]) {

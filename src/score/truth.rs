@@ -143,25 +143,7 @@ impl Truth {
 
     /// The `labels/records` files of each (source, table), from the manifest.
     pub fn record_files(&self) -> BTreeMap<(String, String), Vec<PathBuf>> {
-        let mut out: BTreeMap<(String, String), Vec<PathBuf>> = BTreeMap::new();
-        for f in &self.manifest.files {
-            let Some(rest) = f.path.strip_prefix("labels/records/") else {
-                continue;
-            };
-            if f.format != "parquet" {
-                continue;
-            }
-            let mut parts = rest.split('/');
-            if let (Some(source), Some(table)) = (parts.next(), parts.next()) {
-                out.entry((source.to_string(), table.to_string()))
-                    .or_default()
-                    .push(self.dir.join(&f.path));
-            }
-        }
-        for v in out.values_mut() {
-            v.sort();
-        }
-        out
+        crate::dataset::record_files(&self.manifest, &self.dir)
     }
 }
 

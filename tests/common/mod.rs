@@ -77,3 +77,19 @@ pub fn read_parquet(path: &Path) -> RecordBatch {
         .unwrap_or_else(|e| panic!("decode {}: {e}", path.display()));
     arrow::compute::concat_batches(&schema, &batches).expect("concat")
 }
+
+/// Runs the obsgen binary with `args` and returns its stdout; the test fails, with the
+/// command's stderr, when it fails.
+pub fn obsgen_ok(args: &[&str]) -> Vec<u8> {
+    let out = assert_cmd::Command::cargo_bin("obsgen")
+        .expect("the obsgen binary")
+        .args(args)
+        .output()
+        .expect("run obsgen");
+    assert!(
+        out.status.success(),
+        "obsgen {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
