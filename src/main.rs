@@ -772,37 +772,8 @@ fn options(a: &GenerateArgs, mut config: Config, range: TimeRange) -> Result<Gen
         config.incidents.schedule.enabled = on == "on";
     }
     let g = &config.generation;
-    let sources = match &a.sources {
-        None => {
-            let mut v: Vec<Source> = obsgen::sources::registry()
-                .iter()
-                .map(|t| t.source())
-                .collect();
-            v.dedup();
-            v
-        }
-        Some(list) => {
-            let mut v = Vec::new();
-            for s in list {
-                let src = Source::parse(s).ok_or_else(|| {
-                    anyhow!(
-                        "--sources: unknown source `{s}` (kubernetes, sentry, cloudwatch, grafana)"
-                    )
-                })?;
-                if !obsgen::sources::registry()
-                    .iter()
-                    .any(|t| t.source() == src)
-                {
-                    bail!("--sources: source `{s}` is not implemented yet in this version");
-                }
-                if !v.contains(&src) {
-                    v.push(src);
-                }
-            }
-            v.sort();
-            v
-        }
-    };
+    let sources = obsgen::sources::select_sources(a.sources.as_deref())
+        .map_err(|e| anyhow!("--sources: {e}"))?;
     let (sources, tables) = match &a.tables {
         None => (sources, None),
         Some(names) => select_tables(names)?,

@@ -6,7 +6,6 @@ use arrow::pyarrow::ToPyArrow;
 use obsgen::config::Config;
 use obsgen::pipeline::{GenerateOptions, generate, render_tables};
 use obsgen::sink::{Compression, Formats};
-use obsgen::sources::Source;
 use obsgen::time::{HOUR, parse_instant};
 use obsgen::world::TimeRange;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -61,29 +60,10 @@ fn options(
             let (s, t) = obsgen::sources::select_tables(&names).map_err(value_error)?;
             (s, Some(t))
         }
-        (None, Some(names)) => {
-            let mut v = Vec::new();
-            for n in &names {
-                let s = Source::parse(n).ok_or_else(|| {
-                    value_error(format!(
-                        "unknown source `{n}` (kubernetes, sentry, cloudwatch, grafana)"
-                    ))
-                })?;
-                if !v.contains(&s) {
-                    v.push(s);
-                }
-            }
-            v.sort();
-            (v, None)
-        }
-        (None, None) => {
-            let mut v: Vec<Source> = obsgen::sources::registry()
-                .iter()
-                .map(|t| t.source())
-                .collect();
-            v.dedup();
-            (v, None)
-        }
+        (None, names) => (
+            obsgen::sources::select_sources(names.as_deref()).map_err(value_error)?,
+            None,
+        ),
     };
     let scale_given = scale.is_some();
     let scale = scale.unwrap_or(config.generation.scale.0);

@@ -95,6 +95,32 @@ pub fn registry() -> Vec<Box<dyn Table>> {
     ]
 }
 
+/// The sources `names` name (each once, in registry order), or every source of the
+/// registry when `names` is `None`; an error names an unknown source.
+pub fn select_sources(names: Option<&[String]>) -> Result<Vec<Source>, String> {
+    let registry = registry();
+    let mut v: Vec<Source> = Vec::new();
+    match names {
+        None => v.extend(registry.iter().map(|t| t.source())),
+        Some(names) => {
+            for n in names {
+                let src = Source::parse(n).ok_or_else(|| {
+                    format!("unknown source `{n}` (kubernetes, sentry, cloudwatch, grafana)")
+                })?;
+                if !registry.iter().any(|t| t.source() == src) {
+                    return Err(format!(
+                        "source `{n}` is not implemented yet in this version"
+                    ));
+                }
+                v.push(src);
+            }
+        }
+    }
+    v.sort();
+    v.dedup();
+    Ok(v)
+}
+
 /// The tables `names` name (`source/table`, or a table name only one source has) as their
 /// sources and their qualified names (sorted); an error names the unknown or ambiguous one.
 pub fn select_tables(names: &[String]) -> Result<(Vec<Source>, Vec<String>), String> {
