@@ -5,6 +5,7 @@
 //! in its directory, what `--overwrite` removes), [`resume`] (what `--resume` keeps),
 //! [`merge`] (`obsgen manifest merge`).
 
+mod done;
 mod guard;
 pub use guard::{DryRun, Estimate, TablePlan, TableVolume};
 mod merge;
@@ -12,7 +13,6 @@ mod output_dir;
 mod resume;
 
 pub use merge::{MergeOptions, MergeReport, Stray, StrayKind, merge_parts};
-pub use output_dir::prepare_output_dir;
 
 use crate::config::Config;
 use crate::error::Error;
@@ -26,6 +26,7 @@ use crate::sink::{
 use crate::sources::{Source, Table, registry};
 use crate::time::{DAY, HOUR, Micros, civil, rfc3339_string};
 use crate::world::{TimeRange, World};
+use done::{Done, DoneLog};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -310,106 +311,6 @@ fn stream_spilled<T>(
     Ok((rows, stream.finish()?))
 }
 
-/// A partition whose files are written: what the manifest, the progress journal and the
-/// incident tables need of it. Kept small and flat: the manifest entries (paths and
-/// strings) are built once all partitions are written, so that a long run does not
-/// scatter small long-lived allocations between the workers' large transient buffers.
-struct Done {
-    table: usize,
-    hour: Micros,
-    rows: u64,
-    parquet: Option<FileSum>,
-    jsonl: Option<FileSum>,
-    labels: FileSum,
-    /// Incident id → its labelled rows (first, last, services of propagated rows).
-    incidents: crate::labels::IncidentSpans,
-}
-
-/// `<source>/<table>`
-fn table_key(t: &dyn Table) -> String {
-    format!("{}/{}", t.source().as_str(), t.name())
-}
-
-impl Done {
-    /// Bytes of every file of the partition.
-    fn bytes(&self) -> u64 {
-        self.parquet.map_or(0, |f| f.bytes) + self.jsonl.map_or(0, |f| f.bytes) + self.labels.bytes
-    }
-
-    /// The partition's files: path, manifest format, size and checksum.
-    fn files(&self, tables: &[Box<dyn Table>]) -> Vec<(String, &'static str, FileSum)> {
-        let t = &tables[self.table];
-        let rel = partition_path(t.source(), t.name(), self.hour);
-        let mut out = Vec::with_capacity(3);
-        if let Some(s) = self.parquet {
-            out.push((rel.clone(), "parquet", s));
-        }
-        if let Some(s) = self.jsonl {
-            out.push((jsonl_path(t.source(), t.name(), self.hour), "jsonl", s));
-        }
-        out.push((format!("labels/records/{rel}"), "labels", self.labels));
-        out
-    }
-
-    /// The partition's line in the progress journal.
-    fn entry(&self, tables: &[Box<dyn Table>]) -> journal::Entry {
-        journal::Entry {
-            table: table_key(tables[self.table].as_ref()),
-            hour: rfc3339_string(self.hour),
-            rows: self.rows,
-            files: self
-                .files(tables)
-                .into_iter()
-                .map(|(path, _, s)| journal::JournaledFile {
-                    path,
-                    bytes: s.bytes,
-                    xxh64: s.hex(),
-                })
-                .collect(),
-            incidents: self.incidents.clone(),
-        }
-    }
-
-    /// The partition a journal line records, if it has exactly the files this run writes
-    /// for it (its formats); `None` otherwise (it is rendered again).
-    fn from_entry(e: &journal::Entry, tables: &[Box<dyn Table>], formats: Formats) -> Option<Done> {
-        let table = tables
-            .iter()
-            .position(|t| table_key(t.as_ref()) == e.table)?;
-        let hour = crate::time::parse_instant(&e.hour)?;
-        let t = &tables[table];
-        let rel = partition_path(t.source(), t.name(), hour);
-        let sum = |path: &str| -> Option<FileSum> {
-            let f = e.files.iter().find(|f| f.path == path)?;
-            Some(FileSum {
-                bytes: f.bytes,
-                xxh64: u64::from_str_radix(&f.xxh64, 16).ok()?,
-            })
-        };
-        let expected = 1 + formats.parquet as usize + formats.jsonl as usize;
-        if e.files.len() != expected {
-            return None;
-        }
-        Some(Done {
-            table,
-            hour,
-            rows: e.rows,
-            parquet: if formats.parquet {
-                Some(sum(&rel)?)
-            } else {
-                None
-            },
-            jsonl: if formats.jsonl {
-                Some(sum(&jsonl_path(t.source(), t.name(), hour))?)
-            } else {
-                None
-            },
-            labels: sum(&format!("labels/records/{rel}"))?,
-            incidents: e.incidents.clone(),
-        })
-    }
-}
-
 /// The identity of the run `opts` describes (what `--resume` must match).
 fn run_identity(opts: &GenerateOptions) -> RunIdentity {
     let mut m = run_manifest(opts, Vec::new());
@@ -501,7 +402,11 @@ pub fn generate(
     let tables: Vec<Box<dyn Table>> = registry();
     let tasks = tasks(opts, &tables);
     let total = tasks.len() as u64;
-    let planned = planned_files(&tables, &tasks, opts.formats);
+    let planned = PlannedFiles {
+        tables: &tables,
+        tasks: &tasks,
+        formats: opts.formats,
+    };
     let identity = run_identity(opts);
     let part_info = opts.part.map(|p| PartInfo { k: p.k, n: p.n });
     let journal_path = dir.join(journal::journal_name(part_info));
@@ -538,8 +443,10 @@ pub fn generate(
         None
     };
     // The journal's partitions of this run (the last line of each).
-    let index: BTreeMap<(usize, Micros), usize> =
-        tasks.iter().enumerate().map(|(i, &t)| (t, i)).collect();
+    let index: BTreeMap<(usize, Micros), usize> = match recorded {
+        Some(_) => tasks.iter().enumerate().map(|(i, &t)| (t, i)).collect(),
+        None => BTreeMap::new(),
+    };
     let mut journaled: BTreeMap<usize, (Done, journal::Entry)> = BTreeMap::new();
     for e in recorded.iter().flat_map(|r| r.entries.iter()) {
         if let Some(d) = Done::from_entry(e, &tables, opts.formats)
@@ -668,8 +575,8 @@ pub fn generate(
     // (`day_world`): the world is a function of absolute time, so the rows are those of a
     // world planned for the whole range, and memory does not grow with the range. The
     // next day's world is planned while this day renders.
-    let mut render_days = || -> Result<(Vec<Done>, World), Error> {
-        let mut rendered: Vec<Done> = Vec::with_capacity(render.len());
+    let mut rendered = DoneLog::new(dir)?;
+    let mut render_days = || -> Result<World, Error> {
         let days: Vec<Micros> = range_days(opts.range).collect();
         let mut world = day_world(opts, days[0]);
         let mut next = 0;
@@ -748,9 +655,8 @@ pub fn generate(
             let (done_today, following) = pool.install(|| {
                 rayon::join(render_day, || days.get(i + 1).map(|&d| day_world(opts, d)))
             });
-            let start = rendered.len();
-            rendered.extend(done_today?);
-            for d in &mut rendered[start..] {
+            for mut d in done_today? {
+                rendered.push(&d)?;
                 add_signal(
                     &mut signal,
                     tables[d.table].source(),
@@ -768,10 +674,10 @@ pub fn generate(
             }
             release_free_memory();
         }
-        Ok((rendered, world))
+        Ok(world)
     };
     let result = render_days();
-    let (rendered, last_world) = match result {
+    let last_world = match result {
         Ok(r) => r,
         Err(e) => {
             // Each writer removes its temporary file when it fails; this catches any other.
@@ -816,7 +722,7 @@ pub fn generate(
     // The manifest, streamed: its partition entries are made one at a time from the
     // compact `Done` records, in path order (a year of every source lists 190 thousand
     // files; as `FileEntry` values they took 60 MB at the end of the run).
-    let written: Vec<Done> = kept.into_iter().chain(rendered).collect();
+    let written: Vec<Done> = kept.into_iter().chain(rendered.read_all()?).collect();
     let order = manifest_order(&tables, &written, &files);
     let entry = |item: &ManifestItem| -> FileEntry {
         match *item {
@@ -953,27 +859,30 @@ fn partition_files(
 }
 
 /// Every file a whole run writes, relative to the output directory: its partitions in
-/// each format with their labels twins, the incident tables and the manifest.
-fn planned_files(
-    tables: &[Box<dyn Table>],
-    tasks: &[(usize, Micros)],
+/// each format with their labels twins, the incident tables and the manifest. Listed on
+/// demand: a year of every source writes 193 thousand files, 20 MB as strings.
+pub(super) struct PlannedFiles<'a> {
+    tables: &'a [Box<dyn Table>],
+    tasks: &'a [(usize, Micros)],
     formats: Formats,
-) -> Vec<String> {
-    let mut out = Vec::with_capacity(tasks.len() * 3 + 4);
-    for &t in tasks {
-        out.extend(partition_files(tables, t, formats));
+}
+
+impl PlannedFiles<'_> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = String> + '_ {
+        self.tasks
+            .iter()
+            .flat_map(|&t| partition_files(self.tables, t, self.formats))
+            .chain(
+                [
+                    INCIDENTS_PATH,
+                    EDGES_PATH,
+                    TEMPLATES_PATH,
+                    CORRELATION_PATH,
+                    "manifest.json",
+                ]
+                .map(String::from),
+            )
     }
-    out.extend(
-        [
-            INCIDENTS_PATH,
-            EDGES_PATH,
-            TEMPLATES_PATH,
-            CORRELATION_PATH,
-            "manifest.json",
-        ]
-        .map(String::from),
-    );
-    out
 }
 
 /// The manifest of a run (or part) that wrote `files`.

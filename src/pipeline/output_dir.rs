@@ -2,7 +2,7 @@
 //! `--overwrite` removes (exactly the files a previous obsgen run recorded in its
 //! manifests or progress journals, nothing else).
 
-use super::{Part, report_list};
+use super::{Part, PlannedFiles, report_list};
 use crate::error::Error;
 use crate::sink::Manifest;
 use crate::sink::journal::{self, is_journal_name};
@@ -18,7 +18,11 @@ use std::path::{Path, PathBuf};
 /// nothing else. A non-empty directory without such a record is refused, and so is one
 /// where a file this run will write (`planned`, relative paths) exists but is not a
 /// previous run's.
-pub fn prepare_output_dir(dir: &Path, overwrite: bool, planned: &[String]) -> Result<(), Error> {
+pub(super) fn prepare_output_dir(
+    dir: &Path,
+    overwrite: bool,
+    planned: &PlannedFiles,
+) -> Result<(), Error> {
     if dir.exists() && !dir.is_dir() {
         return Err(Error::Invalid(format!(
             "output path {} exists and is not a directory",
@@ -68,7 +72,6 @@ pub fn prepare_output_dir(dir: &Path, overwrite: bool, planned: &[String]) -> Re
             recorded_path(rel).is_some_and(|p| !recorded.contains(&p) && !previous.contains(&p))
                 && dir.join(rel).exists()
         })
-        .cloned()
         .collect();
     if !clashing.is_empty() {
         let mut problems = Vec::new();
@@ -93,7 +96,7 @@ pub fn prepare_output_dir(dir: &Path, overwrite: bool, planned: &[String]) -> Re
     let temps: BTreeSet<PathBuf> = recorded
         .iter()
         .cloned()
-        .chain(planned.iter().filter_map(|r| recorded_path(r)))
+        .chain(planned.iter().filter_map(|r| recorded_path(&r)))
         .map(|p| temp_path(&p))
         .collect();
     remove_recorded(dir, &recorded, &temps, &records)
@@ -263,10 +266,10 @@ fn remove_recorded(
 
 /// Removes the temporary files of `planned` (relative paths) left in `dir`: an
 /// interrupted or failed run's, or a killed one's.
-pub(super) fn remove_temp_files(dir: &Path, planned: &[String]) -> Result<usize, Error> {
+pub(super) fn remove_temp_files(dir: &Path, planned: &PlannedFiles) -> Result<usize, Error> {
     let mut removed = 0;
-    for rel in planned {
-        let Some(p) = recorded_path(rel) else {
+    for rel in planned.iter() {
+        let Some(p) = recorded_path(&rel) else {
             continue;
         };
         let tmp = temp_path(&dir.join(p));

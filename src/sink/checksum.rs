@@ -10,7 +10,7 @@ use std::path::Path;
 use twox_hash::XxHash64;
 
 /// A file's size and checksum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FileSum {
     pub bytes: u64,
     pub xxh64: u64,
