@@ -356,6 +356,11 @@ struct GenerateArgs {
     /// the manifest's header and tables, the time taken and the rate).
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     summary: String,
+    /// Write a JSON line per partition and per day's world to FILE: the worker that made
+    /// it and when it started and ended (microseconds from the start of rendering). For
+    /// the scaling model (benches/scaling.py); the dataset is the same without it.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
 }
 
 fn main() {
@@ -820,6 +825,7 @@ fn options(a: &GenerateArgs, mut config: Config, range: TimeRange) -> Result<Gen
         part,
         resume: a.resume,
         guard: !a.no_guard,
+        trace: a.trace.clone(),
     })
 }
 

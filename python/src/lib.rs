@@ -104,6 +104,7 @@ fn options(
         part: None,
         resume: false,
         guard: true,
+        trace: None,
     })
 }
 

@@ -220,6 +220,7 @@ pub fn merge_parts(
         part: None,
         resume: false,
         guard: false,
+        trace: None,
     };
 
     // Every partition exactly once, on disk as recorded.

@@ -11,6 +11,7 @@ pub use guard::{DryRun, Estimate, TablePlan, TableVolume};
 mod merge;
 mod output_dir;
 mod resume;
+mod trace;
 
 pub use merge::{MergeOptions, MergeReport, Stray, StrayKind, merge_parts};
 
@@ -26,11 +27,12 @@ use crate::sink::{
 use crate::sources::{Source, Table, registry};
 use crate::time::{DAY, HOUR, Micros, civil, rfc3339_string};
 use crate::world::{TimeRange, World};
-use done::{Done, DoneLog};
+use done::{Done, DoneLog, table_key};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use trace::Trace;
 
 /// Everything a run needs.
 #[derive(Debug, Clone)]
@@ -56,6 +58,8 @@ pub struct GenerateOptions {
     /// `--resume`: keep the partitions a previous run of the same identity completed
     /// (verified by their checksums) and render the others.
     pub resume: bool,
+    /// `--trace FILE`: record when each partition and world was made (see [`trace`]).
+    pub trace: Option<PathBuf>,
     /// Check the run against the machine before it starts (off: `--no-guard`).
     pub guard: bool,
 }
@@ -576,9 +580,12 @@ pub fn generate(
     // world planned for the whole range, and memory does not grow with the range. The
     // next day's world is planned while this day renders.
     let mut rendered = DoneLog::new(dir)?;
+    let trace = opts.trace.as_deref().map(Trace::create).transpose()?;
     let mut render_days = || -> Result<World, Error> {
         let days: Vec<Micros> = range_days(opts.range).collect();
-        let mut world = day_world(opts, days[0]);
+        let mut world = Trace::span(trace.as_ref(), "world", "", days[0], || {
+            day_world(opts, days[0])
+        })?;
         let mut next = 0;
         for (i, &day) in days.iter().enumerate() {
             let first = next;
@@ -597,63 +604,82 @@ pub fn generate(
                 tasks
                     .par_iter()
                     .map(|&(ti, hour)| -> Result<Done, Error> {
-                        if let Some(signal) = crate::interrupt::pending() {
-                            return Err(interrupted(signal));
-                        }
-                        let table = &tables[ti];
-                        let batch = table.render(world_of(hour), hour)?;
-                        if let Some(signal) = crate::interrupt::pending() {
-                            return Err(interrupted(signal));
-                        }
-                        let rel = partition_path(table.source(), table.name(), hour);
-                        // The labels table: the same records, their keys and labels only; the
-                        // columns it shares with the partition are encoded once for both files.
-                        let (labels, incidents) = crate::labels::records_batch(
-                            &batch,
-                            table.source().as_str(),
-                            table.name(),
-                        )?;
-                        let path = dir.join(&rel);
-                        let labels_path = dir.join(format!("labels/records/{rel}"));
-                        let mut files = Vec::with_capacity(2);
-                        if opts.formats.parquet {
-                            files.push((path.as_path(), &batch));
-                        }
-                        files.push((labels_path.as_path(), &labels));
-                        let sums = write_parquet_files(&files, opts.compression, row_group_rows)?;
-                        let mut jsonl = None;
-                        if opts.formats.jsonl {
-                            let jrel = jsonl_path(table.source(), table.name(), hour);
-                            let mut out = JsonLines::create(&dir.join(&jrel), opts.jsonl_level)?;
-                            table.write_native(world_of(hour), hour, &batch, &mut out)?;
-                            let w = out.finish()?;
-                            jsonl = Some(FileSum {
-                                bytes: w.bytes,
-                                xxh64: w.xxh64,
-                            });
-                        }
-                        let d = Done {
-                            table: ti,
-                            hour,
-                            rows: batch.num_rows() as u64,
-                            parquet: opts.formats.parquet.then(|| sums[0]),
-                            jsonl,
-                            labels: sums[sums.len() - 1],
-                            incidents,
+                        let name = match &trace {
+                            Some(_) => table_key(tables[ti].as_ref()),
+                            None => String::new(),
                         };
-                        journal.append(&d.entry(&tables))?;
-                        progress(Progress {
-                            done: done.fetch_add(1, Ordering::Relaxed) + 1,
-                            total,
-                            rows: rows_done.fetch_add(d.rows, Ordering::Relaxed) + d.rows,
-                            bytes: bytes_done.fetch_add(d.bytes(), Ordering::Relaxed) + d.bytes(),
-                        });
-                        Ok(d)
+                        Trace::span(
+                            trace.as_ref(),
+                            "partition",
+                            &name,
+                            hour,
+                            || -> Result<Done, Error> {
+                                if let Some(signal) = crate::interrupt::pending() {
+                                    return Err(interrupted(signal));
+                                }
+                                let table = &tables[ti];
+                                let batch = table.render(world_of(hour), hour)?;
+                                if let Some(signal) = crate::interrupt::pending() {
+                                    return Err(interrupted(signal));
+                                }
+                                let rel = partition_path(table.source(), table.name(), hour);
+                                // The labels table: the same records, their keys and labels only; the
+                                // columns it shares with the partition are encoded once for both files.
+                                let (labels, incidents) = crate::labels::records_batch(
+                                    &batch,
+                                    table.source().as_str(),
+                                    table.name(),
+                                )?;
+                                let path = dir.join(&rel);
+                                let labels_path = dir.join(format!("labels/records/{rel}"));
+                                let mut files = Vec::with_capacity(2);
+                                if opts.formats.parquet {
+                                    files.push((path.as_path(), &batch));
+                                }
+                                files.push((labels_path.as_path(), &labels));
+                                let sums =
+                                    write_parquet_files(&files, opts.compression, row_group_rows)?;
+                                let mut jsonl = None;
+                                if opts.formats.jsonl {
+                                    let jrel = jsonl_path(table.source(), table.name(), hour);
+                                    let mut out =
+                                        JsonLines::create(&dir.join(&jrel), opts.jsonl_level)?;
+                                    table.write_native(world_of(hour), hour, &batch, &mut out)?;
+                                    let w = out.finish()?;
+                                    jsonl = Some(FileSum {
+                                        bytes: w.bytes,
+                                        xxh64: w.xxh64,
+                                    });
+                                }
+                                let d = Done {
+                                    table: ti,
+                                    hour,
+                                    rows: batch.num_rows() as u64,
+                                    parquet: opts.formats.parquet.then(|| sums[0]),
+                                    jsonl,
+                                    labels: sums[sums.len() - 1],
+                                    incidents,
+                                };
+                                journal.append(&d.entry(&tables))?;
+                                progress(Progress {
+                                    done: done.fetch_add(1, Ordering::Relaxed) + 1,
+                                    total,
+                                    rows: rows_done.fetch_add(d.rows, Ordering::Relaxed) + d.rows,
+                                    bytes: bytes_done.fetch_add(d.bytes(), Ordering::Relaxed)
+                                        + d.bytes(),
+                                });
+                                Ok(d)
+                            },
+                        )?
                     })
                     .collect::<Result<Vec<Done>, Error>>()
             };
             let (done_today, following) = pool.install(|| {
-                rayon::join(render_day, || days.get(i + 1).map(|&d| day_world(opts, d)))
+                rayon::join(render_day, || {
+                    days.get(i + 1).map(|&d| {
+                        Trace::span(trace.as_ref(), "world", "", d, || day_world(opts, d))
+                    })
+                })
             });
             for mut d in done_today? {
                 rendered.push(&d)?;
@@ -669,7 +695,7 @@ pub fn generate(
             if let Some(t) = incidents.as_mut() {
                 t.add_until(&world, opts.range, &mut signal, day - DAY)?;
             }
-            if let Some(w) = following {
+            if let Some(w) = following.transpose()? {
                 world = w;
             }
             release_free_memory();
@@ -698,6 +724,9 @@ pub fn generate(
             });
         }
     };
+    if let Some(t) = trace {
+        t.finish()?;
+    }
     if let Some(signal) = crate::interrupt::pending() {
         return Err(Error::Interrupted {
             signal,
