@@ -10,6 +10,7 @@ mod guard;
 pub use guard::{DryRun, Estimate, TablePlan, TableVolume};
 mod merge;
 mod output_dir;
+mod render;
 mod resume;
 mod trace;
 
@@ -21,14 +22,14 @@ use crate::incidents::report::IncidentTables;
 use crate::sink::journal::{self, Journal, RunIdentity};
 use crate::sink::manifest::{IncidentSignal, PartInfo};
 use crate::sink::{
-    Compression, FileEntry, FileSum, Formats, JsonLines, Manifest, ParquetStream, write_parquet,
-    write_parquet_files,
+    Compression, FileEntry, FileSum, Formats, Manifest, ParquetStream, write_parquet,
 };
 use crate::sources::{Source, Table, registry};
 use crate::time::{DAY, HOUR, Micros, civil, rfc3339_string};
 use crate::world::{TimeRange, World};
-use done::{Done, DoneLog, table_key};
+use done::{Done, DoneLog};
 use rayon::prelude::*;
+use render::{Counters, Renderer};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -484,7 +485,6 @@ pub fn generate(
     if opts.resume {
         output_dir::remove_temp_files(dir, &planned)?;
     }
-    let row_group_rows = opts.config.generation.output.row_group_rows;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
         .build()
@@ -545,21 +545,17 @@ pub fn generate(
     let journal = Journal::start(&journal_path, &identity, &kept_entries)?;
     drop(kept_entries);
 
-    let done = AtomicU64::new(kept.len() as u64);
-    let rows_done = AtomicU64::new(kept.iter().map(|d| d.rows).sum());
-    let bytes_done = AtomicU64::new(kept.iter().map(Done::bytes).sum());
+    let counters = Counters {
+        done: AtomicU64::new(kept.len() as u64),
+        rows: AtomicU64::new(kept.iter().map(|d| d.rows).sum()),
+        bytes: AtomicU64::new(kept.iter().map(Done::bytes).sum()),
+    };
     progress(Progress {
         done: kept.len() as u64,
         total,
-        rows: rows_done.load(Ordering::Relaxed),
-        bytes: bytes_done.load(Ordering::Relaxed),
+        rows: counters.rows.load(Ordering::Relaxed),
+        bytes: counters.bytes.load(Ordering::Relaxed),
     });
-    let interrupted = |signal| Error::Interrupted {
-        signal,
-        complete: 0,
-        total,
-        journal: journal_path.clone(),
-    };
     // Which sources show each incident: the signal of the partitions kept, then of each
     // day rendered. A run's incident tables are built day by day from the day's world
     // (`IncidentTables::add_until`); a part keeps all of it for its manifest.
@@ -578,131 +574,35 @@ pub fn generate(
     // Day by day (the tasks are hour-major), each day from a world planned for it alone
     // (`day_world`): the world is a function of absolute time, so the rows are those of a
     // world planned for the whole range, and memory does not grow with the range. The
-    // next day's world is planned while this day renders.
+    // days overlap on the workers (`render`: no barrier between them).
     let mut rendered = DoneLog::new(dir)?;
     let trace = opts.trace.as_deref().map(Trace::create).transpose()?;
-    let mut render_days = || -> Result<World, Error> {
-        let days: Vec<Micros> = range_days(opts.range).collect();
-        let mut world = Trace::span(trace.as_ref(), "world", "", days[0], || {
-            day_world(opts, days[0])
-        })?;
-        let mut next = 0;
-        for (i, &day) in days.iter().enumerate() {
-            let first = next;
-            while next < render.len() && render[next].1 < day + DAY {
-                next += 1;
-            }
-            let tasks = &render[first..next];
-            let world_of = |hour: Micros| {
-                if opts.config.incidents.schedule.enabled {
-                    &world
-                } else {
-                    world.twin_at(hour)
-                }
-            };
-            let render_day = || {
-                tasks
-                    .par_iter()
-                    .map(|&(ti, hour)| -> Result<Done, Error> {
-                        let name = match &trace {
-                            Some(_) => table_key(tables[ti].as_ref()),
-                            None => String::new(),
-                        };
-                        Trace::span(
-                            trace.as_ref(),
-                            "partition",
-                            &name,
-                            hour,
-                            || -> Result<Done, Error> {
-                                if let Some(signal) = crate::interrupt::pending() {
-                                    return Err(interrupted(signal));
-                                }
-                                let table = &tables[ti];
-                                let batch = table.render(world_of(hour), hour)?;
-                                if let Some(signal) = crate::interrupt::pending() {
-                                    return Err(interrupted(signal));
-                                }
-                                let rel = partition_path(table.source(), table.name(), hour);
-                                // The labels table: the same records, their keys and labels only; the
-                                // columns it shares with the partition are encoded once for both files.
-                                let (labels, incidents) = crate::labels::records_batch(
-                                    &batch,
-                                    table.source().as_str(),
-                                    table.name(),
-                                )?;
-                                let path = dir.join(&rel);
-                                let labels_path = dir.join(format!("labels/records/{rel}"));
-                                let mut files = Vec::with_capacity(2);
-                                if opts.formats.parquet {
-                                    files.push((path.as_path(), &batch));
-                                }
-                                files.push((labels_path.as_path(), &labels));
-                                let sums =
-                                    write_parquet_files(&files, opts.compression, row_group_rows)?;
-                                let mut jsonl = None;
-                                if opts.formats.jsonl {
-                                    let jrel = jsonl_path(table.source(), table.name(), hour);
-                                    let mut out =
-                                        JsonLines::create(&dir.join(&jrel), opts.jsonl_level)?;
-                                    table.write_native(world_of(hour), hour, &batch, &mut out)?;
-                                    let w = out.finish()?;
-                                    jsonl = Some(FileSum {
-                                        bytes: w.bytes,
-                                        xxh64: w.xxh64,
-                                    });
-                                }
-                                let d = Done {
-                                    table: ti,
-                                    hour,
-                                    rows: batch.num_rows() as u64,
-                                    parquet: opts.formats.parquet.then(|| sums[0]),
-                                    jsonl,
-                                    labels: sums[sums.len() - 1],
-                                    incidents,
-                                };
-                                journal.append(&d.entry(&tables))?;
-                                progress(Progress {
-                                    done: done.fetch_add(1, Ordering::Relaxed) + 1,
-                                    total,
-                                    rows: rows_done.fetch_add(d.rows, Ordering::Relaxed) + d.rows,
-                                    bytes: bytes_done.fetch_add(d.bytes(), Ordering::Relaxed)
-                                        + d.bytes(),
-                                });
-                                Ok(d)
-                            },
-                        )?
-                    })
-                    .collect::<Result<Vec<Done>, Error>>()
-            };
-            let (done_today, following) = pool.install(|| {
-                rayon::join(render_day, || {
-                    days.get(i + 1).map(|&d| {
-                        Trace::span(trace.as_ref(), "world", "", d, || day_world(opts, d))
-                    })
-                })
-            });
-            for mut d in done_today? {
-                rendered.push(&d)?;
-                add_signal(
-                    &mut signal,
-                    tables[d.table].source(),
-                    std::mem::take(&mut d.incidents),
-                );
-            }
-            // Incidents never cross midnight and a row is labelled by an incident that
-            // ended at most a few hours before it: the signal of the days before
-            // yesterday is complete.
-            if let Some(t) = incidents.as_mut() {
-                t.add_until(&world, opts.range, &mut signal, day - DAY)?;
-            }
-            if let Some(w) = following.transpose()? {
-                world = w;
-            }
-            release_free_memory();
-        }
-        Ok(world)
+    let renderer = Renderer {
+        tables: &tables,
+        opts,
+        journal: &journal,
+        progress,
+        counters: &counters,
+        total,
+        trace: trace.as_ref(),
     };
-    let result = render_days();
+    let result = renderer.render_days(&pool, &render, |world, day, written| {
+        for mut d in written {
+            rendered.push(&d)?;
+            add_signal(
+                &mut signal,
+                tables[d.table].source(),
+                std::mem::take(&mut d.incidents),
+            );
+        }
+        // Incidents never cross midnight and a row is labelled by an incident that
+        // ended at most a few hours before it: the signal of the days before
+        // yesterday is complete.
+        if let Some(t) = incidents.as_mut() {
+            t.add_until(world, opts.range, &mut signal, day - DAY)?;
+        }
+        Ok(())
+    });
     let last_world = match result {
         Ok(r) => r,
         Err(e) => {
@@ -711,13 +611,13 @@ pub fn generate(
             return Err(match e {
                 Error::Interrupted { signal, .. } => Error::Interrupted {
                     signal,
-                    complete: done.load(Ordering::Relaxed),
+                    complete: counters.done.load(Ordering::Relaxed),
                     total,
                     journal: journal_path,
                 },
                 e => Error::Incomplete {
                     cause: Box::new(e),
-                    complete: done.load(Ordering::Relaxed),
+                    complete: counters.done.load(Ordering::Relaxed),
                     total,
                     journal: journal_path,
                 },
@@ -845,7 +745,7 @@ fn manifest_order(
 /// day's transient buffers were freed, but glibc keeps the pages of its arenas that any
 /// small live allocation pins, and a long run's RSS crept up with the range (14 days of
 /// grafana 63 -> 58 MiB, a day 50 MiB; a few milliseconds a day).
-fn release_free_memory() {
+pub(super) fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases memory that is free; it takes no pointers.
     unsafe {
