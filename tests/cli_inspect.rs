@@ -392,3 +392,85 @@ fn scenario_isolate_keeps_its_incident_alone_and_records_it() {
         "the digest covers the isolation"
     );
 }
+
+/// `generate --trace FILE`: a line per partition and per day's world, in the schema
+/// `benches/scaling.py` reads, and the dataset the same as without it.
+#[test]
+fn trace_records_every_partition_and_world_and_changes_nothing() {
+    let root = common::fixture_root("obsgen-trace-");
+    let (plain, traced) = (root.join("plain"), root.join("traced"));
+    let trace = root.join("trace.jsonl");
+    // Two hours across midnight: two days, two worlds.
+    let args = |out: &Path| {
+        vec![
+            "generate".to_string(),
+            "--start".into(),
+            "2026-11-23T23:00:00Z".into(),
+            "--duration-hours".into(),
+            "2".into(),
+            "--sources".into(),
+            "kubernetes".into(),
+            "-q".into(),
+            "-o".into(),
+            path(out).into(),
+        ]
+    };
+    let plain_args = args(&plain);
+    run(&plain_args.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut traced_args = args(&traced);
+    traced_args.extend(["--trace".to_string(), path(&trace).to_string()]);
+    run(&traced_args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let sums = |dir: &Path| -> BTreeMap<String, String> {
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).expect("manifest"))
+                .expect("manifest json");
+        m["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .map(|f| {
+                (
+                    f["path"].as_str().expect("path").to_string(),
+                    f["xxh64"].as_str().expect("xxh64").to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(sums(&plain), sums(&traced), "--trace changed the dataset");
+
+    let text = std::fs::read_to_string(&trace).expect("trace file");
+    let mut partitions = Vec::new();
+    let mut worlds = Vec::new();
+    for line in text.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let (start, end) = (
+            e["start_us"].as_u64().expect("start_us"),
+            e["end_us"].as_u64().expect("end_us"),
+        );
+        assert!(start <= end, "{line}");
+        assert!(e["worker"].as_i64().is_some(), "{line}");
+        let hour = e["hour"].as_str().expect("hour").to_string();
+        match e["kind"].as_str() {
+            Some("partition") => {
+                partitions.push((e["name"].as_str().expect("name").to_string(), hour))
+            }
+            Some("world") => worlds.push(hour),
+            other => panic!("unknown kind {other:?}: {line}"),
+        }
+    }
+    partitions.sort();
+    let tables = [
+        "kubernetes/events",
+        "kubernetes/metrics",
+        "kubernetes/pod_logs",
+    ];
+    let hours = ["2026-11-23T23:00:00Z", "2026-11-24T00:00:00Z"];
+    let expected: Vec<(String, String)> = tables
+        .iter()
+        .flat_map(|t| hours.iter().map(move |h| (t.to_string(), h.to_string())))
+        .collect();
+    assert_eq!(partitions, expected);
+    worlds.sort();
+    assert_eq!(worlds, ["2026-11-23T00:00:00Z", "2026-11-24T00:00:00Z"]);
+}
