@@ -18,18 +18,17 @@ fn obsgen() -> Command {
 }
 
 fn run(args: &[&str], dir: &Path) -> String {
-    let out = obsgen()
-        .args(args)
-        .args(["--duration-hours", HOURS, "--threads", "2", "--output-dir"])
-        .arg(dir)
-        .output()
-        .expect("run obsgen");
-    assert!(
-        out.status.success(),
-        "obsgen {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
+    let dir = dir.to_str().expect("utf-8 path");
+    let mut all = args.to_vec();
+    all.extend([
+        "--duration-hours",
+        HOURS,
+        "--threads",
+        "2",
+        "--output-dir",
+        dir,
+    ]);
+    String::from_utf8_lossy(&common::obsgen_ok(&all)).to_string()
 }
 
 fn merge(dir: &Path) -> std::process::Output {
